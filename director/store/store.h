@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - the director's configuration store (SQLite, WAL, foreign keys).
+ *
+ * One file, <state-dir>/director.db. Every operator change is one
+ * transaction together with its audit_log row, so a director killed at any
+ * moment restarts with each committed change and nothing half-written.
+ *
+ * Error convention: int functions return 0 (or a count) or a negative errno,
+ * and then err->msg holds one line for the operator:
+ *   -EINVAL  a value out of range or malformed
+ *   -ENOENT  a named object does not exist
+ *   -EEXIST  a name, MAC, WWN, GUID or hostname is already in use
+ *   -EBUSY   an object is still referenced (profile with devices, ...)
+ *   -ENOSPC  an address pool is exhausted
+ *   -EIO     SQLite failed (message says how)
+ * Constructors return NULL with errno set and err->msg filled.
+ */
+#ifndef XSD_STORE_H
+#define XSD_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/xsd_valid.h"
+
+#define XSD_SCHEMA_VERSION 1
+
+struct xsd_store;
+
+/* Who made a change: from SO_PEERCRED on the control socket. */
+struct xsd_actor {
+	uint32_t uid;
+	char user[64];
+};
+
+struct xsd_profile {
+	char name[XSD_NAME_MAX + 1];
+	char hostname[XSD_HOSTNAME_MAX + 1]; /* "" = none */
+	uint64_t guids[XSD_PROFILE_GUIDS_MAX];
+	int n_guids;
+	uint64_t created;                    /* unix seconds */
+};
+
+enum xsd_vnic_field {
+	XSD_VNIC_MAC = 1u << 0,
+	XSD_VNIC_MTU = 1u << 1,
+	XSD_VNIC_VLAN_MODE = 1u << 2,
+	XSD_VNIC_VLANS = 1u << 3,
+	XSD_VNIC_UPLINK = 1u << 4,
+	XSD_VNIC_CIR = 1u << 5,
+	XSD_VNIC_PIR = 1u << 6,
+	XSD_VNIC_HA_GROUP = 1u << 7,
+	XSD_VNIC_ADMIN = 1u << 8,
+	XSD_VNIC_PROFILE = 1u << 9,
+};
+
+struct xsd_vnic {
+	uint64_t resource_id;
+	uint64_t generation;       /* bumped by every change */
+	char name[XSD_DEV_NAME_MAX + 1];
+	char profile[XSD_NAME_MAX + 1];
+	uint8_t mac[6];
+	uint32_t mtu;
+	int trunk;                 /* 0 access, 1 trunk */
+	char vlans[XSD_VLANS_TEXT];/* canonical "10,20-30"; "" = untagged */
+	char uplink[XSD_NAME_MAX + 1];
+	uint32_t cir_mbps, pir_mbps; /* 0 = unlimited */
+	char ha_group[XSD_NAME_MAX + 1];
+	bool admin_up;
+};
+
+enum xsd_vhba_field {
+	XSD_VHBA_WWNN = 1u << 0,
+	XSD_VHBA_WWPN = 1u << 1,
+	XSD_VHBA_TARGETS = 1u << 2,
+	XSD_VHBA_LUNS = 1u << 3,
+	XSD_VHBA_QDEPTH = 1u << 4,
+	XSD_VHBA_LDTO = 1u << 5,
+	XSD_VHBA_ADMIN = 1u << 6,
+	XSD_VHBA_PROFILE = 1u << 7,
+};
+
+struct xsd_vhba {
+	uint64_t resource_id;
+	uint64_t generation;
+	char name[XSD_DEV_NAME_MAX + 1];
+	char profile[XSD_NAME_MAX + 1];
+	uint64_t wwnn, wwpn;
+	char targets[XSD_TARGETS_TEXT];
+	char lun_mask[XSD_LUNS_TEXT]; /* "" = no masking, all LUNs */
+	uint32_t queue_depth;
+	uint32_t link_down_timeout;   /* seconds */
+	bool admin_up;
+};
+
+struct xsd_audit {
+	int64_t seq;
+	uint64_t when;                /* unix seconds */
+	uint32_t uid;
+	char user[64];
+	char what[512];
+};
+
+/* Director settings (table config); defaults when unset. */
+struct xsd_config {
+	bool auto_accept;             /* default off */
+	uint32_t hello_interval;      /* seconds, default 5, 1..300 */
+	uint32_t max_sessions;        /* default 4096 */
+	uint8_t mac_pool_lo[6], mac_pool_hi[6];  /* default 02:58:53:00:00:01 .. 02:58:53:ff:ff:ff */
+	uint64_t wwn_pool_lo, wwn_pool_hi;       /* default 0x3000585300000000 .. +0xffffffff */
+};
+
+/* path: a file name, or ":memory:" (tests, fuzzing). */
+struct xsd_store *xsd_store_open(const char *path, struct xsd_err *err);
+void xsd_store_close(struct xsd_store *st);
+int xsd_store_schema_version(struct xsd_store *st);
+
+/* ---- configuration */
+int xsd_store_get_config(struct xsd_store *st, struct xsd_config *cfg, struct xsd_err *err);
+/* key: auto-accept, hello-interval, max-sessions, mac-pool, wwn-pool. */
+int xsd_store_set_config(struct xsd_store *st, const struct xsd_actor *who, const char *key,
+			 const char *value, struct xsd_err *err);
+
+/* ---- plain names: kind "uplink" or "storage-pool" */
+int xsd_store_name_add(struct xsd_store *st, const struct xsd_actor *who, const char *kind,
+		       const char *name, struct xsd_err *err);
+int xsd_store_name_delete(struct xsd_store *st, const struct xsd_actor *who, const char *kind,
+			  const char *name, struct xsd_err *err);
+typedef int (*xsd_name_cb)(const char *name, void *arg);
+int xsd_store_name_each(struct xsd_store *st, const char *kind, xsd_name_cb cb, void *arg,
+			struct xsd_err *err);
+
+/* ---- profiles */
+int xsd_store_profile_add(struct xsd_store *st, const struct xsd_actor *who,
+			  const struct xsd_profile *p, struct xsd_err *err);
+/* Replace hostname (set_hostname) and/or the GUID list (set_guids). */
+int xsd_store_profile_set(struct xsd_store *st, const struct xsd_actor *who, const char *name,
+			  bool set_hostname, const char *hostname, bool set_guids,
+			  const uint64_t *guids, int n_guids, struct xsd_err *err);
+int xsd_store_profile_delete(struct xsd_store *st, const struct xsd_actor *who,
+			     const char *name, struct xsd_err *err);
+int xsd_store_profile_get(struct xsd_store *st, const char *name, struct xsd_profile *p,
+			  struct xsd_err *err);
+typedef int (*xsd_profile_cb)(const struct xsd_profile *p, void *arg);
+int xsd_store_profile_each(struct xsd_store *st, xsd_profile_cb cb, void *arg,
+			   struct xsd_err *err);
+/* The profile bound to a host: by port GUID first, then by hostname.
+ * -ENOENT when none. */
+int xsd_store_profile_for_host(struct xsd_store *st, uint64_t port_guid, const char *hostname,
+			       struct xsd_profile *p, struct xsd_err *err);
+
+/* ---- vNICs. add: fields not in `have` get defaults; MAC from the pool
+ * unless XSD_VNIC_MAC. On success *v is the stored row. */
+int xsd_store_vnic_add(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vnic *v,
+		       unsigned int have, struct xsd_err *err);
+/* set: fields in `have` are taken from *v (name identifies the row). */
+int xsd_store_vnic_set(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vnic *v,
+		       unsigned int have, struct xsd_err *err);
+int xsd_store_vnic_delete(struct xsd_store *st, const struct xsd_actor *who, const char *name,
+			  struct xsd_vnic *old, struct xsd_err *err);
+int xsd_store_vnic_get(struct xsd_store *st, const char *name, struct xsd_vnic *v,
+		       struct xsd_err *err);
+typedef int (*xsd_vnic_cb)(const struct xsd_vnic *v, void *arg);
+/* profile NULL = all. A non-zero return from cb stops and is returned. */
+int xsd_store_vnic_each(struct xsd_store *st, const char *profile, xsd_vnic_cb cb, void *arg,
+			struct xsd_err *err);
+
+/* ---- vHBAs, same shape. WWNN/WWPN from the pool unless given. */
+int xsd_store_vhba_add(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vhba *v,
+		       unsigned int have, struct xsd_err *err);
+int xsd_store_vhba_set(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vhba *v,
+		       unsigned int have, struct xsd_err *err);
+int xsd_store_vhba_delete(struct xsd_store *st, const struct xsd_actor *who, const char *name,
+			  struct xsd_vhba *old, struct xsd_err *err);
+int xsd_store_vhba_get(struct xsd_store *st, const char *name, struct xsd_vhba *v,
+		       struct xsd_err *err);
+typedef int (*xsd_vhba_cb)(const struct xsd_vhba *v, void *arg);
+int xsd_store_vhba_each(struct xsd_store *st, const char *profile, xsd_vhba_cb cb, void *arg,
+			struct xsd_err *err);
+
+/* ---- audit log, newest first, at most limit rows. */
+typedef int (*xsd_audit_cb)(const struct xsd_audit *a, void *arg);
+int xsd_store_audit_each(struct xsd_store *st, int limit, xsd_audit_cb cb, void *arg,
+			 struct xsd_err *err);
+
+#endif /* XSD_STORE_H */

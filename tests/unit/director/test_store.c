@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the director's SQLite store: CRUD, constraints, pools,
+ * audit rows, schema versions, persistence across reopen. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+static const struct xsd_actor alice = { .uid = 1000, .user = "alice" };
+
+static struct xsd_store *mem_store(void)
+{
+	struct xsd_err err = { "" };
+	struct xsd_store *st = xsd_store_open(":memory:", &err);
+
+	if (!st)
+		fail_msg("open: %s", err.msg);
+	return st;
+}
+
+static void add_profile(struct xsd_store *st, const char *name, const char *host, uint64_t guid)
+{
+	struct xsd_profile p = { 0 };
+	struct xsd_err err = { "" };
+
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	snprintf(p.hostname, sizeof(p.hostname), "%s", host ? host : "");
+	if (guid)
+		p.guids[p.n_guids++] = guid;
+	if (xsd_store_profile_add(st, &alice, &p, &err))
+		fail_msg("profile add: %s", err.msg);
+}
+
+static int add_vnic(struct xsd_store *st, const char *name, const char *profile,
+		    struct xsd_vnic *out, struct xsd_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	snprintf(out->profile, sizeof(out->profile), "%s", profile);
+	return xsd_store_vnic_add(st, &alice, out, 0, err);
+}
+
+static void test_fresh_schema(void **state)
+{
+	struct xsd_store *st = mem_store();
+	struct xsd_config cfg;
+	struct xsd_err err;
+
+	assert_int_equal(xsd_store_schema_version(st), 1);
+	assert_int_equal(xsd_store_get_config(st, &cfg, &err), 0);
+	assert_false(cfg.auto_accept);
+	assert_int_equal(cfg.hello_interval, 5);
+	xsd_store_close(st);
+}
+
+static void test_wal_and_reopen(void **state)
+{
+	char dir[] = "/tmp/xsd-store-XXXXXX", path[128];
+	struct xsd_err err;
+	struct xsd_store *st;
+	struct xsd_vnic v;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	uint64_t rid;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/director.db", dir);
+	st = xsd_store_open(path, &err);
+	assert_non_null(st);
+	add_profile(st, "p1", "host1", 0);
+	assert_int_equal(add_vnic(st, "eth0", "p1", &v, &err), 0);
+	rid = v.resource_id;
+	xsd_store_close(st);
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+
+	st = xsd_store_open(path, &err);
+	assert_non_null(st);
+	assert_int_equal(xsd_store_vnic_get(st, "eth0", &v, &err), 0);
+	assert_int_equal(v.resource_id, rid);
+	assert_string_equal(v.profile, "p1");
+	xsd_store_close(st);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
+static void test_future_schema_refused(void **state)
+{
+	char dir[] = "/tmp/xsd-store-XXXXXX", path[128];
+	struct xsd_err err = { "" };
+	sqlite3 *db;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/director.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+					  "INSERT INTO schema_version VALUES(99)", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(xsd_store_open(path, &err));
+	assert_string_equal(err.msg,
+			    "database schema version 99 is newer than this director supports (1)");
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
+static void test_profiles(void **state)
+{
+	struct xsd_store *st = mem_store();
+	struct xsd_profile p = { .name = "p2", .hostname = "host2" };
+	struct xsd_err err;
+	uint64_t g2[2] = { 0x1111, 0x2222 };
+
+	add_profile(st, "p1", "host1", 0x0002c90300001234ull);
+	assert_int_equal(xsd_store_profile_add(st, &alice, &p, &err), 0);
+	assert_int_equal(xsd_store_profile_add(st, &alice, &p, &err), -EEXIST);
+	assert_string_equal(err.msg, "profile 'p2' already exists");
+
+	snprintf(p.name, sizeof(p.name), "p3");
+	assert_int_equal(xsd_store_profile_add(st, &alice, &p, &err), -EEXIST);
+	assert_string_equal(err.msg, "hostname 'host2' is already bound to profile 'p2'");
+
+	p.hostname[0] = 0;
+	p.guids[0] = 0x0002c90300001234ull;
+	p.n_guids = 1;
+	assert_int_equal(xsd_store_profile_add(st, &alice, &p, &err), -EEXIST);
+	assert_string_equal(err.msg,
+			    "host GUID 0x0002c90300001234 is already bound to profile 'p1'");
+
+	/* a failed add leaves nothing behind */
+	assert_int_equal(xsd_store_profile_get(st, "p3", &p, &err), -ENOENT);
+	assert_string_equal(err.msg, "profile 'p3' does not exist");
+
+	assert_int_equal(xsd_store_profile_set(st, &alice, "p2", false, NULL, true, g2, 2, &err), 0);
+	assert_int_equal(xsd_store_profile_get(st, "p2", &p, &err), 0);
+	assert_int_equal(p.n_guids, 2);
+	assert_int_equal(p.guids[1], 0x2222);
+	assert_string_equal(p.hostname, "host2");
+
+	/* lookup for a host: GUID wins, then hostname */
+	assert_int_equal(xsd_store_profile_for_host(st, 0x2222, "host1", &p, &err), 0);
+	assert_string_equal(p.name, "p2");
+	assert_int_equal(xsd_store_profile_for_host(st, 0x9999, "host1", &p, &err), 0);
+	assert_string_equal(p.name, "p1");
+	assert_int_equal(xsd_store_profile_for_host(st, 0x9999, "nosuch", &p, &err), -ENOENT);
+
+	assert_int_equal(xsd_store_profile_delete(st, &alice, "p2", &err), 0);
+	assert_int_equal(xsd_store_profile_for_host(st, 0x2222, NULL, &p, &err), -ENOENT);
+	xsd_store_close(st);
+}
+
+static void test_vnic_crud_and_pool(void **state)
+{
+	struct xsd_store *st = mem_store();
+	struct xsd_vnic v, w;
+	struct xsd_err err;
+	char mac[18];
+
+	add_profile(st, "p1", "host1", 0);
+	assert_int_equal(add_vnic(st, "eth0", "p1", &v, &err), 0);
+	xsd_format_mac(v.mac, mac);
+	assert_string_equal(mac, "02:58:53:00:00:01");
+	assert_int_equal(v.mtu, 1500);
+	assert_true(v.admin_up);
+	assert_int_equal(add_vnic(st, "eth1", "p1", &w, &err), 0);
+	xsd_format_mac(w.mac, mac);
+	assert_string_equal(mac, "02:58:53:00:00:02");
+	assert_int_not_equal(v.resource_id, w.resource_id);
+
+	assert_int_equal(add_vnic(st, "eth1", "p1", &w, &err), -EEXIST);
+	assert_string_equal(err.msg, "vnic 'eth1' already exists");
+	assert_int_equal(add_vnic(st, "eth2", "nosuch", &w, &err), -ENOENT);
+	assert_string_equal(err.msg, "profile 'nosuch' does not exist");
+
+	/* given MAC already used */
+	memset(&w, 0, sizeof(w));
+	snprintf(w.name, sizeof(w.name), "eth2");
+	snprintf(w.profile, sizeof(w.profile), "p1");
+	memcpy(w.mac, v.mac, 6);
+	assert_int_equal(xsd_store_vnic_add(st, &alice, &w, XSD_VNIC_MAC, &err), -EEXIST);
+	assert_string_equal(err.msg, "MAC 02:58:53:00:00:01 is already used by vnic 'eth0'");
+
+	/* MTU range, VLAN canonical form, access with a list */
+	memset(&w, 0, sizeof(w));
+	snprintf(w.name, sizeof(w.name), "eth2");
+	snprintf(w.profile, sizeof(w.profile), "p1");
+	w.mtu = 70000;
+	assert_int_equal(xsd_store_vnic_add(st, &alice, &w, XSD_VNIC_MTU, &err), -EINVAL);
+	assert_string_equal(err.msg, "MTU 70000 out of range; allowed 68..65280");
+	w.mtu = 9000;
+	snprintf(w.vlans, sizeof(w.vlans), "20-30,10,25");
+	assert_int_equal(xsd_store_vnic_add(st, &alice, &w, XSD_VNIC_MTU | XSD_VNIC_VLANS, &err),
+			 -EINVAL);
+	assert_string_equal(err.msg, "access mode carries one VLAN, 12 were given; use --vlan-mode trunk for a list");
+	w.trunk = 1;
+	assert_int_equal(xsd_store_vnic_add(st, &alice, &w,
+					    XSD_VNIC_MTU | XSD_VNIC_VLANS | XSD_VNIC_VLAN_MODE,
+					    &err), 0);
+	assert_int_equal(xsd_store_vnic_get(st, "eth2", &w, &err), 0);
+	assert_string_equal(w.vlans, "10,20-30");
+	assert_int_equal(w.mtu, 9000);
+	assert_int_equal(w.trunk, 1);
+	/* a failed add consumed no pool address */
+	xsd_format_mac(w.mac, mac);
+	assert_string_equal(mac, "02:58:53:00:00:03");
+
+	/* set: generation bumps, resource id stays */
+	memset(&w, 0, sizeof(w));
+	snprintf(w.name, sizeof(w.name), "eth0");
+	w.mtu = 4000;
+	w.admin_up = false;
+	assert_int_equal(xsd_store_vnic_set(st, &alice, &w, XSD_VNIC_MTU | XSD_VNIC_ADMIN, &err), 0);
+	assert_int_equal(xsd_store_vnic_get(st, "eth0", &w, &err), 0);
+	assert_int_equal(w.mtu, 4000);
+	assert_false(w.admin_up);
+	assert_int_equal(w.generation, 2);
+	assert_int_equal(w.resource_id, v.resource_id);
+
+	/* profile delete refused while devices exist */
+	assert_int_equal(xsd_store_profile_delete(st, &alice, "p1", &err), -EBUSY);
+	assert_string_equal(err.msg,
+			    "profile 'p1' still has 3 vNIC(s) and 0 vHBA(s); delete them first");
+
+	/* delete; a re-added vnic gets a new resource id */
+	assert_int_equal(xsd_store_vnic_delete(st, &alice, "eth0", &w, &err), 0);
+	assert_int_equal(w.resource_id, v.resource_id);
+	assert_int_equal(xsd_store_vnic_delete(st, &alice, "eth0", &w, &err), -ENOENT);
+	assert_string_equal(err.msg, "vnic 'eth0' does not exist");
+	assert_int_equal(add_vnic(st, "eth0", "p1", &w, &err), 0);
+	assert_true(w.resource_id > v.resource_id);
+	xsd_store_close(st);
+}
+
+static void test_uplink_reference(void **state)
+{
+	struct xsd_store *st = mem_store();
+	struct xsd_vnic v = { .name = "eth0", .profile = "p1", .uplink = "u1" };
+	struct xsd_err err;
+
+	add_profile(st, "p1", NULL, 0);
+	assert_int_equal(xsd_store_vnic_add(st, &alice, &v, XSD_VNIC_UPLINK, &err), -ENOENT);
+	assert_string_equal(err.msg, "uplink 'u1' does not exist");
+	assert_int_equal(xsd_store_name_add(st, &alice, "uplink", "u1", &err), 0);
+	assert_int_equal(xsd_store_name_add(st, &alice, "uplink", "u1", &err), -EEXIST);
+	assert_string_equal(err.msg, "uplink 'u1' already exists");
+	assert_int_equal(xsd_store_vnic_add(st, &alice, &v, XSD_VNIC_UPLINK, &err), 0);
+	assert_int_equal(xsd_store_name_delete(st, &alice, "uplink", "u1", &err), -EBUSY);
+	assert_string_equal(err.msg, "uplink 'u1' is used by 1 vNIC(s); move or delete them first");
+	xsd_store_close(st);
+}
+
+static void test_vhba_pool(void **state)
+{
+	struct xsd_store *st = mem_store();
+	struct xsd_vhba v = { .name = "fc0", .profile = "p1" }, w;
+	struct xsd_err err;
+	char a[24];
+
+	add_profile(st, "p1", NULL, 0);
+	assert_int_equal(xsd_store_vhba_add(st, &alice, &v, 0, &err), 0);
+	xsd_format_wwn(v.wwnn, a);
+	assert_string_equal(a, "30:00:58:53:00:00:00:00");
+	xsd_format_wwn(v.wwpn, a);
+	assert_string_equal(a, "30:00:58:53:00:00:00:01");
+	assert_int_equal(v.queue_depth, 32);
+
+	memset(&w, 0, sizeof(w));
+	snprintf(w.name, sizeof(w.name), "fc1");
+	snprintf(w.profile, sizeof(w.profile), "p1");
+	w.wwnn = 0x5001438000000001ull;
+	w.wwpn = v.wwpn;
+	assert_int_equal(xsd_store_vhba_add(st, &alice, &w, XSD_VHBA_WWNN | XSD_VHBA_WWPN, &err),
+			 -EEXIST);
+	assert_string_equal(err.msg, "WWN 30:00:58:53:00:00:00:01 is already used by vhba 'fc0'");
+	w.wwpn = 0x5001438000000002ull;
+	w.queue_depth = 2000;
+	assert_int_equal(xsd_store_vhba_add(st, &alice, &w,
+					    XSD_VHBA_WWNN | XSD_VHBA_WWPN | XSD_VHBA_QDEPTH, &err),
+			 -EINVAL);
+	assert_string_equal(err.msg, "queue depth 2000 out of range; allowed 1..1024");
+	w.queue_depth = 64;
+	snprintf(w.lun_mask, sizeof(w.lun_mask), "7,0-3");
+	snprintf(w.targets, sizeof(w.targets), "tgtA,tgtB");
+	assert_int_equal(xsd_store_vhba_add(st, &alice, &w,
+					    XSD_VHBA_WWNN | XSD_VHBA_WWPN | XSD_VHBA_QDEPTH |
+						    XSD_VHBA_LUNS | XSD_VHBA_TARGETS,
+					    &err), 0);
+	assert_int_equal(xsd_store_vhba_get(st, "fc1", &w, &err), 0);
+	assert_string_equal(w.lun_mask, "0-3,7");
+	assert_string_equal(w.targets, "tgtA,tgtB");
+	memset(&w, 0, sizeof(w));
+	snprintf(w.name, sizeof(w.name), "fc2");
+	snprintf(w.profile, sizeof(w.profile), "p1");
+	assert_int_equal(xsd_store_vhba_add(st, &alice, &w, 0, &err), 0);
+	xsd_format_wwn(w.wwnn, a);
+	assert_string_equal(a, "30:00:58:53:00:00:00:02");
+	xsd_store_close(st);
+}
+
+struct audit_rows {
+	int n;
+	char what[8][512];
+	char user[8][64];
+};
+
+static int collect_audit(const struct xsd_audit *a, void *arg)
+{
+	struct audit_rows *r = arg;
+
+	if (r->n < 8) {
+		snprintf(r->what[r->n], sizeof(r->what[0]), "%s", a->what);
+		snprintf(r->user[r->n], sizeof(r->user[0]), "%s", a->user);
+	}
+	r->n++;
+	return 0;
+}
+
+static void test_audit(void **state)
+{
+	struct xsd_store *st = mem_store();
+	struct audit_rows r = { 0 };
+	struct xsd_vnic v;
+	struct xsd_err err;
+
+	add_profile(st, "p1", "host1", 0x1234);
+	assert_int_equal(add_vnic(st, "eth0", "p1", &v, &err), 0);
+	assert_int_equal(add_vnic(st, "eth0", "p1", &v, &err), -EEXIST); /* no audit row */
+	assert_int_equal(xsd_store_set_config(st, &alice, "auto-accept", "on", &err), 0);
+	assert_int_equal(xsd_store_set_config(st, &alice, "colour", "on", &err), -EINVAL);
+	assert_string_equal(err.msg, "unknown setting 'colour'; known: auto-accept, hello-interval, max-sessions, mac-pool, wwn-pool");
+	assert_int_equal(xsd_store_audit_each(st, 10, collect_audit, &r, &err), 0);
+	assert_int_equal(r.n, 3);
+	assert_string_equal(r.what[0], "config set auto-accept on");
+	assert_string_equal(r.what[1],
+			    "vnic add eth0 profile=p1 mac=02:58:53:00:00:01 mtu=1500 vlan-mode=access vlans=none uplink=none cir=0 pir=0 ha-group=none admin=up");
+	assert_string_equal(r.what[2], "profile add p1 hostname=host1 host-guids=0x0000000000001234");
+	assert_string_equal(r.user[2], "alice");
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(xsd_store_audit_each(st, 1, collect_audit, &r, &err), 0);
+	assert_int_equal(r.n, 1);
+	xsd_store_close(st);
+}
+
+static void test_config(void **state)
+{
+	struct xsd_store *st = mem_store();
+	struct xsd_config cfg;
+	struct xsd_vnic v;
+	struct xsd_err err;
+	char mac[18];
+
+	assert_int_equal(xsd_store_set_config(st, &alice, "hello-interval", "0", &err), -EINVAL);
+	assert_string_equal(err.msg, "hello interval 0 out of range; allowed 1..300");
+	assert_int_equal(xsd_store_set_config(st, &alice, "hello-interval", "2", &err), 0);
+	assert_int_equal(xsd_store_set_config(st, &alice, "mac-pool",
+					      "02:00:00:00:00:10-02:00:00:00:00:11", &err), 0);
+	assert_int_equal(xsd_store_get_config(st, &cfg, &err), 0);
+	assert_int_equal(cfg.hello_interval, 2);
+	add_profile(st, "p1", NULL, 0);
+	assert_int_equal(add_vnic(st, "a", "p1", &v, &err), 0);
+	xsd_format_mac(v.mac, mac);
+	assert_string_equal(mac, "02:00:00:00:00:10");
+	assert_int_equal(add_vnic(st, "b", "p1", &v, &err), 0);
+	assert_int_equal(add_vnic(st, "c", "p1", &v, &err), -ENOSPC);
+	assert_string_equal(err.msg, "MAC pool 02:00:00:00:00:10-02:00:00:00:00:11 is exhausted; give --mac or widen it with 'xcm config set mac-pool'");
+	/* freed addresses are reused */
+	assert_int_equal(xsd_store_vnic_delete(st, &alice, "a", &v, &err), 0);
+	assert_int_equal(add_vnic(st, "c", "p1", &v, &err), 0);
+	xsd_format_mac(v.mac, mac);
+	assert_string_equal(mac, "02:00:00:00:00:10");
+	xsd_store_close(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fresh_schema),
+		cmocka_unit_test(test_wal_and_reopen),
+		cmocka_unit_test(test_future_schema_refused),
+		cmocka_unit_test(test_profiles),
+		cmocka_unit_test(test_vnic_crud_and_pool),
+		cmocka_unit_test(test_uplink_reference),
+		cmocka_unit_test(test_vhba_pool),
+		cmocka_unit_test(test_audit),
+		cmocka_unit_test(test_config),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
