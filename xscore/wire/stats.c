@@ -28,7 +28,8 @@ uint64_t xs_wire_rejects(enum xs_wire_codec codec)
 
 const char *xs_wire_codec_name(enum xs_wire_codec codec)
 {
-	if ((unsigned int)codec >= XS_WIRE_N_CODECS)
+	/* a codec added to the enum without a name here still gets a string */
+	if ((unsigned int)codec >= XS_WIRE_N_CODECS || !codec_names[codec])
 		return "unknown";
 	return codec_names[codec];
 }
