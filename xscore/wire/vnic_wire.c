@@ -262,7 +262,7 @@ int xs_vnic_ctrl_decode(const uint8_t *buf, size_t len, struct xs_vnic_ctrl *m)
 		return CTRL_REJECT(-EBADMSG, "unsupported control message type %u (%s)", type,
 				   xs_vnic_ctrl_type_name(type));
 	plen = (uint16_t)(length - XS_VNIC_CTRL_HDR_LEN);
-	memset(m, 0, offsetof(struct xs_vnic_ctrl, u) + sizeof(m->u.link));
+	memset(m, 0, sizeof(*m));
 	m->type = type;
 	m->length = length;
 	m->data = xs_get32(buf + 4);
@@ -594,29 +594,28 @@ void xs_vnic_batch_iter_init(struct xs_vnic_batch_iter *it, const uint8_t *buf, 
 	it->off = 0;
 	it->frames = 0;
 	it->done = false;
+	it->err = 0;
 }
 
-/* The iterator remembers a failure by pointing off past len with done set. */
 static int batch_fail(struct xs_vnic_batch_iter *it, int err)
 {
 	it->done = true;
-	it->off = (size_t)err; /* negative errno, recovered below */
-	it->len = 0;
+	it->err = err;
 	return err;
 }
 
 int xs_vnic_batch_next(struct xs_vnic_batch_iter *it, const uint8_t **frame, size_t *frame_len)
 {
-	size_t flen, end;
+	size_t left, flen, start;
 	uint32_t h;
 
 	if (it->done)
-		return it->len == 0 && it->off != 0 && (ptrdiff_t)it->off < 0 ? (int)(ptrdiff_t)it->off
-									      : 0;
-	if (it->len - it->off < XS_VNIC_BATCH_HDR_LEN)
+		return it->err;
+	left = it->len - it->off;
+	if (left < XS_VNIC_BATCH_HDR_LEN)
 		return batch_fail(it, reject(XS_VNIC_WIRE_BATCH, -EMSGSIZE,
 					     "entry %u: %zu bytes left, no room for a header "
-					     "(no final entry)", it->frames, it->len - it->off));
+					     "(no final entry)", it->frames, left));
 	h = xs_get32(it->buf + it->off);
 	if (h >> BAT_FMT_SHIFT)
 		return batch_fail(it, reject(XS_VNIC_WIRE_BATCH, -EBADMSG,
@@ -630,31 +629,30 @@ int xs_vnic_batch_next(struct xs_vnic_batch_iter *it, const uint8_t **frame, siz
 	if (flen == 0)
 		return batch_fail(it, reject(XS_VNIC_WIRE_BATCH, -EBADMSG,
 					     "entry %u: zero-length frame", it->frames));
-	if (flen > it->len - it->off - XS_VNIC_BATCH_HDR_LEN)
+	left -= XS_VNIC_BATCH_HDR_LEN;
+	if (flen > left)
 		return batch_fail(it, reject(XS_VNIC_WIRE_BATCH, -EMSGSIZE,
 					     "entry %u: frame of %zu bytes, %zu left", it->frames,
-					     flen, it->len - it->off - XS_VNIC_BATCH_HDR_LEN));
-	end = it->off + XS_VNIC_BATCH_HDR_LEN + flen;
+					     flen, left));
+	start = it->off + XS_VNIC_BATCH_HDR_LEN;
+	left -= flen;
 	if (h & XS_VNIC_BATCH_FINAL) {
 		/* Only this entry's padding may follow. */
-		if (it->len - end > pad4(flen))
+		if (left > pad4(flen))
 			return batch_fail(it, reject(XS_VNIC_WIRE_BATCH, -EBADMSG,
-						     "%zu bytes after the final entry %u",
-						     it->len - end, it->frames));
+						     "%zu bytes after the final entry %u", left,
+						     it->frames));
 		it->done = true;
-		it->off = 0;
-		it->len = 1; /* "done, no error" */
+		it->off = it->len;
 	} else {
-		end += pad4(flen);
-		if (end > it->len)
+		if (left < pad4(flen))
 			return batch_fail(it, reject(XS_VNIC_WIRE_BATCH, -EMSGSIZE,
 						     "entry %u: padding runs past the buffer",
 						     it->frames));
+		it->off = start + flen + pad4(flen);
 	}
-	*frame = it->buf + (end - flen - (it->done ? 0 : pad4(flen)));
+	*frame = it->buf + start;
 	*frame_len = flen;
-	if (!it->done)
-		it->off = end;
 	it->frames++;
 	return 1;
 }
@@ -688,7 +686,7 @@ size_t xs_vnic_batch_entry_size(size_t frame_len)
 
 int xs_vnic_batch_add(struct xs_vnic_batch_builder *b, const uint8_t *frame, size_t frame_len)
 {
-	size_t need;
+	size_t need, pad;
 
 	if (frame_len == 0 || frame_len > XS_VNIC_BATCH_MAX_FRAME)
 		return -EINVAL;
@@ -701,13 +699,11 @@ int xs_vnic_batch_add(struct xs_vnic_batch_builder *b, const uint8_t *frame, siz
 	memcpy(b->buf + b->off + XS_VNIC_BATCH_HDR_LEN, frame, frame_len);
 	b->last_hdr = b->off;
 	b->off += need;
-	/* Zero padding up to the next boundary, as far as the buffer goes. */
-	{
-		size_t p = XS_MIN(pad4(frame_len), b->cap - b->off);
-
-		memset(b->buf + b->off, 0, p);
-		b->off += p;
-	}
+	/* Zero padding up to the next boundary, as far as the buffer goes; an
+	 * entry whose padding is cut short leaves no room for another one. */
+	pad = XS_MIN(pad4(frame_len), b->cap - b->off);
+	memset(b->buf + b->off, 0, pad);
+	b->off += pad;
 	b->frames++;
 	return 0;
 }
