@@ -53,20 +53,17 @@ int xs_sr_encode(const struct xs_service_record *sr, uint8_t *buf, size_t cap)
 	rc = xs_wire_cap("service_record", cap, XS_SR_LEN);
 	if (rc)
 		return rc;
-	if (strnlen(sr->name, sizeof(sr->name)) > XS_SR_NAME_LEN) {
-		XS_DEBUG(XS_WIRE_LOG, "service_record encode: name longer than %d bytes",
-			 XS_SR_NAME_LEN);
-		return -EINVAL;
-	}
+	rc = xs_wire_str_fits("service_record", "name", sr->name, sizeof(sr->name),
+			      XS_SR_NAME_LEN);
+	if (rc)
+		return rc;
 	xs_put64(buf + SR_OFF_ID, sr->id);
 	memcpy(buf + SR_OFF_GID, sr->gid, sizeof(sr->gid));
 	xs_put16(buf + SR_OFF_PKEY, sr->pkey);
 	xs_put16(buf + SR_OFF_PKEY + 2, 0);
 	xs_put32(buf + SR_OFF_LEASE, sr->lease);
 	memcpy(buf + SR_OFF_KEY, sr->key, sizeof(sr->key));
-	rc = xs_wire_put_str(buf + SR_OFF_NAME, sr->name, sizeof(sr->name), XS_SR_NAME_LEN);
-	if (rc)
-		return rc; /* unreachable: length checked above */
+	xs_wire_put_str(buf + SR_OFF_NAME, sr->name, sizeof(sr->name), XS_SR_NAME_LEN);
 	memcpy(buf + SR_OFF_DATA8, sr->data8, sizeof(sr->data8));
 	for (i = 0; i < XS_ARRAY_SIZE(sr->data16); i++)
 		xs_put16(buf + SR_OFF_DATA16 + 2 * i, sr->data16[i]);

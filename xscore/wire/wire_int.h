@@ -49,16 +49,32 @@ static inline void xs_wire_get_str(char *dst, const uint8_t *src, size_t wire_le
 }
 
 /*
- * Write the string in @src (an array of @src_size bytes) into a wire field of
- * @wire_len bytes, zero-padded. -EINVAL when the string does not fit the
- * field or is not NUL-terminated within its array.
+ * Encoder check, before anything is written: does the string in @str (an
+ * array of @size bytes, size > wire_len) fit a wire field of @wire_len bytes?
+ * An array with no NUL at all reads as @size characters and never fits.
+ * Returns 0 or -EINVAL (logged at debug level, naming @what and @field).
+ */
+static inline int xs_wire_str_fits(const char *what, const char *field, const char *str,
+				   size_t size, size_t wire_len)
+{
+	if (strnlen(str, size) <= wire_len)
+		return 0;
+	XS_DEBUG(XS_WIRE_LOG, "%s encode: %s longer than %zu bytes", what, field, wire_len);
+	return -EINVAL;
+}
+
+/*
+ * Write the string in @src (an array of @src_size bytes, at least
+ * wire_len + 1) into a wire field of @wire_len bytes, zero-padded. Returns 0,
+ * or -EINVAL without writing when the string does not fit (check first with
+ * xs_wire_str_fits() when several fields must be all-or-nothing).
  */
 static inline int xs_wire_put_str(uint8_t *dst, const char *src, size_t src_size,
 				  size_t wire_len)
 {
 	size_t n = strnlen(src, src_size);
 
-	if (n == src_size || n > wire_len)
+	if (n > wire_len)
 		return -EINVAL;
 	memcpy(dst, src, n);
 	memset(dst + n, 0, wire_len - n);

@@ -61,16 +61,6 @@ int xs_xcpm_request_decode(const uint8_t *buf, size_t len, struct xs_xcpm_reques
 	return 0;
 }
 
-static int request_str_fits(const char *field, const char *s, size_t size, size_t wire_len)
-{
-	size_t n = strnlen(s, size);
-
-	if (n < size && n <= wire_len)
-		return 0;
-	XS_DEBUG(XS_WIRE_LOG, "xcpm_request encode: %s longer than %zu bytes", field, wire_len);
-	return -EINVAL;
-}
-
 int xs_xcpm_request_encode(const struct xs_xcpm_request *req, uint8_t *buf, size_t cap)
 {
 	int rc;
@@ -79,18 +69,18 @@ int xs_xcpm_request_encode(const struct xs_xcpm_request *req, uint8_t *buf, size
 	if (rc)
 		return rc;
 	/* Check every string before writing anything. */
-	if (request_str_fits("hostname", req->hostname, sizeof(req->hostname),
+	if (xs_wire_str_fits("xcpm_request", "hostname", req->hostname, sizeof(req->hostname),
 			     RQ_HOSTNAME_LEN) ||
-	    request_str_fits("os_version", req->os_version, sizeof(req->os_version),
+	    xs_wire_str_fits("xcpm_request", "os_version", req->os_version, sizeof(req->os_version),
 			     RQ_OS_VERSION_LEN) ||
-	    request_str_fits("os_arch", req->os_arch, sizeof(req->os_arch), RQ_OS_ARCH_LEN) ||
-	    request_str_fits("build_version", req->build_version, sizeof(req->build_version),
-			     RQ_BUILD_VERSION_LEN))
+	    xs_wire_str_fits("xcpm_request", "os_arch", req->os_arch, sizeof(req->os_arch),
+			     RQ_OS_ARCH_LEN) ||
+	    xs_wire_str_fits("xcpm_request", "build_version", req->build_version,
+			     sizeof(req->build_version), RQ_BUILD_VERSION_LEN))
 		return -EINVAL;
 	xs_put32(buf + RQ_VM_ID, req->server.vm_id);
 	xs_put64(buf + RQ_PORT_GUID, req->server.port_guid);
-	xs_wire_put_str(buf + RQ_HOSTNAME, req->hostname, sizeof(req->hostname),
-			RQ_HOSTNAME_LEN);
+	xs_wire_put_str(buf + RQ_HOSTNAME, req->hostname, sizeof(req->hostname), RQ_HOSTNAME_LEN);
 	xs_wire_put_str(buf + RQ_OS_VERSION, req->os_version, sizeof(req->os_version),
 			RQ_OS_VERSION_LEN);
 	xs_wire_put_str(buf + RQ_OS_ARCH, req->os_arch, sizeof(req->os_arch), RQ_OS_ARCH_LEN);

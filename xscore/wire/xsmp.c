@@ -119,16 +119,6 @@ int xs_xsmp_session_decode(const uint8_t *buf, size_t len, struct xs_xsmp_sessio
 	return 0;
 }
 
-static int session_str_fits(const char *field, const char *str, size_t size, size_t wire_len)
-{
-	size_t n = strnlen(str, size);
-
-	if (n < size && n <= wire_len)
-		return 0;
-	XS_DEBUG(XS_WIRE_LOG, "xsmp_session encode: %s longer than %zu bytes", field, wire_len);
-	return -EINVAL;
-}
-
 int xs_xsmp_session_encode(const struct xs_xsmp_session *s, uint8_t *buf, size_t cap)
 {
 	int rc;
@@ -142,12 +132,12 @@ int xs_xsmp_session_encode(const struct xs_xsmp_session *s, uint8_t *buf, size_t
 			 s->length, XS_XSMP_SESSION_LEN);
 		return -EINVAL;
 	}
-	if (session_str_fits("chassis_name", s->chassis_name, sizeof(s->chassis_name),
-			     SS_NAME_LEN) ||
-	    session_str_fits("session_name", s->session_name, sizeof(s->session_name),
-			     SS_NAME_LEN) ||
-	    session_str_fits("reason_text", s->reason_text, sizeof(s->reason_text),
-			     SS_REASON_TEXT_LEN))
+	if (xs_wire_str_fits("xsmp_session", "chassis_name", s->chassis_name,
+			     sizeof(s->chassis_name), SS_NAME_LEN) ||
+	    xs_wire_str_fits("xsmp_session", "session_name", s->session_name,
+			     sizeof(s->session_name), SS_NAME_LEN) ||
+	    xs_wire_str_fits("xsmp_session", "reason_text", s->reason_text,
+			     sizeof(s->reason_text), SS_REASON_TEXT_LEN))
 		return -EINVAL;
 	xs_put8(buf + 0, s->type);
 	xs_put8(buf + 1, s->code);

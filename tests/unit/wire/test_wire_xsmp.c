@@ -326,7 +326,7 @@ static void session_round_trip(void **state)
 	a.xsmp_version = 2;
 	strcpy(a.chassis_name, "gw-rack7");
 	strcpy(a.session_name, "profile-db01");
-	a.reason = 0;
+	a.reason = 0x80402011u; /* every byte distinct and non-zero */
 	strcpy(a.reason_text, "");
 	assert_int_equal(xs_xsmp_session_encode(&a, buf, sizeof(buf)), XS_XSMP_SESSION_LEN);
 	memset(&b, 0x6b, sizeof(b));
