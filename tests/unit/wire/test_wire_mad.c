@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_wire_mad.c - MAD common header and SA header codecs. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,6 +229,41 @@ static void sa_hdr_rejection_is_logged(void **state)
 	free(text);
 }
 
+#define COUNT_THREADS 4
+#define COUNT_PER_THREAD 20000
+
+static void *reject_many(void *arg)
+{
+	uint8_t in[XS_MAD_HDR_LEN];
+	struct xs_mad_hdr h;
+	int i;
+
+	memcpy(in, mad_vec, sizeof(in));
+	in[0] = 9;
+	for (i = 0; i < COUNT_PER_THREAD; i++)
+		if (xs_mad_hdr_decode(in, sizeof(in), &h) != -EBADMSG)
+			return arg; /* non-NULL: failure */
+	return NULL;
+}
+
+/* The counters are atomic: no rejection is lost when threads race. */
+static void rejects_counted_across_threads(void **state)
+{
+	pthread_t t[COUNT_THREADS];
+	uint64_t before = xs_wire_rejects(XS_WIRE_MAD_HDR);
+	void *ret;
+	int i;
+
+	for (i = 0; i < COUNT_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, reject_many, t), 0);
+	for (i = 0; i < COUNT_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], &ret), 0);
+		assert_null(ret);
+	}
+	assert_true(xs_wire_rejects(XS_WIRE_MAD_HDR) - before ==
+		    (uint64_t)COUNT_THREADS * COUNT_PER_THREAD);
+}
+
 static void codec_names_and_bounds(void **state)
 {
 	assert_string_equal(xs_wire_codec_name(XS_WIRE_MAD_HDR), "mad_hdr");
@@ -259,6 +295,7 @@ int main(void)
 		cmocka_unit_test(sa_hdr_encode_cap),
 		cmocka_unit_test(sa_hdr_rejects_other_class),
 		cmocka_unit_test(sa_hdr_rejection_is_logged),
+		cmocka_unit_test(rejects_counted_across_threads),
 		cmocka_unit_test(codec_names_and_bounds),
 	};
 
