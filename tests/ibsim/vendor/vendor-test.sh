@@ -13,7 +13,11 @@ out=$DIR/vendor-serve.out
 "$H" run "$DIR" director "$PROG" serve -F umad -n "$N" -t 20 > "$out" 2>&1 &
 srv=$!
 # wait (bounded) until the server has its agent and IsSM up
-for _ in $(seq 1 100); do grep -q '^ready lid' "$out" && break; sleep 0.05; done
+for _ in $(seq 1 100); do
+	grep -q "^ready lid" "$out" && break
+	kill -0 "$srv" 2>/dev/null || break
+	sleep 0.05
+done
 grep -q '^ready lid' "$out" || { kill "$srv" 2>/dev/null; cat "$out" >&2; fail "server not ready"; }
 cat "$out"
 "$H" run "$DIR" host1 "$PROG" ask -F umad -l "$DLID" -n "$N"

@@ -483,7 +483,7 @@ struct xs_mad_agent *xs_umad_agent_register(struct xs_umad_port *p, struct xs_fa
 	memset(mask, 0, sizeof(mask));
 	if (flags & XS_MAD_AGENT_SERVER)
 		for (int m = 1; m < 0x80; m++)
-			mask[m / (8 * sizeof(long))] |= 1L << (m % (8 * sizeof(long)));
+			mask[m / (8 * sizeof(long))] |= (long)(1UL << (m % (8 * sizeof(long))));
 	/* The SA answers GetTable with RMPP: let the kernel reassemble. */
 	rmpp = mgmt_class == XS_SA_CLASS ? 1 : 0;
 	if (oui)
