@@ -328,7 +328,7 @@ int xsd_parse_luns(const char *s, char *out, size_t cap, unsigned int *count,
 
 int xsd_parse_targets(const char *s, char *out, size_t cap, struct xsd_err *err)
 {
-	char name[XSD_NAME_MAX + 2];
+	char name[XSD_TARGET_NAME_MAX + 2];
 	const char *p = s;
 	size_t off = 0;
 	int n = 0, rc;
@@ -337,11 +337,11 @@ int xsd_parse_targets(const char *s, char *out, size_t cap, struct xsd_err *err)
 	while (*p) {
 		size_t len = strcspn(p, ",");
 
-		if (len > XSD_NAME_MAX)
-			len = XSD_NAME_MAX + 1;
+		if (len > XSD_TARGET_NAME_MAX)
+			len = XSD_TARGET_NAME_MAX + 1;
 		memcpy(name, p, len);
 		name[len] = 0;
-		rc = xsd_check_name("target", name, XSD_NAME_MAX, err);
+		rc = xsd_check_name("target", name, XSD_TARGET_NAME_MAX, err);
 		if (rc)
 			return rc;
 		if (++n > XSD_TARGETS_MAX)

@@ -27,14 +27,17 @@
 #define XSD_VLANS_TEXT 2560      /* canonical list text, 500 entries fit */
 #define XSD_LUN_MAX 16383        /* flat-space LUNs (SAM-5 single level, 14 bits) */
 #define XSD_LUNS_TEXT 1024
-#define XSD_TARGETS_MAX 16
-#define XSD_TARGETS_TEXT (XSD_TARGETS_MAX * (XSD_NAME_MAX + 1))
+#define XSD_TARGETS_MAX 8        /* XSMP vHBA body: 8 target names */
+#define XSD_TARGET_NAME_MAX 32   /* ... of 32 bytes each */
+#define XSD_TARGETS_TEXT (XSD_TARGETS_MAX * (XSD_TARGET_NAME_MAX + 1))
+#define XSD_UPLINK_MAX 32        /* XSMP vNIC body: uplink field, 32 bytes */
+#define XSD_HA_GROUP_MAX 47      /* XSMP vNIC body: mp_group, 48 bytes with its NUL */
 #define XSD_QDEPTH_MIN 1
 #define XSD_QDEPTH_MAX 1024
 #define XSD_QDEPTH_DEFAULT 32
 #define XSD_LDTO_MAX 3600        /* link-down timeout, seconds */
 #define XSD_LDTO_DEFAULT 30
-#define XSD_RATE_MAX 400000      /* Mbit/s */
+#define XSD_RATE_MAX 65535       /* Mbit/s: the XSMP cir/pir fields are 16 bits */
 #define XSD_PROFILE_GUIDS_MAX 8
 
 struct xsd_err {

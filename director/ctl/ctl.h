@@ -97,9 +97,11 @@ struct xsd_ctl_req {
 
 void xsd_ctl_req_get(struct xsd_ctl_req *req);
 void xsd_ctl_req_put(struct xsd_ctl_req *req);
-/* Append {"host":..,"action":..,"result":..,"reason":..} to reply.push. */
-void xsd_ctl_req_push_result(struct xsd_ctl_req *req, const char *host, const char *action,
-			     const char *result, const char *reason);
+/* Append {"device":"vnic eth1","host":..,"action":"install|update|delete",
+ * "result":"acknowledged|nack|not connected|timeout|session lost|no host",
+ * "reason":..} to reply.push. */
+void xsd_ctl_req_push_result(struct xsd_ctl_req *req, const char *device, const char *host,
+			     const char *action, const char *result, const char *reason);
 
 /*
  * Parse and execute one request line (without the '\n'). Returns a new

@@ -50,8 +50,8 @@ void xsd_ctl_req_put(struct xsd_ctl_req *req)
 	free(req);
 }
 
-void xsd_ctl_req_push_result(struct xsd_ctl_req *req, const char *host, const char *action,
-			     const char *result, const char *reason)
+void xsd_ctl_req_push_result(struct xsd_ctl_req *req, const char *device, const char *host,
+			     const char *action, const char *result, const char *reason)
 {
 	json_t *arr = json_object_get(req->reply, "push");
 
@@ -59,9 +59,9 @@ void xsd_ctl_req_push_result(struct xsd_ctl_req *req, const char *host, const ch
 		arr = json_array();
 		json_object_set_new(req->reply, "push", arr);
 	}
-	json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "host", host ? host : "",
-					     "action", action, "result", result, "reason",
-					     reason ? reason : ""));
+	json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "device", device,
+					     "host", host ? host : "", "action", action, "result",
+					     result, "reason", reason ? reason : ""));
 }
 
 /* ------------------------------------------------------- field helpers */
@@ -126,7 +126,8 @@ static int f_name(struct dreq *d, const char *key, const char *what, size_t max,
 }
 
 /* An optional name where "" means none. */
-static int f_opt_name(struct dreq *d, const char *key, const char *what, char *out, size_t cap)
+static int f_opt_name(struct dreq *d, const char *key, const char *what, size_t max, char *out,
+		      size_t cap)
 {
 	const char *s;
 	int rc = f_str(d, key, false, &s);
@@ -137,7 +138,7 @@ static int f_opt_name(struct dreq *d, const char *key, const char *what, char *o
 		out[0] = 0;
 		return 1;
 	}
-	rc = xsd_check_name(what, s, XSD_NAME_MAX, &d->err);
+	rc = xsd_check_name(what, s, max, &d->err);
 	if (rc)
 		return rc;
 	snprintf(out, cap, "%s", s);
@@ -488,7 +489,7 @@ static int vnic_fields(struct dreq *d, struct xsd_vnic *v, unsigned int *have, b
 			return rc;
 		*have |= XSD_VNIC_VLANS;
 	}
-	rc = f_opt_name(d, "uplink", "uplink", v->uplink, sizeof(v->uplink));
+	rc = f_opt_name(d, "uplink", "uplink", XSD_UPLINK_MAX, v->uplink, sizeof(v->uplink));
 	if (rc < 0)
 		return rc;
 	if (rc == 1)
@@ -507,7 +508,7 @@ static int vnic_fields(struct dreq *d, struct xsd_vnic *v, unsigned int *have, b
 		v->pir_mbps = (uint32_t)n;
 		*have |= XSD_VNIC_PIR;
 	}
-	rc = f_opt_name(d, "ha_group", "HA group", v->ha_group, sizeof(v->ha_group));
+	rc = f_opt_name(d, "ha_group", "HA group", XSD_HA_GROUP_MAX, v->ha_group, sizeof(v->ha_group));
 	if (rc < 0)
 		return rc;
 	if (rc == 1)
@@ -861,8 +862,9 @@ static int op_config_show(struct dreq *d)
 static int name_op(struct dreq *d, const char *kind, bool add)
 {
 	char name[XSD_NAME_MAX + 1];
-	int rc = f_name(d, "name", !strcmp(kind, "uplink") ? "uplink" : "storage pool",
-			XSD_NAME_MAX, true, name, sizeof(name));
+	bool up = !strcmp(kind, "uplink");
+	int rc = f_name(d, "name", up ? "uplink" : "storage pool",
+			up ? XSD_UPLINK_MAX : XSD_NAME_MAX, true, name, sizeof(name));
 
 	if (rc < 0)
 		return rc;

@@ -575,7 +575,8 @@ int xsd_store_name_add(struct xsd_store *st, const struct xsd_actor *who, const 
 
 	if (!table)
 		return xsd_fail(err, -EINVAL, "unknown kind '%.40s'", kind);
-	rc = xsd_check_name(kind_human(kind), name, XSD_NAME_MAX, err);
+	rc = xsd_check_name(kind_human(kind), name,
+			    !strcmp(kind, "uplink") ? XSD_UPLINK_MAX : XSD_NAME_MAX, err);
 	if (rc)
 		return rc;
 	rc = begin(st, err);
@@ -1001,7 +1002,7 @@ static int vnic_check(struct xsd_vnic *v, struct xsd_err *err)
 			      "access mode carries one VLAN, %u were given; use --vlan-mode trunk for a list",
 			      n);
 	if (!rc && v->ha_group[0])
-		rc = xsd_check_name("HA group", v->ha_group, XSD_NAME_MAX, err);
+		rc = xsd_check_name("HA group", v->ha_group, XSD_HA_GROUP_MAX, err);
 	if (!rc)
 		rc = check_rates(v->cir_mbps, v->pir_mbps, err);
 	if (!rc)

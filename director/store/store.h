@@ -64,9 +64,9 @@ struct xsd_vnic {
 	uint32_t mtu;
 	int trunk;                 /* 0 access, 1 trunk */
 	char vlans[XSD_VLANS_TEXT];/* canonical "10,20-30"; "" = untagged */
-	char uplink[XSD_NAME_MAX + 1];
+	char uplink[XSD_UPLINK_MAX + 1];
 	uint32_t cir_mbps, pir_mbps; /* 0 = unlimited */
-	char ha_group[XSD_NAME_MAX + 1];
+	char ha_group[XSD_HA_GROUP_MAX + 1];
 	bool admin_up;
 };
 

@@ -99,7 +99,11 @@ struct xsd_vsw_port_stats {
 	uint64_t tx_frames, tx_bytes;   /* delivered by the switch to the port */
 	uint64_t fwd_frames;            /* rx frames that passed ingress checks */
 	uint64_t rate_yellow_in, rate_yellow_out;
-	uint64_t drops[XSD_VSW_DROP_N_REASONS]; /* counted at the port that caused it */
+	/* Frames from this port dropped before leaving the ingress stage:
+	 * rx_frames == fwd_frames + sum(drops). */
+	uint64_t drops[XSD_VSW_DROP_N_REASONS];
+	/* Copies for this port dropped at egress (PORT_DOWN, RATE_OUT only). */
+	uint64_t drops_out[XSD_VSW_DROP_N_REASONS];
 };
 
 struct xsd_vsw_stats {
@@ -107,7 +111,9 @@ struct xsd_vsw_stats {
 	uint64_t to_uplink_known;   /* unicast to a MAC learned on the uplink */
 	uint64_t to_uplink_unknown; /* unknown unicast sent to the uplink */
 	uint64_t flooded;           /* broadcast/multicast frames flooded */
-	uint64_t learned, moved, aged, learn_full;
+	uint64_t learned;           /* entries created (or revived after expiry) */
+	uint64_t aged;              /* entries found expired */
+	uint64_t learn_full;        /* source MACs not learned: table full */
 	uint64_t takeovers;
 };
 

@@ -34,7 +34,7 @@ static void check_reply(struct xsd_ctl_req *req, void *arg)
 static void hook_changed(void *arg, const struct xsd_change *c, struct xsd_ctl_req *req)
 {
 	if (held) {
-		xsd_ctl_req_push_result(held, c->name, "install", "acknowledged", NULL);
+		xsd_ctl_req_push_result(held, "vnic x", c->name, "install", "acknowledged", NULL);
 		xsd_ctl_req_put(held);
 		held = NULL;
 	}

@@ -145,10 +145,10 @@ static void test_async(void **state)
 	assert_string_equal(run(f, "{\"op\":\"profile.add\",\"name\":\"p2\"}"), "");
 	assert_int_equal(f->completed, 0);
 	assert_string_equal(seen_change, "0/0/p2/p2/-");
-	xsd_ctl_req_push_result(held, "host1", "install", "acknowledged", NULL);
+	xsd_ctl_req_push_result(held, "vnic e0", "host1", "install", "acknowledged", NULL);
 	xsd_ctl_req_put(held);
 	assert_int_equal(f->completed, 1);
-	assert_string_equal(f->last, "{\"ok\":true,\"push\":[{\"action\":\"install\",\"host\":\"host1\",\"reason\":\"\",\"result\":\"acknowledged\"}]}");
+	assert_string_equal(f->last, "{\"ok\":true,\"push\":[{\"action\":\"install\",\"device\":\"vnic e0\",\"host\":\"host1\",\"reason\":\"\",\"result\":\"acknowledged\"}]}");
 	run(f, "{\"op\":\"vnic.add\",\"name\":\"e0\",\"profile\":\"p1\"}");
 	xsd_ctl_req_put(held);
 	run(f, "{\"op\":\"vnic.set\",\"name\":\"e0\",\"profile\":\"p2\"}");

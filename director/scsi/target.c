@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * target.c - the SCSI target: LUN table, I_T nexuses with their unit
+ * attentions, command submission and the completion queue.
+ *
+ * Completion path: every command ends in scsi_cmd_complete(), which puts it
+ * on the target's done list and bumps an eventfd. The target's pollable fd
+ * is an epoll set holding that eventfd and every back end's event fd, so
+ * one descriptor wakes the caller's event loop for both emulated commands
+ * and back end I/O; xsd_scsi_target_process() then reaps the back ends and
+ * runs the done callbacks.
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "scsi_int.h"
+
+static void lun_destroy(struct xsd_scsi_lun *lu)
+{
+	if (lu->be_fd >= 0 && lu->t)
+		epoll_ctl(lu->t->epfd, EPOLL_CTL_DEL, lu->be_fd, NULL);
+	xsd_scsi_bdev_free(lu->be);
+	free(lu);
+}
+
+void xsd_scsi_lun_free(struct xsd_scsi_lun *lun)
+{
+	if (!lun)
+		return;
+	lun->t = NULL;
+	lun_destroy(lun);
+}
+
+struct xsd_scsi_target *xsd_scsi_target_new(void)
+{
+	struct xsd_scsi_target *t = calloc(1, sizeof(*t));
+	struct epoll_event ev = { .events = EPOLLIN };
+	int err;
+
+	if (!t)
+		return NULL;
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->epfd < 0)
+		goto err_free;
+	t->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->evfd < 0)
+		goto err_close_ep;
+	ev.data.ptr = NULL;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->evfd, &ev) < 0)
+		goto err_close_ev;
+	return t;
+
+err_close_ev:
+	err = errno;
+	close(t->evfd);
+	errno = err;
+err_close_ep:
+	err = errno;
+	close(t->epfd);
+	errno = err;
+err_free:
+	err = errno;
+	free(t);
+	errno = err;
+	return NULL;
+}
+
+int xsd_scsi_target_fd(const struct xsd_scsi_target *t)
+{
+	return t->epfd;
+}
+
+unsigned int xsd_scsi_target_inflight(const struct xsd_scsi_target *t)
+{
+	return t->inflight;
+}
+
+void scsi_cmd_complete(struct xsd_scsi_cmd *cmd)
+{
+	struct xsd_scsi_target *t = cmd->nexus->t;
+	uint64_t one = 1;
+
+	cmd->priv.next = NULL;
+	if (t->done_tail)
+		t->done_tail->priv.next = cmd;
+	else
+		t->done_head = cmd;
+	t->done_tail = cmd;
+	if (write(t->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		XS_ERR(SCSI_LOG, "completion eventfd: %s", xs_strerror(-errno));
+}
+
+/* Free removed LUNs whose last command has completed. */
+static void reap_removed(struct xsd_scsi_target *t)
+{
+	struct xsd_scsi_lun **pp = &t->removed;
+
+	while (*pp) {
+		struct xsd_scsi_lun *lu = *pp;
+
+		if (lu->inflight) {
+			pp = &lu->next_removed;
+			continue;
+		}
+		*pp = lu->next_removed;
+		XS_INFO(SCSI_LOG, "LUN %u drained and freed", lu->id);
+		lun_destroy(lu);
+	}
+}
+
+int xsd_scsi_target_process(struct xsd_scsi_target *t)
+{
+	struct xsd_scsi_cmd *list;
+	uint64_t v;
+	int n = 0;
+
+	if (read(t->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		XS_ERR(SCSI_LOG, "completion eventfd: %s", xs_strerror(-errno));
+	for (unsigned int i = 0; i < t->n_luns; i++)
+		xsd_bdev_process(t->luns[i].lun->be);
+	for (struct xsd_scsi_lun *lu = t->removed; lu; lu = lu->next_removed)
+		xsd_bdev_process(lu->be);
+
+	/* Take the list as it is: callbacks may submit again. */
+	list = t->done_head;
+	t->done_head = t->done_tail = NULL;
+	while (list) {
+		struct xsd_scsi_cmd *cmd = list;
+
+		list = cmd->priv.next;
+		cmd->priv.next = NULL;
+		t->inflight--;
+		cmd->nexus->inflight--;
+		if (cmd->priv.lu)
+			cmd->priv.lu->inflight--;
+		free(cmd->priv.iov_heap);
+		cmd->priv.iov_heap = NULL;
+		cmd->done(cmd);
+		n++;
+	}
+	if (t->removed)
+		reap_removed(t);
+	return n;
+}
+
+int xsd_scsi_target_wait(struct xsd_scsi_target *t, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = t->epfd, .events = POLLIN };
+	int rc;
+
+	do {
+		rc = poll(&pfd, 1, timeout_ms);
+	} while (rc < 0 && errno == EINTR);
+	if (rc < 0)
+		return -errno;
+	return xsd_scsi_target_process(t);
+}
+
+/* ------------------------------------------------------- unit attentions */
+
+static struct ua_entry *ua_find(struct xsd_scsi_nexus *n, uint16_t id)
+{
+	for (unsigned int i = 0; i < n->n_ua; i++)
+		if (n->ua[i].id == id)
+			return &n->ua[i];
+	return NULL;
+}
+
+static void ua_set(struct xsd_scsi_nexus *n, uint16_t id, uint8_t bits)
+{
+	struct ua_entry *e = ua_find(n, id);
+
+	if (e) {
+		e->bits |= bits;
+		return;
+	}
+	if (n->n_ua == n->cap_ua) {
+		unsigned int cap = n->cap_ua ? n->cap_ua * 2 : 8;
+		struct ua_entry *ua = realloc(n->ua, cap * sizeof(*ua));
+
+		if (!ua) {
+			XS_ERR(SCSI_LOG, "nexus %s: no memory for a unit attention on LUN %u",
+			       n->initiator, id);
+			return;
+		}
+		n->ua = ua;
+		n->cap_ua = cap;
+	}
+	n->ua[n->n_ua].id = id;
+	n->ua[n->n_ua].bits = bits;
+	n->n_ua++;
+}
+
+static void ua_drop(struct xsd_scsi_nexus *n, uint16_t id)
+{
+	struct ua_entry *e = ua_find(n, id);
+
+	if (e)
+		*e = n->ua[--n->n_ua];
+}
+
+uint8_t scsi_ua_pending(struct xsd_scsi_nexus *n, uint16_t id)
+{
+	struct ua_entry *e = ua_find(n, id);
+
+	return e ? e->bits : 0;
+}
+
+void scsi_ua_clear(struct xsd_scsi_nexus *n, uint16_t id, uint8_t bits)
+{
+	struct ua_entry *e = ua_find(n, id);
+
+	if (e)
+		e->bits &= (uint8_t)~bits;
+}
+
+void scsi_ua_clear_all(struct xsd_scsi_nexus *n, uint8_t bits)
+{
+	for (unsigned int i = 0; i < n->n_ua; i++)
+		n->ua[i].bits &= (uint8_t)~bits;
+}
+
+/* ----------------------------------------------------------------- LUNs */
+
+struct xsd_scsi_lun *scsi_target_find(struct xsd_scsi_target *t, uint16_t id)
+{
+	unsigned int lo = 0, hi = t->n_luns;
+
+	while (lo < hi) {
+		unsigned int mid = (lo + hi) / 2;
+
+		if (t->luns[mid].id == id)
+			return t->luns[mid].lun;
+		if (t->luns[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int xsd_scsi_target_add_lun(struct xsd_scsi_target *t, uint16_t id, struct xsd_scsi_lun *lun)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	unsigned int pos;
+	int rc;
+
+	if (id > XSD_SCSI_MAX_LUN_ID) {
+		rc = -ERANGE;
+		goto err_free_lun;
+	}
+	if (scsi_target_find(t, id)) {
+		rc = -EEXIST;
+		goto err_free_lun;
+	}
+	if (t->n_luns == t->cap_luns) {
+		unsigned int cap = t->cap_luns ? t->cap_luns * 2 : 8;
+		struct lun_slot *s = realloc(t->luns, cap * sizeof(*s));
+
+		if (!s) {
+			rc = -ENOMEM;
+			goto err_free_lun;
+		}
+		t->luns = s;
+		t->cap_luns = cap;
+	}
+	lun->be_fd = xsd_bdev_event_fd(lun->be);
+	if (lun->be_fd >= 0) {
+		ev.data.ptr = lun;
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, lun->be_fd, &ev) < 0) {
+			rc = -errno;
+			lun->be_fd = -1;
+			goto err_free_lun;
+		}
+	} else {
+		lun->be_fd = -1;
+	}
+	lun->t = t;
+	lun->id = id;
+	for (pos = 0; pos < t->n_luns && t->luns[pos].id < id; pos++)
+		;
+	memmove(&t->luns[pos + 1], &t->luns[pos], (t->n_luns - pos) * sizeof(t->luns[0]));
+	t->luns[pos].id = id;
+	t->luns[pos].lun = lun;
+	t->n_luns++;
+	for (struct xsd_scsi_nexus *n = t->nexuses; n; n = n->next) {
+		for (unsigned int i = 0; i < t->n_luns; i++)
+			if (t->luns[i].id != id)
+				ua_set(n, t->luns[i].id, UA_LUNS_CHANGED);
+		ua_drop(n, id);
+		ua_set(n, id, UA_POWER_ON);
+	}
+	XS_INFO(SCSI_LOG, "LUN %u: %s, %llu blocks of %u bytes%s", id, lun->be->desc,
+		(unsigned long long)lun->blocks, lun->block_size,
+		lun->read_only ? ", read-only" : "");
+	return 0;
+
+err_free_lun:
+	XS_ERR(SCSI_LOG, "adding LUN %u: %s", id, xs_strerror(rc));
+	xsd_scsi_lun_free(lun);
+	return rc;
+}
+
+int xsd_scsi_target_remove_lun(struct xsd_scsi_target *t, uint16_t id)
+{
+	struct xsd_scsi_lun *lu = NULL;
+	unsigned int pos;
+
+	for (pos = 0; pos < t->n_luns; pos++)
+		if (t->luns[pos].id == id) {
+			lu = t->luns[pos].lun;
+			break;
+		}
+	if (!lu)
+		return -ENOENT;
+	memmove(&t->luns[pos], &t->luns[pos + 1], (t->n_luns - pos - 1) * sizeof(t->luns[0]));
+	t->n_luns--;
+	lu->removed = true;
+	for (struct xsd_scsi_nexus *n = t->nexuses; n; n = n->next) {
+		ua_drop(n, id);
+		for (unsigned int i = 0; i < t->n_luns; i++)
+			ua_set(n, t->luns[i].id, UA_LUNS_CHANGED);
+	}
+	if (lu->inflight) {
+		XS_INFO(SCSI_LOG, "LUN %u removed, %u commands draining", id, lu->inflight);
+		lu->next_removed = t->removed;
+		t->removed = lu;
+	} else {
+		XS_INFO(SCSI_LOG, "LUN %u removed", id);
+		lun_destroy(lu);
+	}
+	return 0;
+}
+
+int xsd_scsi_target_lun_reset(struct xsd_scsi_target *t, uint16_t id)
+{
+	if (!scsi_target_find(t, id))
+		return -ENOENT;
+	for (struct xsd_scsi_nexus *n = t->nexuses; n; n = n->next)
+		ua_set(n, id, UA_LUN_RESET);
+	return 0;
+}
+
+unsigned int xsd_scsi_target_luns(const struct xsd_scsi_target *t, uint16_t *ids,
+				  unsigned int max)
+{
+	for (unsigned int i = 0; i < t->n_luns && i < max; i++)
+		ids[i] = t->luns[i].id;
+	return t->n_luns;
+}
+
+/* ------------------------------------------------------------- nexuses */
+
+struct xsd_scsi_nexus *xsd_scsi_nexus_new(struct xsd_scsi_target *t, const char *initiator)
+{
+	struct xsd_scsi_nexus *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->t = t;
+	snprintf(n->initiator, sizeof(n->initiator), "%s", initiator ? initiator : "?");
+	for (unsigned int i = 0; i < t->n_luns; i++)
+		ua_set(n, t->luns[i].id, UA_POWER_ON);
+	n->next = t->nexuses;
+	t->nexuses = n;
+	return n;
+}
+
+int xsd_scsi_nexus_free(struct xsd_scsi_nexus *n)
+{
+	struct xsd_scsi_nexus **pp;
+
+	if (!n)
+		return 0;
+	if (n->inflight)
+		return -EBUSY;
+	for (pp = &n->t->nexuses; *pp; pp = &(*pp)->next)
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	free(n->ua);
+	free(n);
+	return 0;
+}
+
+void xsd_scsi_target_free(struct xsd_scsi_target *t)
+{
+	if (!t)
+		return;
+	while (t->inflight)
+		if (xsd_scsi_target_wait(t, -1) < 0)
+			break;
+	while (t->n_luns)
+		lun_destroy(t->luns[--t->n_luns].lun);
+	while (t->removed) {
+		struct xsd_scsi_lun *lu = t->removed;
+
+		t->removed = lu->next_removed;
+		lun_destroy(lu);
+	}
+	while (t->nexuses) {
+		struct xsd_scsi_nexus *n = t->nexuses;
+
+		t->nexuses = n->next;
+		free(n->ua);
+		free(n);
+	}
+	free(t->luns);
+	close(t->evfd);
+	close(t->epfd);
+	free(t);
+}
+
+/* ------------------------------------------------------------ commands */
+
+int xsd_scsi_submit(struct xsd_scsi_target *t, struct xsd_scsi_cmd *cmd)
+{
+	struct xsd_scsi_lun *lu;
+	uint16_t id;
+
+	if (!t || !cmd || !cmd->nexus || cmd->nexus->t != t || !cmd->done)
+		return -EINVAL;
+	if (cmd->cdb_len < 6 || cmd->cdb_len > XSD_SCSI_CDB_MAX)
+		return -EINVAL;
+	if (cmd->dir != XSD_SCSI_DIR_NONE && cmd->iovcnt && !cmd->iov)
+		return -EINVAL;
+	cmd->status = XSD_SCSI_GOOD;
+	cmd->sense_len = 0;
+	memset(cmd->sense, 0, sizeof(cmd->sense));
+	cmd->xfer_len = 0;
+	cmd->residual = 0;
+	cmd->overflow = false;
+	memset(&cmd->priv, 0, sizeof(cmd->priv));
+	t->inflight++;
+	cmd->nexus->inflight++;
+	if (xsd_scsi_lun_from_wire(cmd->lun, &id) < 0 || !(lu = scsi_target_find(t, id))) {
+		scsi_emulate_no_lun(t, cmd);
+		return 0;
+	}
+	cmd->priv.lu = lu;
+	lu->inflight++;
+	scsi_emulate(t, cmd, lu, id);
+	return 0;
+}
+
+void xsd_scsi_passthrough_done(struct xsd_scsi_cmd *cmd, uint8_t status, const uint8_t *sense,
+			       uint8_t sense_len, uint32_t xfer_len)
+{
+	cmd->status = status;
+	cmd->sense_len = XS_MIN(sense_len, (uint8_t)XSD_SCSI_SENSE_LEN);
+	if (sense && cmd->sense_len)
+		memcpy(cmd->sense, sense, cmd->sense_len);
+	cmd->xfer_len = xfer_len;
+	scsi_cmd_complete(cmd);
+}
