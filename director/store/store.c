@@ -1368,7 +1368,7 @@ int xsd_store_vnic_delete(struct xsd_store *st, const struct xsd_actor *who, con
 
 static int vhba_check(struct xsd_vhba *v, struct xsd_err *err)
 {
-	char canon[XSD_LUNS_TEXT > XSD_TARGETS_TEXT ? XSD_LUNS_TEXT : XSD_TARGETS_TEXT];
+	char canon[XSD_LUNS_TEXT], canon_t[XSD_TARGETS_TEXT];
 	unsigned int n;
 	int rc;
 
@@ -1385,9 +1385,9 @@ static int vhba_check(struct xsd_vhba *v, struct xsd_err *err)
 			snprintf(v->lun_mask, sizeof(v->lun_mask), "%s", canon);
 	}
 	if (!rc && v->targets[0]) {
-		rc = xsd_parse_targets(v->targets, canon, sizeof(canon), err);
+		rc = xsd_parse_targets(v->targets, canon_t, sizeof(canon_t), err);
 		if (!rc)
-			snprintf(v->targets, sizeof(v->targets), "%s", canon);
+			memcpy(v->targets, canon_t, sizeof(v->targets));
 	}
 	if (!rc && v->wwnn == v->wwpn)
 		rc = xsd_fail(err, -EINVAL, "WWNN and WWPN must differ");
