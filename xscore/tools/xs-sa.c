@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,7 @@ struct opts {
 	struct xs_service_record sr;
 	char data16_tok[8][8];
 	char data64_tok[2][8];
+	bool hold;
 	uint16_t dlid;
 	bool have_dgid;
 	uint8_t dgid[16];
@@ -61,9 +64,11 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: xs-sa [-F SPEC] [--json] [-t MS] [-r N] COMMAND ...\n"
 		"  sr-register NAME [--id ID] [--lease S] [--pkey P]\n"
-		"              [--data8 I=V] [--data16 I=V] [--data32 I=V] [--data64 I=V]\n"
+		"              [--data8 I=V] [--data16 I=V] [--data32 I=V] [--data64 I=V] [--hold]\n"
 		"                      register (SA Set) a ServiceRecord for this port;\n"
-		"                      V may be 'lid' (data16) or 'guid' (data64)\n"
+		"                      V may be 'lid' (data16) or 'guid' (data64); --hold stays\n"
+		"                      attached until SIGINT/SIGTERM (the soft fabric drops a\n"
+		"                      port's records when it detaches)\n"
 		"  sr-get NAME [--id ID]  look a ServiceRecord up by name (SA Get)\n"
 		"  sr-delete NAME [--id ID] [--pkey P]  delete our ServiceRecord (SA Delete)\n"
 		"  sr-list             all ServiceRecords (SA GetTable)\n"
@@ -380,29 +385,99 @@ static int cmd_register(struct sa *sa, struct opts *o, const char *name)
 	if (!o->json)
 		printf("registered:\n");
 	print_records(o, &back, 1);
+	if (o->hold) {
+		/* stay attached: the soft fabric drops a port's records when it
+		 * detaches (a real SA keeps them for their lease) */
+		sigset_t set;
+		int sig;
+
+		fflush(stdout);
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		sigwait(&set, &sig); /* blocked in main, before any thread started */
+	}
 	return 0;
 }
 
-/* Records of a Get/GetTable answer: as many whole records as arrived (a
- * fabric without RMPP, such as ibsim, returns only the first). */
-static int decode_records(const uint8_t *resp, int n, struct xs_service_record *recs, int max)
+static bool sr_empty(const struct xs_service_record *r)
+{
+	static const uint8_t zero[16];
+
+	return !r->id && !memcmp(r->gid, zero, 16) && !r->name[0];
+}
+
+/* Records of a Get/GetTable answer. Only the first MAD of an answer is
+ * read, so only the records that fit in it are decoded; *total gets the
+ * number the SA announced (RMPP PayloadLength, with or without the 20-byte
+ * SA header as fabrics differ) when it said. A MAD padded with zeros is
+ * not a record. */
+static int decode_records(const uint8_t *resp, int n, struct xs_service_record *recs, int max,
+			  int *total)
 {
 	struct xs_sa_hdr h;
 	size_t stride, off = XS_SA_DATA_OFF;
-	int count = 0;
+	int count = 0, avail;
 
 	if (xs_sa_hdr_decode(resp, (size_t)n, &h) < 0)
 		return -EBADMSG;
 	stride = h.attr_offset ? (size_t)h.attr_offset * 8 : XS_SR_LEN;
 	if (stride < XS_SR_LEN)
 		return -EBADMSG;
-	while (count < max && off + XS_SR_LEN <= (size_t)n) {
+	avail = n > XS_SA_DATA_OFF ? (int)(((size_t)n - XS_SA_DATA_OFF) / stride) : 0;
+	*total = 0; /* unknown unless RMPP says */
+	if ((h.rmpp_rtime_flags & 1) && h.rmpp_data2) {
+		uint32_t pl = h.rmpp_data2;
+
+		*total = (int)(pl >= 20 && (pl - 20) % stride == 0 ? (pl - 20) / stride
+								   : pl / stride);
+	}
+	for (int i = 0; i < avail && (!*total || i < *total) && count < max; i++, off += stride) {
 		if (xs_sr_decode(resp + off, XS_SR_LEN, &recs[count]) < 0)
 			return -EBADMSG;
-		count++;
-		off += stride;
+		if (!sr_empty(&recs[count]))
+			count++;
 	}
+	if (*total < count)
+		*total = count;
 	return count;
+}
+
+/* A multi-MAD (RMPP-style) GetTable answer whose first segment is in buf:
+ * append the data of the following segments (same TID, SegmentNumber in
+ * order, until the LAST flag). A fabric whose kernel reassembles RMPP hands
+ * over one MAD instead and never gets here. Returns the bytes in buf. */
+static int collect_segments(struct sa *sa, uint8_t *buf, size_t cap)
+{
+	uint32_t tid = xs_get32(buf + 12), next = 2;
+	size_t len = XS_SA_DATA_OFF + XS_SA_DATA_LEN;
+
+	for (;;) {
+		uint8_t seg[XS_MAD_LEN];
+		int m = xs_mad_recv(sa->agent, NULL, seg, sizeof(seg), sa->timeout_ms);
+
+		if (m < 0) {
+			fprintf(stderr, "xs-sa: list: segment %u of the answer did not come: %s\n",
+				next, xs_strerror(m));
+			break;
+		}
+		if (m < XS_SA_HDR_LEN || xs_get32(seg + 12) != tid ||
+		    seg[3] != XS_SA_METHOD_GETTABLE_RESP)
+			continue;
+		if (xs_get32(seg + 28) != next) {
+			fprintf(stderr, "xs-sa: list: got segment %u, expected %u\n",
+				xs_get32(seg + 28), next);
+			break;
+		}
+		if (len + (size_t)(m - XS_SA_DATA_OFF) > cap)
+			break;
+		memcpy(buf + len, seg + XS_SA_DATA_OFF, (size_t)(m - XS_SA_DATA_OFF));
+		len += (size_t)(m - XS_SA_DATA_OFF);
+		next++;
+		if (seg[26] & 4)
+			break;
+	}
+	return (int)len;
 }
 
 static int cmd_get(struct sa *sa, struct opts *o, const char *name, bool table)
@@ -412,7 +487,7 @@ static int cmd_get(struct sa *sa, struct opts *o, const char *name, bool table)
 	static uint8_t resp[64 * 1024];
 	uint64_t mask = 0;
 	uint16_t status = 0;
-	int n, count;
+	int n, count, total = 0;
 
 	memset(&q, 0, sizeof(q));
 	if (name) {
@@ -439,10 +514,19 @@ static int cmd_get(struct sa *sa, struct opts *o, const char *name, bool table)
 			sa_fail(table ? "list" : "lookup", n, status);
 		return 1;
 	}
-	count = decode_records(resp, n, recs, (int)XS_ARRAY_SIZE(recs));
+	if (table && n >= XS_SA_HDR_LEN && (resp[26] & 1) && !(resp[26] & 4))
+		n = collect_segments(sa, resp, sizeof(resp));
+	count = decode_records(resp, n, recs, (int)XS_ARRAY_SIZE(recs), &total);
 	if (count < 0)
 		return sa_fail("decode the SA's answer", count, 0);
+	if (count == 0 && name) {
+		fprintf(stderr, "xs-sa: no ServiceRecord named \"%s\"\n", name);
+		return 1;
+	}
 	print_records(o, recs, count);
+	if (total > count)
+		fprintf(stderr, "xs-sa: showing %d of %d records (the rest did not arrive)\n",
+			count, total);
 	return 0;
 }
 
@@ -553,6 +637,7 @@ int main(int argc, char **argv)
 		{ "data64", required_argument, NULL, 0x103 },
 		{ "dlid", required_argument, NULL, 'd' },
 		{ "dgid", required_argument, NULL, 'g' },
+		{ "hold", no_argument, NULL, 'H' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -619,6 +704,7 @@ int main(int argc, char **argv)
 				goto bad_arg;
 			o.have_dgid = true;
 			break;
+		case 'H': o.hold = true; break;
 		case 'v': xs_log_set_level(XS_LOG_DEBUG); xs_log_set_debug("all"); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -644,6 +730,18 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (o.hold) {
+		sigset_t set;
+
+		if (commands[ci].cmd != CMD_REGISTER) {
+			fprintf(stderr, "xs-sa: --hold is for sr-register\n");
+			return 2;
+		}
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.timeout_ms = o.timeout_ms;
 	sa.retries = o.retries;
