@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xscored - the host agent: discovers the I/O director (XDS), holds one
+ * XSMP session per XCM and receives the host's virtual device
+ * configuration. Until the vNIC/vHBA modules exist, the configuration goes
+ * to the built-in configuration registry, which `xsctl status` shows.
+ *
+ * One process can emulate many hosts (--hosts N): each has its own fabric
+ * port, discovery and sessions; all share one event loop and one control
+ * socket.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <xscore/common.h>
+#include <xscore/log.h>
+
+#include "xscored.h"
+
+#define MAIN_LOG "xscored"
+#define XSCORED_MAX_HOSTS 4096
+
+struct options {
+	const char *fabric;
+	const char *port_name;
+	const char *hostname;
+	const char *state_dir;
+	const char *socket;
+	const char *debug;
+	bool foreground;
+	int hosts;
+	uint16_t xds_lid;
+	int requery_ms;
+	int backoff_max_ms;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: xscored [options]\n"
+		"  -F, --fabric SPEC      fabric to use (default \"soft\"; e.g. soft:/path/fabric.sock,\n"
+		"                         verbs:mlx5_0:1)\n"
+		"  -p, --port-name NAME   stable port name on the soft fabric (default: host name)\n"
+		"  -H, --hostname NAME    host name announced to the director (default: gethostname)\n"
+		"  -f, --foreground       stay in the foreground, log to stderr (default: syslog)\n"
+		"  -d, --debug LIST       debug logs for components (host,xsmp,disc,wire,fabric,...|all)\n"
+		"  -s, --state-dir DIR    state directory (default /run/xsigo or $XS_STATE_DIR)\n"
+		"  -S, --socket PATH      control socket (default DIR/xscored-<port-name>.sock)\n"
+		"  -n, --hosts N          emulate N hosts: ports <port-name>-<i>, names <hostname>-<i>\n"
+		"  -x, --xds-lid LID      ask this XDS LID directly instead of the SA (RoCE)\n"
+		"      --requery SECONDS  XDS re-query period while all is well (default 20)\n"
+		"      --backoff-max SECONDS  cap of the retry back-off (default 60)\n"
+		"  -h, --help             this text\n");
+}
+
+static int parse_uint(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 0);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "fabric", required_argument, NULL, 'F' },
+		{ "port-name", required_argument, NULL, 'p' },
+		{ "hostname", required_argument, NULL, 'H' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", required_argument, NULL, 'd' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "hosts", required_argument, NULL, 'n' },
+		{ "xds-lid", required_argument, NULL, 'x' },
+		{ "requery", required_argument, NULL, 1 },
+		{ "backoff-max", required_argument, NULL, 2 },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "F:p:H:fd:s:S:n:x:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'F': o->fabric = optarg; break;
+		case 'p': o->port_name = optarg; break;
+		case 'H': o->hostname = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 'd': o->debug = optarg; break;
+		case 's': o->state_dir = optarg; break;
+		case 'S': o->socket = optarg; break;
+		case 'n':
+			if (parse_uint(optarg, 1, XSCORED_MAX_HOSTS, &v) < 0) {
+				fprintf(stderr, "xscored: --hosts '%s': give 1..%d\n", optarg,
+					XSCORED_MAX_HOSTS);
+				return 2;
+			}
+			o->hosts = (int)v;
+			break;
+		case 'x':
+			if (parse_uint(optarg, 1, 0xbfff, &v) < 0) {
+				fprintf(stderr, "xscored: --xds-lid '%s': give a unicast LID 1..0xbfff\n",
+					optarg);
+				return 2;
+			}
+			o->xds_lid = (uint16_t)v;
+			break;
+		case 1:
+			if (parse_uint(optarg, 1, 3600, &v) < 0) {
+				fprintf(stderr, "xscored: --requery '%s': give 1..3600 seconds\n", optarg);
+				return 2;
+			}
+			o->requery_ms = (int)v * 1000;
+			break;
+		case 2:
+			if (parse_uint(optarg, 1, 3600, &v) < 0) {
+				fprintf(stderr, "xscored: --backoff-max '%s': give 1..3600 seconds\n",
+					optarg);
+				return 2;
+			}
+			o->backoff_max_ms = (int)v * 1000;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "xscored: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+static void stop_poll(struct xs_loop *loop, struct xs_timer *t, void *arg)
+{
+	struct xscored *d = arg;
+	bool quiet = true;
+	int i;
+
+	(void)t;
+	for (i = 0; i < d->n_hosts; i++)
+		quiet = quiet && xs_host_quiet(d->hosts[i].host);
+	if (quiet || xs_now_ms() >= d->stop_deadline_ms)
+		xs_loop_stop(loop);
+}
+
+static void on_signal(struct xs_loop *loop, int signo, void *arg)
+{
+	struct xscored *d = arg;
+	int i, sent = 0;
+
+	if (d->stop_deadline_ms) {
+		xs_loop_stop(loop);
+		return;
+	}
+	XS_NOTICE(MAIN_LOG, "signal %d: shutting down", signo);
+	for (i = 0; i < d->n_hosts; i++)
+		sent += xs_host_shutdown(d->hosts[i].host, "host agent stopping");
+	XS_INFO(MAIN_LOG, "SHUTDOWN sent on %d session%s", sent, sent == 1 ? "" : "s");
+	d->stop_deadline_ms = xs_now_ms() + 1500;
+	xs_timer_arm(d->stop_timer, 20, 20);
+}
+
+static int make_dir(const char *dir)
+{
+	char tmp[PATH_MAX];
+	size_t i;
+
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (i = 1; tmp[i]; i++) {
+		if (tmp[i] != '/')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		tmp[i] = '/';
+	}
+	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct xscored d = { .listen_fd = -1 };
+	char base_port[64], base_host[64], name[128], hname[128];
+	int i, rc, ret = 1;
+
+	rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc;
+	if (!o.state_dir)
+		o.state_dir = getenv("XS_STATE_DIR") ? getenv("XS_STATE_DIR")
+						      : XSCORED_DEFAULT_STATE_DIR;
+	if (!o.hostname) {
+		if (gethostname(base_host, sizeof(base_host)) != 0)
+			snprintf(base_host, sizeof(base_host), "localhost");
+		base_host[sizeof(base_host) - 1] = '\0';
+	} else {
+		snprintf(base_host, sizeof(base_host), "%s", o.hostname);
+	}
+	snprintf(base_port, sizeof(base_port), "%s", o.port_name ? o.port_name : base_host);
+	if (o.hosts == 0)
+		o.hosts = 1;
+
+	xs_log_open("xscored", o.foreground ? XS_LOG_STDERR : XS_LOG_SYSLOG, XS_LOG_INFO);
+	if (o.debug)
+		xs_log_set_debug(o.debug);
+
+	rc = make_dir(o.state_dir);
+	if (rc < 0) {
+		XS_ERR(MAIN_LOG, "state directory %s: %s", o.state_dir, xs_strerror(rc));
+		return 1;
+	}
+	if (o.socket)
+		snprintf(d.sock_path, sizeof(d.sock_path), "%s", o.socket);
+	else
+		xscored_sock_path(d.sock_path, sizeof(d.sock_path), o.state_dir, base_port);
+	if (!o.foreground && daemon(0, 0) < 0) {
+		XS_ERR(MAIN_LOG, "daemon: %s", xs_strerror(-errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	d.loop = xs_loop_new();
+	if (!d.loop) {
+		XS_ERR(MAIN_LOG, "event loop: %s", xs_strerror(-errno));
+		return 1;
+	}
+	d.started_ms = xs_now_ms();
+	d.hosts = calloc((size_t)o.hosts, sizeof(*d.hosts));
+	d.stop_timer = xs_timer_new(d.loop, stop_poll, &d);
+	if (!d.hosts || !d.stop_timer)
+		goto out;
+	for (i = 0; i < o.hosts; i++) {
+		struct xs_host_opts ho = {
+			.size = sizeof(ho),
+			.fabric_spec = o.fabric,
+			.xds_lid = o.xds_lid,
+			.requery_ms = o.requery_ms,
+			.backoff_max_ms = o.backoff_max_ms,
+		};
+
+		if (o.hosts > 1) {
+			snprintf(name, sizeof(name), "%s-%d", base_port, i);
+			snprintf(hname, sizeof(hname), "%s-%d", base_host, i);
+		} else {
+			snprintf(name, sizeof(name), "%s", base_port);
+			snprintf(hname, sizeof(hname), "%s", base_host);
+		}
+		ho.port_name = name;
+		ho.hostname = hname;
+		d.hosts[i].host = xs_host_new(d.loop, &ho);
+		if (!d.hosts[i].host) {
+			XS_ERR(MAIN_LOG, "host %s: cannot open fabric port '%s' on %s: %s", hname,
+			       name, o.fabric ? o.fabric : "soft", xs_strerror(-errno));
+			goto out;
+		}
+		d.n_hosts++;
+		rc = xscored_registry_attach(&d.hosts[i].registry, d.hosts[i].host);
+		if (rc < 0) {
+			XS_ERR(MAIN_LOG, "configuration registry: %s", xs_strerror(rc));
+			goto out;
+		}
+	}
+	rc = xscored_control_open(&d);
+	if (rc < 0)
+		goto out;
+	if (xs_loop_add_signal(d.loop, SIGTERM, on_signal, &d) < 0 ||
+	    xs_loop_add_signal(d.loop, SIGINT, on_signal, &d) < 0) {
+		XS_ERR(MAIN_LOG, "signals: %s", xs_strerror(-errno));
+		goto out_ctl;
+	}
+	for (i = 0; i < d.n_hosts; i++)
+		xs_host_start(d.hosts[i].host);
+	XS_NOTICE(MAIN_LOG, "started: %d host%s, control socket %s", d.n_hosts,
+		  d.n_hosts == 1 ? "" : "s", d.sock_path);
+	rc = xs_loop_run(d.loop);
+	ret = rc < 0 ? 1 : 0;
+	XS_NOTICE(MAIN_LOG, "stopped");
+out_ctl:
+	xscored_control_close(&d);
+out:
+	for (i = 0; i < d.n_hosts; i++)
+		xs_host_free(d.hosts[i].host);
+	free(d.hosts);
+	if (d.stop_timer)
+		xs_timer_free(d.stop_timer);
+	xs_loop_free(d.loop);
+	return ret;
+}
