@@ -32,9 +32,9 @@ static void sim_log(void *ctx, enum winib_log_level level, const char *line)
 	struct sim_host *h = ctx;
 
 	if (getenv("WINIB_TEST_VERBOSE") != NULL)
-		fprintf(stderr, "winib[%d]: %s\n", (int)level, line);
+		(void)fprintf(stderr, "winib[%d]: %s\n", (int)level, line);
 	if (h->nlog < SIM_LOG_LINES)
-		snprintf(h->log[h->nlog++], WINIB_LOG_LINE_MAX, "%s", line);
+		(void)snprintf(h->log[h->nlog++], WINIB_LOG_LINE_MAX, "%s", line);
 }
 
 static unsigned sim_irql(void *ctx)
@@ -98,7 +98,7 @@ void sim_log_dump(const struct sim_host *h)
 	size_t i;
 
 	for (i = 0; i < h->nlog; i++)
-		fprintf(stderr, "  log: %s\n", h->log[i]);
+		(void)fprintf(stderr, "  log: %s\n", h->log[i]);
 }
 
 char *sim_read_file(const char *path, size_t *len)
@@ -110,7 +110,7 @@ char *sim_read_file(const char *path, size_t *len)
 	if (f == NULL)
 		return NULL;
 	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-		fclose(f);
+		(void)fclose(f);
 		return NULL;
 	}
 	buf = malloc((size_t)n + 1);
@@ -118,7 +118,7 @@ char *sim_read_file(const char *path, size_t *len)
 		free(buf);
 		buf = NULL;
 	}
-	fclose(f);
+	(void)fclose(f);
 	if (buf != NULL) {
 		buf[n] = '\0';
 		*len = (size_t)n;

@@ -40,7 +40,7 @@ static int setup_from_inf(void **state)
 	assert_non_null(f->inf_text);
 	cfg = sim_config_from_inf(&f->host, "xsbus.inf", f->inf_text, INSTALL, &einfo, &err);
 	if (cfg == NULL)
-		fprintf(stderr, "INF error: %s\n", einfo.text);
+		(void)fprintf(stderr, "INF error: %s\n", einfo.text);
 	assert_non_null(cfg);
 	f->pm.bus = winib_bus_create(&f->host.env, cfg, &lim, &f->host, &err);
 	assert_non_null(f->pm.bus);
@@ -120,6 +120,9 @@ static void test_wide_answers(void **state)
 
 	assert_int_equal(winib_bus_port_add(f->pm.bus, GUID1, 1), 2);
 	assert_int_equal(winib_bus_relations(f->pm.bus, rel, 8), 2);
+	assert_int_equal(winib_child_query_id_w(rel[1], WINIB_ID_DEVICE, NULL, 0), 13);
+	assert_int_equal(winib_child_query_id(rel[1], WINIB_ID_HARDWARE, NULL, 0), 14);
+	assert_int_equal(winib_child_query_text_w(rel[1], WINIB_TEXT_DESCRIPTION, NULL, 0), 18);
 	n = winib_child_query_id_w(rel[1], WINIB_ID_DEVICE, w, 64);
 	assert_int_equal(n, 13);
 	assert_memory_equal(w, want_dev, sizeof(want_dev));
@@ -238,14 +241,15 @@ static void test_broken_line_in_real_inf(void **state)
 	assert_non_null(text);
 	p = strstr(text, "HKR,\"Parameters\\XsigoBus\",\"DeviceId\",%REG_SZ%");
 	assert_non_null(p);
-	memcpy(strstr(p, "%REG_SZ%"), "%REG_SX%", 8);
+	p = strstr(p, "%REG_SZ%");
+	p[6] = 'X'; /* %REG_SZ% becomes the unknown token %REG_SX% */
 	for (char *q = text; q < p; q++)
 		line += *q == '\n';
 	sim_host_init(&h);
 	assert_null(sim_config_from_inf(&h, "xsbus.inf", text, INSTALL, &einfo, &err));
 	assert_int_equal(err, -EBADMSG);
 	assert_int_equal(einfo.line, line);
-	snprintf(want, sizeof(want),
+	(void)snprintf(want, sizeof(want),
 		 "xsbus.inf:%u: unknown string token %%REG_SX%% (not in [Strings])", line);
 	assert_string_equal(einfo.text, want);
 	assert_true(sim_log_has(&h, want));
@@ -676,7 +680,7 @@ static void test_policy_boot(void **state)
 {
 	struct fixture *f = *state;
 	struct winib_env *env = &f->host.env;
-	unsigned long allocs = f->host.host_allocs;
+	unsigned long allocs;
 	int err;
 
 	special_mode_run(f, WINIB_MODE_BOOT);
@@ -731,12 +735,20 @@ static void test_fmt_and_u64(void **state)
 	assert_int_equal(winib_fmt(buf, 5, "%s", "truncate"), 8);
 	assert_string_equal(buf, "trun");
 	assert_true(WINIB_U64(0xffffffffffffffff) == UINT64_MAX);
-	assert_int_equal(winib_utf8_to_utf16(desc, sizeof(desc), NULL, 0), -ENOSPC);
+	assert_int_equal(winib_utf8_to_utf16(desc, sizeof(desc), w, 7), -ENOSPC);
+	assert_int_equal(winib_utf8_to_utf16(desc, sizeof(desc), NULL, 0), 8);
 	assert_int_equal(winib_utf8_to_utf16(desc, sizeof(desc), w, 8), 8);
 	assert_int_equal(w[4], 0xe9);
 	assert_int_equal(w[5], 0xd83d);
 	assert_int_equal(w[6], 0xde00);
 	assert_int_equal(w[7], 0);
+	/* and back, as the driver reads REG_SZ values */
+	assert_int_equal(winib_utf16_to_utf8(w, 8, NULL, 0), (int)sizeof(desc));
+	assert_int_equal(winib_utf16_to_utf8(w, 8, buf, sizeof(buf)), (int)sizeof(desc));
+	assert_memory_equal(buf, desc, sizeof(desc));
+	assert_int_equal(winib_utf16_to_utf8(w, 8, buf, 5), -ENOSPC);
+	assert_int_equal(winib_utf16_to_utf8(&w[6], 1, buf, sizeof(buf)), -EILSEQ);
+	assert_int_equal(winib_utf16_to_utf8(&w[5], 1, buf, sizeof(buf)), -EILSEQ);
 	assert_int_equal(winib_utf8_to_utf16("\xc0\x80", 2, w, 8), -EILSEQ);
 	assert_int_equal(winib_utf8_to_utf16("\xe2\x82", 2, w, 8), -EILSEQ);
 }

@@ -530,6 +530,8 @@ static int answer_copy(const struct answer *a, char *buf, size_t cap)
 {
 	size_t total = a->n[0] + a->n[1];
 
+	if (buf == NULL)
+		return (int)total;
 	if (total > cap)
 		return -ENOSPC;
 	winib_memcpy(buf, a->p[0], a->n[0]);
@@ -546,7 +548,8 @@ static int answer_copy_w(const struct answer *a, uint16_t *buf, size_t cap)
 	if (n0 < 0)
 		return n0;
 	if (a->n[1] > 0) {
-		n1 = winib_utf8_to_utf16(a->p[1], a->n[1], buf + n0, cap - (size_t)n0);
+		n1 = winib_utf8_to_utf16(a->p[1], a->n[1], buf != NULL ? buf + n0 : NULL,
+					 buf != NULL ? cap - (size_t)n0 : 0);
 		if (n1 < 0)
 			return n1;
 	}
@@ -625,7 +628,9 @@ int winib_utf8_to_utf16(const char *s, size_t len, uint16_t *out, size_t cap)
 		    (extra == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return -EILSEQ;
 		i += extra + 1;
-		if (cp >= 0x10000) {
+		if (out == NULL) {
+			o += cp >= 0x10000 ? 2 : 1; /* sizing only */
+		} else if (cp >= 0x10000) {
 			if (o + 2 > cap)
 				return -ENOSPC;
 			cp -= 0x10000;
@@ -636,6 +641,54 @@ int winib_utf8_to_utf16(const char *s, size_t len, uint16_t *out, size_t cap)
 				return -ENOSPC;
 			out[o++] = (uint16_t)cp;
 		}
+	}
+	return (int)o;
+}
+
+int winib_utf16_to_utf8(const uint16_t *s, size_t units, char *out, size_t cap)
+{
+	size_t i = 0, o = 0;
+
+	while (i < units) {
+		uint32_t cp = s[i++];
+		unsigned char b[4];
+		size_t n;
+
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			if (i == units || s[i] < 0xdc00 || s[i] > 0xdfff)
+				return -EILSEQ;
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (s[i++] - 0xdc00u);
+		} else if (cp >= 0xdc00 && cp <= 0xdfff) {
+			return -EILSEQ;
+		}
+		if (cp < 0x80) {
+			b[0] = (unsigned char)cp;
+			n = 1;
+		} else if (cp < 0x800) {
+			b[0] = (unsigned char)(0xc0 | (cp >> 6));
+			b[1] = (unsigned char)(0x80 | (cp & 0x3f));
+			n = 2;
+		} else if (cp < 0x10000) {
+			b[0] = (unsigned char)(0xe0 | (cp >> 12));
+			b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+			b[2] = (unsigned char)(0x80 | (cp & 0x3f));
+			n = 3;
+		} else {
+			b[0] = (unsigned char)(0xf0 | (cp >> 18));
+			b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+			b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+			b[3] = (unsigned char)(0x80 | (cp & 0x3f));
+			n = 4;
+		}
+		if (out != NULL) {
+			size_t k;
+
+			if (o + n > cap)
+				return -ENOSPC;
+			for (k = 0; k < n; k++)
+				out[o + k] = (char)b[k];
+		}
+		o += n;
 	}
 	return (int)o;
 }

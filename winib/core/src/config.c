@@ -259,10 +259,9 @@ struct winib_config *winib_config_load(struct winib_env *env, const struct winib
 	sc = winib_reg_get(reg, WINIB_HKR, "Parameters", "StaticChild");
 	if (sc == NULL) {
 		winib_log(env, WINIB_LOG_INFO, "StaticChild not set: IPoIB only");
-	} else if (sc->type == WINIB_REG_SZ || sc->type == WINIB_REG_EXPAND_SZ) {
-		list = sc->data;
-		list_len = sc->len; /* one string + its NUL: a one-entry list */
-	} else if (sc->type == WINIB_REG_MULTI_SZ) {
+	} else if (sc->type == WINIB_REG_SZ || sc->type == WINIB_REG_EXPAND_SZ ||
+		   sc->type == WINIB_REG_MULTI_SZ) {
+		/* A string's data is one string and its NUL: a one-entry list. */
 		list = sc->data;
 		list_len = sc->len;
 	} else {

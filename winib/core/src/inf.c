@@ -50,13 +50,14 @@ static void inf_error(const struct winib_inf *inf, struct winib_inf_error *einfo
 {
 	struct winib_inf_error local;
 	size_t n;
-	va_list ap;
 
 	if (einfo == NULL)
 		einfo = &local;
 	einfo->line = line;
 	n = winib_fmt(einfo->text, sizeof(einfo->text), "%s:%u: ", inf->file, line);
 	if (n < sizeof(einfo->text)) {
+		va_list ap;
+
 		va_start(ap, fmt);
 		(void)winib_vfmt(einfo->text + n, sizeof(einfo->text) - n, fmt, ap);
 		va_end(ap);
@@ -362,12 +363,14 @@ static int load_strings(struct winib_inf *inf, struct winib_inf_error *einfo)
 		st->key = winib_strndup(inf->env, key, klen);
 		/* Re-join fields the comma split apart: "a, b" is one string. */
 		{
-			size_t total = 0, i, o = 0;
+			size_t total = 0, i;
 
 			for (i = 0; i < fl.n; i++)
 				total += winib_strlen(fl.f[i]) + 1;
 			st->value = winib_alloc(inf->env, total + 1);
 			if (st->value != NULL) {
+				size_t o = 0;
+
 				for (i = 0; i < fl.n; i++) {
 					size_t fn = winib_strlen(fl.f[i]);
 
@@ -696,14 +699,15 @@ int winib_inf_apply_addreg(struct winib_inf *inf, const char *section, struct wi
 {
 	const struct inf_section *sec = section_find(inf, section, winib_strlen(section));
 	const struct inf_line *l;
-	int n = 0, rc;
+	int n = 0;
 
 	if (sec == NULL) {
 		inf_error(inf, einfo, 0, "no section [%s]", section);
 		return -ENOENT;
 	}
 	for (l = sec->lines; l != NULL; l = l->next) {
-		rc = apply_line(inf, l, reg, einfo);
+		int rc = apply_line(inf, l, reg, einfo);
+
 		if (rc < 0)
 			return rc;
 		n++;

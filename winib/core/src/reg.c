@@ -260,7 +260,6 @@ int winib_reg_append_multi(struct winib_reg *reg, enum winib_reg_root root, cons
 {
 	const struct winib_reg_value *old = winib_reg_get(reg, root, path, name);
 	size_t slen = winib_strlen(s), pos = 0, oldlen, newlen;
-	const char *cur;
 	char *buf;
 	int rc;
 
@@ -269,6 +268,8 @@ int winib_reg_append_multi(struct winib_reg *reg, enum winib_reg_root root, cons
 	if (old == NULL) {
 		oldlen = 1;
 	} else {
+		const char *cur;
+
 		if (old->type != WINIB_REG_MULTI_SZ)
 			return -EINVAL;
 		while ((cur = winib_multi_next(old->data, old->len, &pos)) != NULL)

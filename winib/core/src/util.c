@@ -192,11 +192,40 @@ static void out_num(struct fmt_out *o, uint64_t v, unsigned base, bool upper, bo
 		out_ch(o, tmp[--n]);
 }
 
-size_t winib_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
+/* Integer arguments by length modifier; ap is a copy owned by winib_vfmt. */
+static uint64_t arg_unsigned(va_list *ap, int lng, bool size_t_arg)
+{
+	if (size_t_arg)
+		return va_arg(*ap, size_t);
+	switch (lng) {
+	case 0:
+		return va_arg(*ap, unsigned int);
+	case 1:
+		return va_arg(*ap, unsigned long);
+	default:
+		return va_arg(*ap, unsigned long long);
+	}
+}
+
+static int64_t arg_signed(va_list *ap, int lng)
+{
+	switch (lng) {
+	case 0:
+		return va_arg(*ap, int);
+	case 1:
+		return va_arg(*ap, long);
+	default:
+		return va_arg(*ap, long long);
+	}
+}
+
+size_t winib_vfmt(char *buf, size_t cap, const char *fmt, va_list ap_in)
 {
 	struct fmt_out o = { buf, cap, 0 };
 	const char *p;
+	va_list ap;
 
+	va_copy(ap, ap_in);
 	for (p = fmt; *p != '\0'; p++) {
 		char pad = ' ';
 		size_t width = 0;
@@ -224,14 +253,8 @@ size_t winib_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 		}
 		switch (*p) {
 		case 'd': {
-			int64_t v;
+			int64_t v = arg_signed(&ap, lng);
 
-			if (lng >= 2)
-				v = va_arg(ap, long long);
-			else if (lng == 1)
-				v = va_arg(ap, long);
-			else
-				v = va_arg(ap, int);
 			if (v < 0)
 				out_num(&o, (uint64_t)0 - (uint64_t)v, 10, false, true, pad, width);
 			else
@@ -240,20 +263,10 @@ size_t winib_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 		}
 		case 'u':
 		case 'x':
-		case 'X': {
-			uint64_t v;
-
-			if (size_t_arg)
-				v = va_arg(ap, size_t);
-			else if (lng >= 2)
-				v = va_arg(ap, unsigned long long);
-			else if (lng == 1)
-				v = va_arg(ap, unsigned long);
-			else
-				v = va_arg(ap, unsigned int);
-			out_num(&o, v, *p == 'u' ? 10 : 16, *p == 'X', false, pad, width);
+		case 'X':
+			out_num(&o, arg_unsigned(&ap, lng, size_t_arg), *p == 'u' ? 10 : 16, *p == 'X',
+				false, pad, width);
 			break;
-		}
 		case 'p':
 			out_ch(&o, '0');
 			out_ch(&o, 'x');
@@ -288,6 +301,7 @@ size_t winib_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 		}
 	}
 done:
+	va_end(ap);
 	if (cap > 0)
 		buf[o.len < cap ? o.len : cap - 1] = '\0';
 	return o.len;

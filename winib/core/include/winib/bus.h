@@ -197,7 +197,8 @@ enum winib_remove_action winib_child_remove(struct winib_child *child);
  * hardware and compatible IDs are multi-strings (double NUL at the end).
  * -ENOSPC (nothing useful written) when cap is too small, -EINVAL for an
  * unknown type, -ENOENT when there is nothing to answer (no compatible IDs),
- * -EILSEQ when a string is not valid UTF-8 (wide form).
+ * -EILSEQ when a string is not valid UTF-8 (wide form). With buf NULL they
+ * only return the size the answer needs.
  */
 int winib_child_query_id(const struct winib_child *child, enum winib_id_type type, char *buf,
 			 size_t cap);
@@ -209,8 +210,11 @@ int winib_child_query_text_w(const struct winib_child *child, enum winib_text_ty
 			     uint16_t *buf, size_t cap);
 
 /* Convert len bytes of UTF-8 (NULs are copied) to UTF-16; returns units or
- * -EILSEQ / -ENOSPC. */
+ * -EILSEQ / -ENOSPC. out NULL: only count the units. */
 int winib_utf8_to_utf16(const char *s, size_t len, uint16_t *out, size_t cap);
+/* The reverse, for strings read from the Windows registry; returns bytes.
+ * out NULL: only count. Unpaired surrogates are -EILSEQ. */
+int winib_utf16_to_utf8(const uint16_t *s, size_t units, char *out, size_t cap);
 
 const char *winib_child_state_name(enum winib_child_state s);
 

@@ -42,8 +42,12 @@
 #define winib_container_of(ptr, type, member) \
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-/* printf-style format checking where the compiler knows the attribute. */
-#if defined(__GNUC__) || defined(__clang__)
+/* printf-style format checking where the compiler knows the attribute.
+ * winib_fmt is our own (C99 %zu, %llx), so mingw-gcc must check against
+ * gnu_printf rather than its default Microsoft printf rules. */
+#if defined(__MINGW32__) && defined(__GNUC__) && !defined(__clang__)
+#define WINIB_PRINTF(f, a) __attribute__((format(gnu_printf, f, a)))
+#elif defined(__GNUC__) || defined(__clang__)
 #define WINIB_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define WINIB_PRINTF(f, a)
