@@ -251,6 +251,12 @@ int main(int argc, char **argv)
 	d.stop_timer = xs_timer_new(d.loop, stop_poll, &d);
 	if (!d.hosts || !d.stop_timer)
 		goto out;
+	/* Before any fabric thread exists, so that every thread blocks them. */
+	if (xs_loop_add_signal(d.loop, SIGTERM, on_signal, &d) < 0 ||
+	    xs_loop_add_signal(d.loop, SIGINT, on_signal, &d) < 0) {
+		XS_ERR(MAIN_LOG, "signals: %s", xs_strerror(-errno));
+		goto out;
+	}
 	for (i = 0; i < o.hosts; i++) {
 		struct xs_host_opts ho = {
 			.size = sizeof(ho),
@@ -285,11 +291,6 @@ int main(int argc, char **argv)
 	rc = xscored_control_open(&d);
 	if (rc < 0)
 		goto out;
-	if (xs_loop_add_signal(d.loop, SIGTERM, on_signal, &d) < 0 ||
-	    xs_loop_add_signal(d.loop, SIGINT, on_signal, &d) < 0) {
-		XS_ERR(MAIN_LOG, "signals: %s", xs_strerror(-errno));
-		goto out_ctl;
-	}
 	for (i = 0; i < d.n_hosts; i++)
 		xs_host_start(d.hosts[i].host);
 	XS_NOTICE(MAIN_LOG, "started: %d host%s, control socket %s", d.n_hosts,
@@ -297,7 +298,6 @@ int main(int argc, char **argv)
 	rc = xs_loop_run(d.loop);
 	ret = rc < 0 ? 1 : 0;
 	XS_NOTICE(MAIN_LOG, "stopped");
-out_ctl:
 	xscored_control_close(&d);
 out:
 	for (i = 0; i < d.n_hosts; i++)
