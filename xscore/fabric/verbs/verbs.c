@@ -974,9 +974,13 @@ static struct xs_cm_listener *verbs_cm_listen(struct xs_fabric *f, uint64_t serv
 	}
 	if (rdma_listen(l->id, 64))
 		goto err_id;
-	if (cm_sid(service_id) != service_id)
-		XS_INFO(COMP, "listening on service ID 0x%016llx as 0x%016llx (rdma_cm port space)",
-			(unsigned long long)service_id, (unsigned long long)cm_sid(service_id));
+	if (vf->ll == XS_LINK_ETHERNET)
+		XS_INFO(COMP, "%s: listening for service ID 0x%016llx on RDMA TCP port %u", vf->dev,
+			(unsigned long long)service_id, (unsigned int)(service_id & 0xffff));
+	else if (cm_sid(service_id) != service_id)
+		XS_INFO(COMP, "%s: listening on service ID 0x%016llx as 0x%016llx (rdma_cm port "
+			"space)", vf->dev, (unsigned long long)service_id,
+			(unsigned long long)cm_sid(service_id));
 	return &l->base;
 
 err_id:
