@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_xsvnic_tap.c - the TAP interface against the real kernel, in a
+ * network namespace of its own (label: integration; needs root).
+ *
+ * The namespace is made with unshare(CLONE_NEWNET) for this process: the
+ * `ip` commands the tests run are its children and see the same namespace,
+ * and the kernel removes the namespace with everything in it when the
+ * process exits, however it exits (assert failure, abort, SIGKILL), so
+ * nothing is ever left behind on the host.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <xscore/common.h>
+#include <xsvnic/tap.h>
+
+#include "vswitch.h" /* checksum completion/verification, to cross-check */
+
+#define TAP "xsvt0"
+
+static const uint8_t TAP_MAC[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+static const uint8_t PEER_MAC[6] = { 0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee };
+static const uint8_t TAP_IP[4] = { 10, 9, 0, 1 };
+static const uint8_t PEER_IP[4] = { 10, 9, 0, 2 };
+
+/* Run a shell command, return its stdout (static buffer) and exit status. */
+__attribute__((format(printf, 2, 3)))
+static const char *sh(int *status, const char *fmt, ...)
+{
+	static char out[8192];
+	char cmd[512];
+	size_t n = 0;
+	va_list ap;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (n < sizeof(out) - 1) {
+		size_t r = fread(out + n, 1, sizeof(out) - 1 - n, p);
+
+		if (!r)
+			break;
+		n += r;
+	}
+	out[n] = '\0';
+	*status = pclose(p);
+	return out;
+}
+
+static const char *link_show(void)
+{
+	int st;
+	const char *o = sh(&st, "ip -d link show " TAP " 2>&1");
+
+	assert_int_equal(st, 0);
+	return o;
+}
+
+/* Read frames until one with @ethertype arrives (others are the kernel's
+ * own IPv6/MLD chatter); fail after 3 s. */
+static ssize_t read_until(struct xsvnic_tap *tap, uint16_t ethertype, struct virtio_net_hdr *vh,
+			  uint8_t *buf, size_t cap)
+{
+	struct pollfd pfd = { .fd = xsvnic_tap_fd(tap), .events = POLLIN };
+	uint64_t deadline = xs_now_ms() + 3000;
+
+	while (xs_now_ms() < deadline) {
+		ssize_t n = xsvnic_tap_read(tap, vh, buf, cap);
+
+		if (n == -EAGAIN) {
+			poll(&pfd, 1, 100);
+			continue;
+		}
+		assert_true(n >= 14);
+		if (xs_get16(buf + 12) == ethertype)
+			return n;
+	}
+	fail_msg("no frame with EtherType 0x%04x within 3 s", ethertype);
+	return -1;
+}
+
+static struct xsvnic_tap *make_tap(unsigned int offloads)
+{
+	struct xsvnic_tap *tap = xsvnic_tap_create(TAP, offloads);
+	int st;
+
+	assert_non_null(tap);
+	assert_int_equal(xsvnic_tap_set_mac(tap, TAP_MAC), 0);
+	assert_int_equal(xsvnic_tap_set_mtu(tap, 9000), 0);
+	assert_int_equal(xsvnic_tap_set_up(tap, true), 0);
+	assert_int_equal(xsvnic_tap_set_carrier(tap, true), 0);
+	sh(&st, "ip addr add 10.9.0.1/24 dev " TAP " && "
+		"ip neigh replace 10.9.0.2 lladdr 02:aa:bb:cc:dd:ee dev " TAP " nud permanent");
+	assert_int_equal(st, 0);
+	return tap;
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void create_configure_and_show(void **state)
+{
+	struct xsvnic_tap *tap = xsvnic_tap_create(TAP, XSVNIC_OFF_CSUM);
+	struct xsvnic_link_info li;
+	const char *o;
+
+	assert_non_null(tap);
+	assert_string_equal(xsvnic_tap_name(tap), TAP);
+	assert_int_equal(xsvnic_tap_ifindex(tap), (int)if_nametoindex(TAP));
+	o = link_show();
+	assert_non_null(strstr(o, "tun type tap pi off vnet_hdr on"));
+	assert_null(strstr(o, ",UP"));
+
+	assert_int_equal(xsvnic_tap_set_mac(tap, TAP_MAC), 0);
+	assert_int_equal(xsvnic_tap_set_mtu(tap, 9000), 0);
+	assert_int_equal(xsvnic_tap_set_up(tap, true), 0);
+	o = link_show();
+	assert_non_null(strstr(o, "link/ether 02:11:22:33:44:55 "));
+	assert_non_null(strstr(o, " mtu 9000 "));
+	assert_non_null(strstr(o, "<BROADCAST,MULTICAST,UP,LOWER_UP>"));
+	assert_int_equal(xsvnic_tap_link_info(tap, &li), 0);
+	assert_memory_equal(li.mac, TAP_MAC, 6);
+	assert_int_equal(li.mtu, 9000);
+	assert_true(li.admin_up);
+	assert_true(li.carrier);
+
+	/* the largest MTU across the fabric, and the bounds */
+	assert_int_equal(xsvnic_tap_set_mtu(tap, XSVNIC_MTU_MAX), 0);
+	assert_non_null(strstr(link_show(), " mtu 65280 "));
+	assert_int_equal(xsvnic_tap_set_mtu(tap, XSVNIC_MTU_MAX + 1), -EINVAL);
+	assert_int_equal(xsvnic_tap_set_mtu(tap, 67), -EINVAL);
+	assert_int_equal(xsvnic_tap_set_mac(tap, (const uint8_t[6]){ 0x01, 0, 0x5e, 0, 0, 1 }),
+			 -EINVAL);
+
+	/* admin down */
+	assert_int_equal(xsvnic_tap_set_up(tap, false), 0);
+	o = link_show();
+	assert_non_null(strstr(o, "<BROADCAST,MULTICAST> mtu 65280"));
+	assert_non_null(strstr(o, "state DOWN"));
+
+	/* a second open of the same name is refused */
+	errno = 0;
+	assert_null(xsvnic_tap_create(TAP, 0));
+	assert_int_equal(errno, EBUSY);
+	xsvnic_tap_destroy(tap);
+}
+
+static void carrier_follows_the_director(void **state)
+{
+	struct xsvnic_tap *tap = make_tap(0);
+	struct xsvnic_link_info li;
+	const char *o;
+
+	assert_int_equal(xsvnic_tap_set_carrier(tap, false), 0);
+	o = link_show();
+	assert_non_null(strstr(o, "<NO-CARRIER,BROADCAST,MULTICAST,UP>"));
+	assert_non_null(strstr(o, "state DOWN"));
+	assert_int_equal(xsvnic_tap_link_info(tap, &li), 0);
+	assert_false(li.carrier);
+	assert_true(li.admin_up);
+
+	assert_int_equal(xsvnic_tap_set_carrier(tap, true), 0);
+	o = link_show();
+	assert_null(strstr(o, "NO-CARRIER"));
+	assert_non_null(strstr(o, "LOWER_UP"));
+	assert_int_equal(xsvnic_tap_link_info(tap, &li), 0);
+	assert_true(li.carrier);
+	xsvnic_tap_destroy(tap);
+}
+
+static void arp_request_gets_a_reply(void **state)
+{
+	struct xsvnic_tap *tap = make_tap(0);
+	static uint8_t buf[XSVNIC_FRAME_BUF];
+	struct virtio_net_hdr vh;
+	uint8_t req[42], want[42];
+	ssize_t n;
+	int st;
+
+	/* the address we ask for must be ours, the peer must not be a static
+	 * neighbour (else the kernel would not need to learn it) */
+	sh(&st, "ip neigh del 10.9.0.2 dev " TAP);
+	/* who-has 10.9.0.1 tell 10.9.0.2 */
+	memset(req, 0xff, 6);
+	memcpy(req + 6, PEER_MAC, 6);
+	xs_put16(req + 12, 0x0806);
+	xs_put16(req + 14, 1);      /* Ethernet */
+	xs_put16(req + 16, 0x0800); /* IPv4 */
+	req[18] = 6;
+	req[19] = 4;
+	xs_put16(req + 20, 1);      /* request */
+	memcpy(req + 22, PEER_MAC, 6);
+	memcpy(req + 28, PEER_IP, 4);
+	memset(req + 32, 0, 6);
+	memcpy(req + 38, TAP_IP, 4);
+	assert_int_equal(xsvnic_tap_write(tap, NULL, req, sizeof(req)), (ssize_t)sizeof(req));
+
+	/* is-at 02:11:22:33:44:55, from 10.9.0.1 to 10.9.0.2 */
+	memcpy(want, PEER_MAC, 6);
+	memcpy(want + 6, TAP_MAC, 6);
+	xs_put16(want + 12, 0x0806);
+	xs_put16(want + 14, 1);
+	xs_put16(want + 16, 0x0800);
+	want[18] = 6;
+	want[19] = 4;
+	xs_put16(want + 20, 2);     /* reply */
+	memcpy(want + 22, TAP_MAC, 6);
+	memcpy(want + 28, TAP_IP, 4);
+	memcpy(want + 32, PEER_MAC, 6);
+	memcpy(want + 38, PEER_IP, 4);
+	n = read_until(tap, 0x0806, &vh, buf, sizeof(buf));
+	assert_int_equal(n, 42);
+	assert_memory_equal(buf, want, 42);
+	assert_int_equal(vh.flags, 0);
+	assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+	/* and the kernel learned the peer from the request */
+	assert_non_null(strstr(sh(&st, "ip neigh show 10.9.0.2 dev " TAP), "02:aa:bb:cc:dd:ee"));
+	xsvnic_tap_destroy(tap);
+}
+
+/* Build a UDP/IPv4 frame 10.9.0.2:4000 -> 10.9.0.1:9999 with a correct
+ * IP header checksum; the UDP checksum is left for the caller. */
+static size_t udp_frame(uint8_t *f, const char *payload)
+{
+	size_t pl = strlen(payload), ip_len = 20 + 8 + pl;
+	uint32_t sum = 0;
+
+	memcpy(f, TAP_MAC, 6);
+	memcpy(f + 6, PEER_MAC, 6);
+	xs_put16(f + 12, 0x0800);
+	f[14] = 0x45;
+	f[15] = 0;
+	xs_put16(f + 16, (uint16_t)ip_len);
+	xs_put16(f + 18, 0x4242);
+	xs_put16(f + 20, 0x4000);
+	f[22] = 64;
+	f[23] = 17;
+	xs_put16(f + 24, 0);
+	memcpy(f + 26, PEER_IP, 4);
+	memcpy(f + 30, TAP_IP, 4);
+	for (int i = 0; i < 20; i += 2)
+		sum += xs_get16(f + 14 + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	xs_put16(f + 24, (uint16_t)~sum);
+	xs_put16(f + 34, 4000);
+	xs_put16(f + 36, 9999);
+	xs_put16(f + 38, (uint16_t)(8 + pl));
+	xs_put16(f + 40, 0);
+	memcpy(f + 42, payload, pl);
+	return 14 + ip_len;
+}
+
+static int udp_socket(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9999) };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+	assert_true(s >= 0);
+	memcpy(&a.sin_addr, TAP_IP, 4);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	return s;
+}
+
+static ssize_t udp_recv(int s, char *buf, size_t cap, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = s, .events = POLLIN };
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return -ETIMEDOUT;
+	return recv(s, buf, cap, 0);
+}
+
+static void frames_written_with_vnet_header_reach_a_socket(void **state)
+{
+	struct xsvnic_tap *tap = make_tap(XSVNIC_OFF_CSUM);
+	struct virtio_net_hdr vh = { 0 };
+	uint8_t f[128];
+	char got[64];
+	size_t n;
+	int s = udp_socket();
+
+	/* 1. complete checksum, no offload flags: delivered */
+	n = udp_frame(f, "first: full checksum");
+	vh = (struct virtio_net_hdr){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34,
+				      .csum_offset = 6 };
+	assert_int_equal(xsd_vsw_csum_complete(f, n, &vh), 0);
+	assert_int_equal(xsvnic_tap_write(tap, NULL, f, n), (ssize_t)n);
+	assert_int_equal(udp_recv(s, got, sizeof(got), 2000), 20);
+	assert_memory_equal(got, "first: full checksum", 20);
+
+	/* 2. a wrong checksum without NEEDS_CSUM: the kernel drops it */
+	n = udp_frame(f, "second: bad checksum");
+	xs_put16(f + 40, 0x1234);
+	assert_int_equal(xsvnic_tap_write(tap, NULL, f, n), (ssize_t)n);
+	assert_int_equal(udp_recv(s, got, sizeof(got), 300), -ETIMEDOUT);
+
+	/* 3. NEEDS_CSUM with the pseudo-header sum in the field (what a TSO
+	 * sender passes): the kernel takes it as checksummed-by-hardware */
+	n = udp_frame(f, "third: partial");
+	vh = (struct virtio_net_hdr){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34,
+				      .csum_offset = 6 };
+	assert_int_equal(xsvnic_tap_write(tap, &vh, f, n), (ssize_t)n);
+	assert_int_equal(udp_recv(s, got, sizeof(got), 2000), 14);
+	assert_memory_equal(got, "third: partial", 14);
+	close(s);
+	xsvnic_tap_destroy(tap);
+}
+
+static void frames_read_carry_offload_state(void **state)
+{
+	struct xsvnic_tap *tap = make_tap(XSVNIC_OFF_CSUM);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(4000) };
+	static uint8_t buf[XSVNIC_FRAME_BUF];
+	struct virtio_net_hdr vh;
+	ssize_t n;
+	int s = udp_socket();
+
+	memcpy(&to.sin_addr, PEER_IP, 4);
+	/* with checksum offload the kernel leaves the UDP checksum to us */
+	assert_int_equal(sendto(s, "offloaded", 9, 0, (struct sockaddr *)&to, sizeof(to)), 9);
+	n = read_until(tap, 0x0800, &vh, buf, sizeof(buf));
+	assert_int_equal(n, 14 + 20 + 8 + 9);
+	assert_memory_equal(buf, PEER_MAC, 6);
+	assert_memory_equal(buf + 42, "offloaded", 9);
+	assert_int_equal(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(vh.csum_start, 34);
+	assert_int_equal(vh.csum_offset, 6);
+	assert_int_equal(xsd_vsw_csum_complete(buf, (size_t)n, &vh), 0);
+	assert_int_equal(xsd_vsw_csum_verify(buf, (size_t)n), 1);
+
+	/* without it, the frame arrives fully checksummed */
+	assert_int_equal(xsvnic_tap_set_offload(tap, 0), 0);
+	assert_int_equal(xsvnic_tap_offload(tap), 0);
+	assert_int_equal(sendto(s, "in software", 11, 0, (struct sockaddr *)&to, sizeof(to)), 11);
+	n = read_until(tap, 0x0800, &vh, buf, sizeof(buf));
+	assert_int_equal(n, 14 + 20 + 8 + 11);
+	assert_int_equal(vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM, 0);
+	assert_int_equal(xsd_vsw_csum_verify(buf, (size_t)n), 1);
+	assert_int_equal(xsvnic_tap_set_offload(tap, XSVNIC_OFF_TSO4), -EINVAL);
+
+	/* a buffer that is filled completely is reported, not passed on cut */
+	assert_int_equal(sendto(s, "0123456789", 10, 0, (struct sockaddr *)&to, sizeof(to)), 10);
+	{
+		struct pollfd pfd = { .fd = xsvnic_tap_fd(tap), .events = POLLIN };
+		uint64_t deadline = xs_now_ms() + 3000;
+		bool seen = false;
+
+		while (!seen && xs_now_ms() < deadline) {
+			n = xsvnic_tap_read(tap, &vh, buf, 52); /* the frame is exactly 52 */
+			if (n == -EAGAIN)
+				poll(&pfd, 1, 100);
+			else if (n == -EMSGSIZE && xs_get16(buf + 12) == 0x0800)
+				seen = true;
+		}
+		assert_true(seen);
+	}
+	close(s);
+	xsvnic_tap_destroy(tap);
+}
+
+/* The multicast MACs /proc/net/dev_mcast lists for the interface: the
+ * kernel's own link-layer list, used here only as the oracle. */
+static size_t proc_mcast(int ifindex, uint8_t (*macs)[6], size_t cap)
+{
+	FILE *p = fopen("/proc/net/dev_mcast", "r");
+	char line[256];
+	size_t n = 0;
+
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		int idx, users, global;
+		char name[32], hex[33];
+
+		if (sscanf(line, "%d %31s %d %d %32s", &idx, name, &users, &global, hex) != 5 ||
+		    idx != ifindex || strlen(hex) != 12)
+			continue;
+		assert_true(n < cap);
+		for (int i = 0; i < 6; i++) {
+			unsigned int b;
+
+			sscanf(hex + 2 * i, "%2x", &b);
+			macs[n][i] = (uint8_t)b;
+		}
+		n++;
+	}
+	fclose(p);
+	return n;
+}
+
+static bool has_mac(uint8_t (*macs)[6], size_t n, const uint8_t *mac)
+{
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(macs[i], mac, 6) == 0)
+			return true;
+	return false;
+}
+
+static void multicast_list_through_netlink(void **state)
+{
+	struct xsvnic_tap *tap = make_tap(0);
+	static const uint8_t all_nodes[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	static const uint8_t all_hosts[6] = { 0x01, 0x00, 0x5e, 0, 0, 1 };
+	static const uint8_t g4[6] = { 0x01, 0x00, 0x5e, 0x01, 0x02, 0x03 };
+	static const uint8_t g6[6] = { 0x33, 0x33, 0x00, 0x00, 0xab, 0xcd };
+	uint8_t macs[64][6], oracle[64][6];
+	struct ip_mreqn m4 = { .imr_ifindex = xsvnic_tap_ifindex(tap) };
+	struct ipv6_mreq m6 = { .ipv6mr_interface = (unsigned int)xsvnic_tap_ifindex(tap) };
+	static const uint8_t sol_node[6] = { 0x33, 0x33, 0xff, 0x33, 0x44, 0x55 };
+	uint64_t deadline = xs_now_ms() + 3000;
+	bool allm = true;
+	int n, no, s4, s6, st;
+
+	/* IPv6 joins the solicited-node group of the link-local address when
+	 * duplicate address detection starts, from a work queue: wait for it */
+	while (!has_mac(oracle, proc_mcast(xsvnic_tap_ifindex(tap), oracle, 64), sol_node)) {
+		assert_true(xs_now_ms() < deadline);
+		usleep(20000);
+	}
+	n = xsvnic_tap_get_mcast(tap, macs, 64, &allm);
+	assert_true(has_mac(macs, (size_t)n, sol_node));
+	assert_true(n >= 2);
+	assert_false(allm);
+	assert_true(has_mac(macs, (size_t)n, all_nodes));
+	assert_true(has_mac(macs, (size_t)n, all_hosts));
+	assert_false(has_mac(macs, (size_t)n, g4));
+
+	/* join 239.1.2.3 and ff15::abcd on the TAP */
+	s4 = socket(AF_INET, SOCK_DGRAM, 0);
+	s6 = socket(AF_INET6, SOCK_DGRAM, 0);
+	assert_true(s4 >= 0 && s6 >= 0);
+	inet_pton(AF_INET, "239.1.2.3", &m4.imr_multiaddr);
+	assert_int_equal(setsockopt(s4, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m4, sizeof(m4)), 0);
+	inet_pton(AF_INET6, "ff15::abcd", &m6.ipv6mr_multiaddr);
+	assert_int_equal(setsockopt(s6, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &m6, sizeof(m6)), 0);
+	n = xsvnic_tap_get_mcast(tap, macs, 64, &allm);
+	assert_true(has_mac(macs, (size_t)n, g4));
+	assert_true(has_mac(macs, (size_t)n, g6));
+	/* sorted, and the same set as the kernel's link-layer list */
+	for (int i = 1; i < n; i++)
+		assert_true(memcmp(macs[i - 1], macs[i], 6) < 0);
+	no = (int)proc_mcast(xsvnic_tap_ifindex(tap), oracle, 64);
+	assert_int_equal(n, no);
+	for (int i = 0; i < no; i++)
+		assert_true(has_mac(macs, (size_t)n, oracle[i]));
+	/* a short array: the count is still the full count */
+	assert_int_equal(xsvnic_tap_get_mcast(tap, macs, 1, NULL), n);
+
+	/* leaving removes them */
+	close(s4);
+	close(s6);
+	n = xsvnic_tap_get_mcast(tap, macs, 64, NULL);
+	assert_false(has_mac(macs, (size_t)n, g4));
+	assert_false(has_mac(macs, (size_t)n, g6));
+
+	/* all-multicast */
+	sh(&st, "ip link set dev " TAP " allmulticast on");
+	assert_int_equal(st, 0);
+	assert_true(xsvnic_tap_get_mcast(tap, macs, 64, &allm) >= 0);
+	assert_true(allm);
+	xsvnic_tap_destroy(tap);
+}
+
+static void delete_removes_the_interface(void **state)
+{
+	struct xsvnic_tap *tap = make_tap(XSVNIC_OFF_ALL);
+	const char *o;
+	int st;
+
+	assert_true(if_nametoindex(TAP) > 0);
+	xsvnic_tap_destroy(tap);
+	assert_int_equal(if_nametoindex(TAP), 0);
+	o = sh(&st, "ip link show " TAP " 2>&1");
+	assert_int_not_equal(st, 0);
+	assert_non_null(strstr(o, "does not exist"));
+	/* and the name can be used again at once */
+	tap = xsvnic_tap_create(TAP, 0);
+	assert_non_null(tap);
+	xsvnic_tap_destroy(tap);
+}
+
+static void name_pattern(void **state)
+{
+	struct xsvnic_tap *a = xsvnic_tap_create("xsvp%d", 0);
+	struct xsvnic_tap *b = xsvnic_tap_create("xsvp%d", 0);
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_equal(xsvnic_tap_name(a), "xsvp0");
+	assert_string_equal(xsvnic_tap_name(b), "xsvp1");
+	xsvnic_tap_destroy(a);
+	xsvnic_tap_destroy(b);
+}
+
+static int enter_netns(void **state)
+{
+	int st;
+
+	if (unshare(CLONE_NEWNET) != 0) {
+		fprintf(stderr, "unshare(CLONE_NEWNET): %s (this test needs root)\n",
+			strerror(errno));
+		return -1;
+	}
+	sh(&st, "ip link set lo up");
+	return st == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(create_configure_and_show),
+		cmocka_unit_test(carrier_follows_the_director),
+		cmocka_unit_test(arp_request_gets_a_reply),
+		cmocka_unit_test(frames_written_with_vnet_header_reach_a_socket),
+		cmocka_unit_test(frames_read_carry_offload_state),
+		cmocka_unit_test(multicast_list_through_netlink),
+		cmocka_unit_test(delete_removes_the_interface),
+		cmocka_unit_test(name_pattern),
+	};
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_xsvnic_tap: needs root (network namespaces, TAP devices)\n");
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, enter_netns, NULL);
+}
