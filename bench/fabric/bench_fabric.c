@@ -43,39 +43,44 @@ static void raw_xfer(int fd, void *buf, size_t len, bool send_it)
 		die(send_it ? "raw send" : "raw recv");
 }
 
-static void raw_child(int fd)
-{
-	char *buf = malloc(MSG);
+static char *raw_buf;
 
+static void raw_child_bw(int fd)
+{
 	for (long i = 0; i < n_bw; i++)
-		raw_xfer(fd, buf, MSG, false);
-	raw_xfer(fd, buf, 1, true);
-	for (long i = 0; i < n_lat; i++) {
-		raw_xfer(fd, buf, SMALL, false);
-		raw_xfer(fd, buf, SMALL, true);
-	}
-	free(buf);
+		raw_xfer(fd, raw_buf, MSG, false);
+	raw_xfer(fd, raw_buf, 1, true);
 }
 
-static void raw_parent(int fd, double *bw_mbps, double *lat_us)
+static void raw_child_lat(int fd)
 {
-	char *buf = calloc(1, MSG);
-	uint64_t t0, t1;
-
-	t0 = xs_now_us();
-	for (long i = 0; i < n_bw; i++)
-		raw_xfer(fd, buf, MSG, true);
-	raw_xfer(fd, buf, 1, false);
-	t1 = xs_now_us();
-	*bw_mbps = (double)n_bw * MSG / (double)(t1 - t0);
-	t0 = xs_now_us();
 	for (long i = 0; i < n_lat; i++) {
-		raw_xfer(fd, buf, SMALL, true);
-		raw_xfer(fd, buf, SMALL, false);
+		raw_xfer(fd, raw_buf, SMALL, false);
+		raw_xfer(fd, raw_buf, SMALL, true);
+	}
+}
+
+static double raw_parent_bw(int fd)
+{
+	uint64_t t0 = xs_now_us(), t1;
+
+	for (long i = 0; i < n_bw; i++)
+		raw_xfer(fd, raw_buf, MSG, true);
+	raw_xfer(fd, raw_buf, 1, false);
+	t1 = xs_now_us();
+	return (double)n_bw * MSG / (double)(t1 - t0);
+}
+
+static double raw_parent_lat(int fd)
+{
+	uint64_t t0 = xs_now_us(), t1;
+
+	for (long i = 0; i < n_lat; i++) {
+		raw_xfer(fd, raw_buf, SMALL, true);
+		raw_xfer(fd, raw_buf, SMALL, false);
 	}
 	t1 = xs_now_us();
-	*lat_us = (double)(t1 - t0) / (double)n_lat / 2.0;
-	free(buf);
+	return (double)(t1 - t0) / (double)n_lat / 2.0;
 }
 
 /* ------------------------------------------------------------ soft */
@@ -168,70 +173,72 @@ static int wait_wcs(struct ep *e, struct xs_wc *wc, int max)
 	}
 }
 
-static void soft_child(int ready_fd)
+static struct ep soft_child_setup(int ready_fd, struct xs_cm_listener **lp)
 {
 	struct ep e = ep_open("bench-server");
 	struct xs_cm_listener *l = xs_cm_listen(e.f, SID);
-	struct xs_wc wc[WINDOW];
+	struct xs_port_attr pa;
 	struct xs_event ev;
-	long got = 0;
 
 	if (!l)
 		die("listen");
 	for (int i = 0; i < WINDOW; i++)
 		post_recv(&e, i);
-	{
-		struct xs_port_attr pa;
-
-		if (xs_fabric_query_port(e.f, &pa) < 0 ||
-		    write(ready_fd, &pa.lid, sizeof(pa.lid)) != sizeof(pa.lid))
-			die("sync");
-	}
+	if (xs_fabric_query_port(e.f, &pa) < 0 ||
+	    write(ready_fd, &pa.lid, sizeof(pa.lid)) != sizeof(pa.lid))
+		die("sync");
 	if (xs_fabric_wait_event(e.f, &ev, 5000) < 0 || ev.type != XS_EV_CONNECT_REQUEST)
 		die("no connect request");
 	if (xs_qp_accept(e.qp, ev.req, NULL, 0) < 0)
 		die("accept");
-	/* bandwidth: receive, repost */
+	*lp = l;
+	return e;
+}
+
+static void soft_child_bw(struct ep *e)
+{
+	struct xs_wc wc[WINDOW];
+	long got = 0;
+
 	while (got < n_bw) {
-		int n = wait_wcs(&e, wc, WINDOW);
+		int n = wait_wcs(e, wc, WINDOW);
 
 		for (int i = 0; i < n; i++)
 			if (wc[i].opcode == XS_WC_RECV) {
 				got++;
-				post_recv(&e, (int)wc[i].wr_id);
+				post_recv(e, (int)wc[i].wr_id);
 			}
 	}
-	if (post_send(&e, 0, 1, false) < 0)
+	if (post_send(e, 0, 1, false) < 0)
 		die("post_send");
-	/* latency: answer each ping */
+}
+
+static void soft_child_lat(struct ep *e)
+{
+	struct xs_wc wc[WINDOW];
+
 	for (long i = 0; i < n_lat; i++) {
-		int n, recvd = 0;
+		int recvd = 0;
 
 		while (!recvd) {
-			n = wait_wcs(&e, wc, WINDOW);
+			int n = wait_wcs(e, wc, WINDOW);
+
 			for (int k = 0; k < n; k++)
 				if (wc[k].opcode == XS_WC_RECV) {
 					recvd = 1;
-					post_recv(&e, (int)wc[k].wr_id);
+					post_recv(e, (int)wc[k].wr_id);
 				}
 		}
-		if (post_send(&e, 0, SMALL, false) < 0)
+		if (post_send(e, 0, SMALL, false) < 0)
 			die("post_send");
 	}
-	usleep(100000);
-	xs_cm_listener_close(l);
-	ep_close(&e);
 }
 
-static void soft_parent(uint16_t lid, double *bw_mbps, double *lat_us)
+static struct ep soft_parent_setup(uint16_t lid)
 {
 	struct ep e = ep_open("bench-client");
 	struct xs_cm_dest d = { .lid = lid };
-	struct xs_wc wc[WINDOW];
 	struct xs_event ev;
-	long sent = 0, inflight = 0;
-	uint64_t t0, t1;
-	bool done = false;
 
 	for (int i = 0; i < WINDOW; i++)
 		post_recv(&e, i);
@@ -239,20 +246,29 @@ static void soft_parent(uint16_t lid, double *bw_mbps, double *lat_us)
 		die("connect");
 	if (xs_fabric_wait_event(e.f, &ev, 5000) < 0 || ev.type != XS_EV_ESTABLISHED)
 		die("not established");
+	return e;
+}
 
-	/* bandwidth: keep WINDOW sends in flight, every 8th signaled */
+static double soft_parent_bw(struct ep *e)
+{
+	struct xs_wc wc[WINDOW];
+	long sent = 0, inflight = 0;
+	uint64_t t0, t1;
+	bool done = false;
+
+	/* keep WINDOW sends in flight, every 8th signaled */
 	t0 = xs_now_us();
 	while (!done) {
 		while (sent < n_bw && inflight < WINDOW) {
 			bool sig = (sent % 8) == 7 || sent == n_bw - 1;
 
-			if (post_send(&e, (uint64_t)sent, MSG, sig) < 0)
+			if (post_send(e, (uint64_t)sent, MSG, sig) < 0)
 				die("post_send");
 			sent++;
 			inflight++;
 		}
 		{
-			int n = wait_wcs(&e, wc, WINDOW);
+			int n = wait_wcs(e, wc, WINDOW);
 
 			for (int i = 0; i < n; i++) {
 				if (wc[i].opcode == XS_WC_SEND) {
@@ -260,44 +276,66 @@ static void soft_parent(uint16_t lid, double *bw_mbps, double *lat_us)
 					inflight = sent - (long)wc[i].wr_id - 1;
 				} else if (wc[i].opcode == XS_WC_RECV) {
 					done = true; /* the server saw them all */
-					post_recv(&e, (int)wc[i].wr_id);
+					post_recv(e, (int)wc[i].wr_id);
 				}
 			}
 		}
 	}
 	t1 = xs_now_us();
-	*bw_mbps = (double)n_bw * MSG / (double)(t1 - t0);
+	return (double)n_bw * MSG / (double)(t1 - t0);
+}
+
+static double soft_parent_lat(struct ep *e)
+{
+	struct xs_wc wc[WINDOW];
+	uint64_t t0, t1;
 
 	t0 = xs_now_us();
 	for (long i = 0; i < n_lat; i++) {
 		int recvd = 0;
 
-		if (post_send(&e, 0, SMALL, false) < 0)
+		if (post_send(e, 0, SMALL, false) < 0)
 			die("post_send");
 		while (!recvd) {
-			int n = wait_wcs(&e, wc, WINDOW);
+			int n = wait_wcs(e, wc, WINDOW);
 
 			for (int k = 0; k < n; k++)
 				if (wc[k].opcode == XS_WC_RECV) {
 					recvd = 1;
-					post_recv(&e, (int)wc[k].wr_id);
+					post_recv(e, (int)wc[k].wr_id);
 				}
 		}
 	}
 	t1 = xs_now_us();
-	*lat_us = (double)(t1 - t0) / (double)n_lat / 2.0;
-	ep_close(&e);
+	return (double)(t1 - t0) / (double)n_lat / 2.0;
 }
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define MAX_ROUNDS 32
 
 int main(int argc, char **argv)
 {
+	double rbw[MAX_ROUNDS], rlat[MAX_ROUNDS], sbw[MAX_ROUNDS], slat[MAX_ROUNDS];
 	double raw_bw, raw_lat, soft_bw, soft_lat;
-	int sv[2], sync[2], st;
+	int sv[2], sync[2], st, rounds = 5;
 	uint16_t lid;
 	pid_t pid;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: xs-bench-fabric SOCKET_PATH [bw_messages] [pingpongs]\n");
+		fprintf(stderr, "usage: xs-bench-fabric SOCKET_PATH [bw_messages] [pingpongs] "
+			"[rounds]\n");
 		return 2;
 	}
 	sock_path = argv[1];
@@ -305,45 +343,66 @@ int main(int argc, char **argv)
 		n_bw = atol(argv[2]);
 	if (argc > 3)
 		n_lat = atol(argv[3]);
-
-	/* raw socketpair */
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
-		die("socketpair");
+	if (argc > 4)
+		rounds = atoi(argv[4]);
+	if (n_bw < 1 || n_lat < 1 || rounds < 1 || rounds > MAX_ROUNDS)
+		die("bad arguments");
+	raw_buf = calloc(1, MSG);
+	if (!raw_buf || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0 || pipe(sync) < 0)
+		die("set-up");
 	pid = fork();
 	if (pid == 0) {
+		struct xs_cm_listener *l;
+		struct ep e;
+
 		close(sv[0]);
-		raw_child(sv[1]);
+		close(sync[0]);
+		e = soft_child_setup(sync[1], &l);
+		for (int r = 0; r < rounds; r++) {
+			raw_child_bw(sv[1]);
+			soft_child_bw(&e);
+			raw_child_lat(sv[1]);
+			soft_child_lat(&e);
+		}
+		usleep(100000);
+		xs_cm_listener_close(l);
+		ep_close(&e);
 		_exit(0);
 	}
 	close(sv[1]);
-	raw_parent(sv[0], &raw_bw, &raw_lat);
-	close(sv[0]);
-	waitpid(pid, &st, 0);
-
-	/* soft fabric */
-	if (pipe(sync) < 0)
-		die("pipe");
-	pid = fork();
-	if (pid == 0) {
-		close(sync[0]);
-		soft_child(sync[1]);
-		_exit(0);
-	}
 	close(sync[1]);
 	if (read(sync[0], &lid, sizeof(lid)) != sizeof(lid))
 		die("server did not start");
-	soft_parent(lid, &soft_bw, &soft_lat);
+	{
+		struct ep e = soft_parent_setup(lid);
+
+		/* interleaved rounds: the machine's load drifts alike for both */
+		for (int r = 0; r < rounds; r++) {
+			rbw[r] = raw_parent_bw(sv[0]);
+			sbw[r] = soft_parent_bw(&e);
+			rlat[r] = raw_parent_lat(sv[0]);
+			slat[r] = soft_parent_lat(&e);
+			fprintf(stderr, "round %d: raw %.0f MB/s %.2f us, soft %.0f MB/s %.2f us\n",
+				r + 1, rbw[r], rlat[r], sbw[r], slat[r]);
+		}
+		ep_close(&e);
+	}
 	waitpid(pid, &st, 0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		die("server failed");
-
-	printf("raw socketpair: %.0f MB/s, %.2f us one-way (64 B ping-pong / 2)\n", raw_bw,
-	       raw_lat);
+	raw_bw = median(rbw, rounds);
+	raw_lat = median(rlat, rounds);
+	soft_bw = median(sbw, rounds);
+	soft_lat = median(slat, rounds);
+	printf("medians of %d rounds (%ld x 64 KiB, %ld x 64 B ping-pong each):\n", rounds, n_bw,
+	       n_lat);
+	printf("raw socketpair: %.0f MB/s, %.2f us one-way\n", raw_bw, raw_lat);
 	printf("soft fabric   : %.0f MB/s, %.2f us one-way\n", soft_bw, soft_lat);
 	printf("{\"bench\":\"fabric\",\"bw_ratio\":%.3f,\"lat_ratio\":%.3f,\"soft_bw_MBps\":%.0f,"
 	       "\"raw_bw_MBps\":%.0f,\"soft_lat_us\":%.2f,\"raw_lat_us\":%.2f,\"msg_bytes\":%d,"
-	       "\"bw_messages\":%ld,\"pingpongs\":%ld}\n",
+	       "\"bw_messages\":%ld,\"pingpongs\":%ld,\"rounds\":%d}\n",
 	       soft_bw / raw_bw, soft_lat / raw_lat, soft_bw, raw_bw, soft_lat, raw_lat, MSG, n_bw,
-	       n_lat);
+	       n_lat, rounds);
+	free(raw_buf);
 	return 0;
 }

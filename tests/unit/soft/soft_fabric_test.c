@@ -698,7 +698,7 @@ static void test_sa_path_record(void **state)
 	memset(&q, 0, sizeof(q));
 	q.dlid = pc.lid;
 	assert_int_equal(xs_pr_encode(&q, data, sizeof(data)), XS_PR_LEN);
-	assert_int_equal(sa_call(ag, XS_MAD_METHOD_GET, XS_PR_COMP_DLID ? XS_SA_ATTR_PATH_RECORD : 0,
+	assert_int_equal(sa_call(ag, XS_MAD_METHOD_GET, XS_SA_ATTR_PATH_RECORD,
 				 XS_PR_COMP_DLID, data, sizeof(data), resp, 0x9a),
 			 XS_MAD_SIZE);
 	assert_int_equal(sa_status(resp), 0);

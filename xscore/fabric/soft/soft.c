@@ -441,8 +441,11 @@ static void soft_close(struct xs_fabric *xf)
 		struct soft_cq *cq = f->cqs;
 
 		f->cqs = cq->next;
+		close(cq->epfd);
 		close(cq->evfd);
+		pthread_mutex_destroy(&cq->qlock);
 		pthread_mutex_destroy(&cq->lock);
+		free(cq->qps);
 		free(cq->ring);
 		free(cq);
 	}
@@ -826,7 +829,14 @@ static void *progress_main(void *arg)
 				if (!qp)
 					continue;
 				pthread_mutex_lock(&qp->lock);
-				soft_qp_io(qp, evs[i].events);
+				if (!(evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
+				    soft_qp_app_owned(qp, xs_now_ms())) {
+					/* its application is polling: leave it the socket */
+					qp->pt_disarmed = true;
+					soft_epoll_update(qp);
+				} else {
+					soft_qp_io(qp, evs[i].events);
+				}
 				pthread_mutex_unlock(&qp->lock);
 			}
 		}

@@ -27,6 +27,9 @@
 #define SOFT_ACK_DELAY_MS 1u    /* ... or after this delay */
 #define SOFT_MAX_MSG (1u << 30) /* largest message / RDMA length */
 #define SOFT_AGENT_QUEUE 64
+#define SOFT_SMALL 4096u        /* records up to this size are read whole */
+#define SOFT_APP_ACTIVE_MS 10u  /* a CQ polled this recently is polled by its app */
+#define SOFT_TICK_MS 20         /* the progress thread's longest sleep with QPs */
 #define XS_MAD_METHOD_RESP_BIT 0x80
 
 enum soft_tag {
@@ -58,15 +61,28 @@ struct soft_mr {
 	uint32_t idx;
 };
 
+/*
+ * The CQ's fd is an epoll set holding an eventfd (written when another
+ * thread makes the CQ non-empty) and the sockets of its QPs: an application
+ * waiting on it wakes as soon as data arrives, and xs_cq_poll reads the
+ * sockets itself - no hand-off through the progress thread. While a CQ is
+ * being polled (last_poll_ms recent) the progress thread leaves its QPs'
+ * sockets alone.
+ */
 struct soft_cq {
 	struct xs_cq base;
 	struct soft_cq *next;
 	pthread_mutex_t lock;
 	struct xs_wc *ring;
 	int head, count;
+	int epfd;
 	int evfd;
 	bool signaled;
 	uint64_t overflows;
+	uint64_t last_poll_ms;
+	pthread_mutex_t qlock; /* qps[] */
+	struct soft_qp **qps;
+	int n_qps, cap_qps;
 };
 
 struct sq_ent {
@@ -138,7 +154,12 @@ struct soft_qp {
 	bool rnr_blocked;
 	uint64_t rnr_since;
 	struct rresp *rr_head, *rr_tail;
-	bool small_mode;  /* last record was small: read without peeking */
+	bool small_mode;  /* last record was small: read whole into bounce */
+	uint8_t *bounce;  /* XS_SOFT_SEG bytes */
+	bool pend;        /* a record read into bounce waits for a receive */
+	struct xs_soft_dhdr pend_hdr;
+	bool pt_disarmed; /* the progress thread leaves the socket to the app */
+	unsigned int cq_events; /* what the CQ epoll sets watch */
 };
 
 struct soft_listener {
@@ -248,6 +269,7 @@ void soft_qp_io(struct soft_qp *qp, uint32_t epoll_events);
 int soft_qp_timers(struct soft_qp *qp, uint64_t now);
 /* End the connection: flush and report DISCONNECTED (qp->lock held). */
 void soft_qp_conn_lost(struct soft_qp *qp, enum xs_qp_state state);
+bool soft_qp_app_owned(struct soft_qp *qp, uint64_t now);
 struct soft_qp *soft_qp_lookup(struct soft_fabric *f, uint32_t qpn); /* f->lock held */
 void soft_qp_free_all(struct soft_fabric *f);
 

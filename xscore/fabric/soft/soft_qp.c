@@ -182,7 +182,17 @@ struct xs_cq *soft_cq_create(struct xs_fabric *xf, int depth)
 	cq->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (cq->evfd < 0)
 		goto err_ring;
+	cq->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (cq->epfd < 0)
+		goto err_evfd;
+	{
+		struct epoll_event ee = { .events = EPOLLIN, .data.u64 = 0 };
+
+		if (epoll_ctl(cq->epfd, EPOLL_CTL_ADD, cq->evfd, &ee) < 0)
+			goto err_epfd;
+	}
 	pthread_mutex_init(&cq->lock, NULL);
+	pthread_mutex_init(&cq->qlock, NULL);
 	cq->base.fabric = xf;
 	cq->base.depth = depth;
 	pthread_mutex_lock(&f->lock);
@@ -191,6 +201,10 @@ struct xs_cq *soft_cq_create(struct xs_fabric *xf, int depth)
 	pthread_mutex_unlock(&f->lock);
 	return &cq->base;
 
+err_epfd:
+	close(cq->epfd);
+err_evfd:
+	close(cq->evfd);
 err_ring:
 	free(cq->ring);
 err_free:
@@ -218,14 +232,21 @@ int soft_cq_destroy(struct xs_cq *xcq)
 			break;
 		}
 	pthread_mutex_unlock(&f->lock);
+	close(cq->epfd);
 	close(cq->evfd);
+	pthread_mutex_destroy(&cq->qlock);
 	pthread_mutex_destroy(&cq->lock);
+	free(cq->qps);
 	free(cq->ring);
 	free(cq);
 	return 0;
 }
 
-int soft_cq_fd(struct xs_cq *cq) { return to_scq(cq)->evfd; }
+int soft_cq_fd(struct xs_cq *cq) { return to_scq(cq)->epfd; }
+
+/* The CQ the calling thread is polling: completions it produces itself need
+ * no wake-up through the eventfd. */
+static __thread struct soft_cq *tls_polling;
 
 void soft_cq_push(struct soft_cq *cq, const struct xs_wc *wc)
 {
@@ -239,7 +260,7 @@ void soft_cq_push(struct soft_cq *cq, const struct xs_wc *wc)
 		cq->count++;
 	}
 	/* the fd is written only when the CQ turns non-empty */
-	if (!cq->signaled) {
+	if (!cq->signaled && tls_polling != cq) {
 		uint64_t one = 1;
 		ssize_t n = write(cq->evfd, &one, sizeof(one));
 
@@ -249,9 +270,8 @@ void soft_cq_push(struct soft_cq *cq, const struct xs_wc *wc)
 	pthread_mutex_unlock(&cq->lock);
 }
 
-int soft_cq_poll(struct xs_cq *xcq, struct xs_wc *wc, int n)
+static int cq_take(struct soft_cq *cq, struct xs_wc *wc, int n)
 {
-	struct soft_cq *cq = to_scq(xcq);
 	int got = 0;
 
 	pthread_mutex_lock(&cq->lock);
@@ -269,6 +289,67 @@ int soft_cq_poll(struct xs_cq *xcq, struct xs_wc *wc, int n)
 	}
 	pthread_mutex_unlock(&cq->lock);
 	return got;
+}
+
+/* Make progress on the CQ's QPs from the polling thread. */
+static void cq_progress(struct soft_cq *cq)
+{
+	pthread_mutex_lock(&cq->qlock);
+	tls_polling = cq;
+	for (int i = 0; i < cq->n_qps; i++) {
+		struct soft_qp *qp = cq->qps[i];
+
+		if (qp->sock < 0 || pthread_mutex_trylock(&qp->lock) != 0)
+			continue;
+		if (qp->sock >= 0)
+			soft_qp_io(qp, EPOLLIN | (qp->tx_blocked ? EPOLLOUT : 0));
+		pthread_mutex_unlock(&qp->lock);
+	}
+	tls_polling = NULL;
+	pthread_mutex_unlock(&cq->qlock);
+}
+
+int soft_cq_poll(struct xs_cq *xcq, struct xs_wc *wc, int n)
+{
+	struct soft_cq *cq = to_scq(xcq);
+	int got;
+
+	__atomic_store_n(&cq->last_poll_ms, xs_now_ms(), __ATOMIC_RELAXED);
+	got = cq_take(cq, wc, n);
+	if (got == n || n == 0)
+		return got;
+	cq_progress(cq);
+	return got + cq_take(cq, wc + got, n - got);
+}
+
+static int cq_attach_qp(struct soft_cq *cq, struct soft_qp *qp)
+{
+	pthread_mutex_lock(&cq->qlock);
+	if (cq->n_qps == cq->cap_qps) {
+		int n = cq->cap_qps ? cq->cap_qps * 2 : 8;
+		struct soft_qp **t = realloc(cq->qps, (size_t)n * sizeof(*t));
+
+		if (!t) {
+			pthread_mutex_unlock(&cq->qlock);
+			return -ENOMEM;
+		}
+		cq->qps = t;
+		cq->cap_qps = n;
+	}
+	cq->qps[cq->n_qps++] = qp;
+	pthread_mutex_unlock(&cq->qlock);
+	return 0;
+}
+
+static void cq_detach_qp(struct soft_cq *cq, struct soft_qp *qp)
+{
+	pthread_mutex_lock(&cq->qlock);
+	for (int i = 0; i < cq->n_qps; i++)
+		if (cq->qps[i] == qp) {
+			cq->qps[i] = cq->qps[--cq->n_qps];
+			break;
+		}
+	pthread_mutex_unlock(&cq->qlock);
 }
 
 /* ------------------------------------------------------------ QP basics */
@@ -290,6 +371,23 @@ static inline struct rq_ent *rq_at(struct soft_qp *qp, uint32_t n)
 	return &qp->rq[n % qp->rq_size];
 }
 
+static void cq_epoll_set(struct soft_qp *qp, unsigned int want)
+{
+	struct soft_cq *r = to_scq(qp->base.attr.recv_cq), *s = to_scq(qp->base.attr.send_cq);
+	struct epoll_event ee = { .events = want,
+				  .data.u64 = (uint64_t)SOFT_TAG_QP << 32 | qp->base.qpn };
+	int op = !want ? EPOLL_CTL_DEL : qp->cq_events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+
+	if (want == qp->cq_events)
+		return;
+	if (epoll_ctl(r->epfd, op, qp->sock, &ee) < 0 ||
+	    (s != r && epoll_ctl(s->epfd, op, qp->sock, &ee) < 0)) {
+		XS_ERR(SOFT_COMP, "QP 0x%x: CQ epoll_ctl: %s", qp->base.qpn, strerror(errno));
+		return;
+	}
+	qp->cq_events = want;
+}
+
 void soft_epoll_update(struct soft_qp *qp)
 {
 	struct epoll_event ee;
@@ -297,7 +395,13 @@ void soft_epoll_update(struct soft_qp *qp)
 
 	if (qp->sock < 0)
 		return;
-	want = EPOLLRDHUP | (qp->rnr_blocked ? 0 : EPOLLIN) | (qp->tx_blocked ? EPOLLOUT : 0);
+	/* the application's side: everything but a blocked receive */
+	cq_epoll_set(qp, EPOLLRDHUP | (qp->rnr_blocked ? 0 : EPOLLIN) |
+				 (qp->tx_blocked ? EPOLLOUT : 0));
+	/* the progress thread's side: all of it unless the application polls */
+	want = EPOLLRDHUP;
+	if (!qp->pt_disarmed)
+		want |= (qp->rnr_blocked ? 0 : EPOLLIN) | (qp->tx_blocked ? EPOLLOUT : 0);
 	if (want == qp->ep_events)
 		return;
 	ee.events = want;
@@ -369,6 +473,7 @@ void soft_qp_conn_lost(struct soft_qp *qp, enum xs_qp_state state)
 		char b;
 
 		epoll_ctl(f->epfd, EPOLL_CTL_DEL, qp->sock, NULL);
+		cq_epoll_set(qp, 0);
 		shutdown(qp->sock, SHUT_RDWR);
 		/* Closing with unread records would make the peer's next read fail
 		 * with ECONNRESET before it sees what we sent last (a NAK): drain. */
@@ -400,6 +505,9 @@ void soft_qp_conn_lost(struct soft_qp *qp, enum xs_qp_state state)
 	qp->rx_send_active = false;
 	qp->rnr_blocked = false;
 	qp->tx_blocked = false;
+	qp->pend = false;
+	qp->pt_disarmed = false;
+	qp->cq_events = 0;
 	qp->ack_deadline = 0;
 	if (qp->connected_once && !qp->disc_reported) {
 		struct xs_event ev = { .type = XS_EV_DISCONNECTED, .qp = &qp->base };
@@ -645,12 +753,31 @@ static void on_nak(struct soft_qp *qp, const struct xs_soft_dhdr *h)
 	soft_qp_conn_lost(qp, XS_QPS_ERROR);
 }
 
-/* Read the record whose header was peeked, payload into iov[1..n]. */
-static int read_rec(struct soft_qp *qp, struct xs_soft_dhdr *h, struct iovec *iov, int n)
+/*
+ * Reading records. Normally the header is peeked and the payload read
+ * straight into its destination. While records are small (the last one
+ * carried <= SOFT_SMALL bytes) a whole record is read at once into the
+ * QP's bounce buffer and copied: one system call instead of two. A record
+ * read that way which can't be placed yet (a SEND with no receive posted)
+ * stays pending in the bounce buffer.
+ */
+static int read_rec(struct soft_qp *qp, struct xs_soft_dhdr *h, struct iovec *iov, int n,
+		    const uint8_t *pre)
 {
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n + 1 };
+	struct msghdr mh = { .msg_iov = iov + 1, .msg_iovlen = (size_t)n };
 	ssize_t r;
 
+	if (pre) {
+		size_t off = 0;
+
+		for (int i = 1; i <= n; i++) {
+			memcpy(iov[i].iov_base, pre + off, iov[i].iov_len);
+			off += iov[i].iov_len;
+		}
+		return off == h->len ? 0 : -EPROTO;
+	}
+	mh.msg_iov = iov;
+	mh.msg_iovlen = (size_t)n + 1;
 	iov[0].iov_base = h;
 	iov[0].iov_len = sizeof(*h);
 	do
@@ -663,17 +790,17 @@ static int read_rec(struct soft_qp *qp, struct xs_soft_dhdr *h, struct iovec *io
 	return 0;
 }
 
-static int discard_rec(struct soft_qp *qp)
+static void discard_rec(struct soft_qp *qp, const uint8_t *pre)
 {
 	struct xs_soft_dhdr h;
-	ssize_t r = recv(qp->sock, &h, sizeof(h), MSG_DONTWAIT);
 
-	return r < 0 ? -errno : 0;
+	if (!pre && recv(qp->sock, &h, sizeof(h), MSG_DONTWAIT) < 0)
+		XS_DEBUG(SOFT_COMP, "QP 0x%x: discard: %s", qp->base.qpn, strerror(errno));
 }
 
 enum rx_result { RX_OK, RX_STOP, RX_DEAD };
 
-static enum rx_result rx_send(struct soft_qp *qp, struct xs_soft_dhdr *h)
+static enum rx_result rx_send(struct soft_qp *qp, struct xs_soft_dhdr *h, const uint8_t *pre)
 {
 	struct iovec iov[MAX_IOV];
 	struct rq_ent *r;
@@ -686,6 +813,10 @@ static enum rx_result rx_send(struct soft_qp *qp, struct xs_soft_dhdr *h)
 		}
 		if (qp->rq_head == qp->rq_tail) {
 			/* receiver not ready: stop reading, start the RNR clock */
+			if (pre) {
+				qp->pend = true;
+				qp->pend_hdr = *h;
+			}
 			if (!qp->rnr_blocked) {
 				qp->rnr_blocked = true;
 				qp->rnr_since = xs_now_ms();
@@ -695,7 +826,7 @@ static enum rx_result rx_send(struct soft_qp *qp, struct xs_soft_dhdr *h)
 		}
 		r = rq_at(qp, qp->rq_head);
 		if (h->total > r->cap) {
-			discard_rec(qp);
+			discard_rec(qp, pre);
 			qp->rq_head++;
 			push_wc(qp, false, r->wr_id, XS_WC_LOC_LEN_ERR, XS_WC_RECV, 0, false, 0);
 			qp_nak_and_fail(qp, h->msn, XS_WC_REM_INV_REQ_ERR,
@@ -715,7 +846,7 @@ static enum rx_result rx_send(struct soft_qp *qp, struct xs_soft_dhdr *h)
 		return RX_DEAD;
 	}
 	n = build_iov(r->sge, r->nsge, qp->rx_send_off, h->len, iov + 1, MAX_IOV - 1);
-	if (n < 0 || read_rec(qp, h, iov, n) < 0) {
+	if (n < 0 || read_rec(qp, h, iov, n, pre) < 0) {
 		qp_nak_and_fail(qp, h->msn, XS_WC_REM_OP_ERR, "SEND could not be placed");
 		return RX_DEAD;
 	}
@@ -749,7 +880,7 @@ static const char *rdma_check(struct soft_qp *qp, uint32_t rkey, uint64_t addr, 
 	return NULL;
 }
 
-static enum rx_result rx_write(struct soft_qp *qp, struct xs_soft_dhdr *h)
+static enum rx_result rx_write(struct soft_qp *qp, struct xs_soft_dhdr *h, const uint8_t *pre)
 {
 	struct soft_fabric *f = qp->f;
 	struct iovec iov[2];
@@ -762,14 +893,14 @@ static enum rx_result rx_write(struct soft_qp *qp, struct xs_soft_dhdr *h)
 		char why[96];
 
 		pthread_rwlock_unlock(&f->mr_lock);
-		discard_rec(qp);
+		discard_rec(qp, pre);
 		snprintf(why, sizeof(why), "RDMA WRITE refused (rkey 0x%x): %s", h->rkey, bad);
 		qp_nak_and_fail(qp, h->msn, XS_WC_REM_ACCESS_ERR, why);
 		return RX_DEAD;
 	}
 	iov[1].iov_base = (void *)(uintptr_t)h->raddr;
 	iov[1].iov_len = h->len;
-	rc = read_rec(qp, h, iov, 1);
+	rc = read_rec(qp, h, iov, 1, pre);
 	pthread_rwlock_unlock(&f->mr_lock);
 	if (rc < 0) {
 		qp_nak_and_fail(qp, h->msn, XS_WC_REM_OP_ERR, "RDMA WRITE could not be placed");
@@ -783,13 +914,13 @@ static enum rx_result rx_write(struct soft_qp *qp, struct xs_soft_dhdr *h)
 	return RX_OK;
 }
 
-static enum rx_result rx_read_req(struct soft_qp *qp, struct xs_soft_dhdr *h)
+static enum rx_result rx_read_req(struct soft_qp *qp, struct xs_soft_dhdr *h, const uint8_t *pre)
 {
 	struct soft_fabric *f = qp->f;
 	struct rresp *r;
 	const char *bad;
 
-	discard_rec(qp);
+	discard_rec(qp, pre);
 	pthread_rwlock_rdlock(&f->mr_lock);
 	bad = rdma_check(qp, h->rkey, h->raddr, h->total, XS_ACCESS_REMOTE_READ);
 	pthread_rwlock_unlock(&f->mr_lock);
@@ -818,7 +949,8 @@ static enum rx_result rx_read_req(struct soft_qp *qp, struct xs_soft_dhdr *h)
 	return RX_OK;
 }
 
-static enum rx_result rx_read_resp(struct soft_qp *qp, struct xs_soft_dhdr *h)
+static enum rx_result rx_read_resp(struct soft_qp *qp, struct xs_soft_dhdr *h,
+				   const uint8_t *pre)
 {
 	struct iovec iov[MAX_IOV];
 	struct sq_ent *e = NULL;
@@ -837,7 +969,7 @@ static enum rx_result rx_read_resp(struct soft_qp *qp, struct xs_soft_dhdr *h)
 		return RX_DEAD;
 	}
 	n = build_iov(e->sge, e->nsge, e->got, h->len, iov + 1, MAX_IOV - 1);
-	if (n < 0 || read_rec(qp, h, iov, n) < 0) {
+	if (n < 0 || read_rec(qp, h, iov, n, pre) < 0) {
 		qp_nak_and_fail(qp, h->msn, XS_WC_BAD_RESP_ERR, "READ response could not be placed");
 		return RX_DEAD;
 	}
@@ -853,44 +985,84 @@ static enum rx_result rx_read_resp(struct soft_qp *qp, struct xs_soft_dhdr *h)
 	return RX_OK;
 }
 
+/* Next record: its header in *h, and its payload in the bounce buffer
+ * (returned) when read whole, or NULL when only peeked. 1 = got one,
+ * 0 = nothing there, -1 = the connection ended or broke (handled). */
+static int rx_next(struct soft_qp *qp, struct xs_soft_dhdr *h, const uint8_t **pre)
+{
+	ssize_t n;
+
+	*pre = NULL;
+	if (qp->pend) {
+		*h = qp->pend_hdr;
+		*pre = qp->bounce;
+		qp->pend = false;
+		return 1;
+	}
+	if (qp->small_mode && !qp->bounce)
+		qp->bounce = malloc(XS_SOFT_SEG);
+	if (qp->small_mode && qp->bounce) {
+		struct iovec iov[2] = { { h, sizeof(*h) }, { qp->bounce, XS_SOFT_SEG } };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+
+		do
+			n = recvmsg(qp->sock, &mh, MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n > 0 && (size_t)n >= sizeof(*h) && h->len <= XS_SOFT_SEG &&
+		    (size_t)n != sizeof(*h) + h->len)
+			n = 1; /* malformed */
+		*pre = qp->bounce;
+	} else {
+		do
+			n = recv(qp->sock, h, sizeof(*h), MSG_PEEK | MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+	}
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n <= 0) {
+		soft_qp_conn_lost(qp, XS_QPS_CLOSED);
+		return -1;
+	}
+	if ((size_t)n < sizeof(*h) || h->len > XS_SOFT_SEG) {
+		qp_nak_and_fail(qp, 0, XS_WC_BAD_RESP_ERR, "malformed record");
+		return -1;
+	}
+	qp->small_mode = h->len <= SOFT_SMALL;
+	return 1;
+}
+
 static void qp_rx(struct soft_qp *qp)
 {
 	for (int budget = 256; budget > 0 && qp->sock >= 0; budget--) {
 		struct xs_soft_dhdr h;
+		const uint8_t *pre;
 		enum rx_result res;
-		ssize_t n;
+		int rc = rx_next(qp, &h, &pre);
 
-		n = recv(qp->sock, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		if (rc < 0)
+			return;
+		if (rc == 0)
 			break;
-		if (n <= 0) {
-			soft_qp_conn_lost(qp, XS_QPS_CLOSED);
-			return;
-		}
-		if ((size_t)n < sizeof(h) || h.len > XS_SOFT_SEG) {
-			qp_nak_and_fail(qp, 0, XS_WC_BAD_RESP_ERR, "malformed record");
-			return;
-		}
 		on_ack(qp, h.ack);
 		switch (h.op) {
 		case XS_SOFT_DOP_SEND:
-			res = rx_send(qp, &h);
+			res = rx_send(qp, &h, pre);
 			break;
 		case XS_SOFT_DOP_WRITE:
-			res = rx_write(qp, &h);
+			res = rx_write(qp, &h, pre);
 			break;
 		case XS_SOFT_DOP_READ_REQ:
-			res = rx_read_req(qp, &h);
+			res = rx_read_req(qp, &h, pre);
 			break;
 		case XS_SOFT_DOP_READ_RESP:
-			res = rx_read_resp(qp, &h);
+			res = rx_read_resp(qp, &h, pre);
 			break;
 		case XS_SOFT_DOP_ACK:
-			discard_rec(qp);
+			discard_rec(qp, pre);
 			res = RX_OK;
 			break;
 		case XS_SOFT_DOP_NAK:
-			discard_rec(qp);
+			discard_rec(qp, pre);
 			on_nak(qp, &h);
 			res = RX_DEAD;
 			break;
@@ -913,6 +1085,14 @@ static void qp_rx(struct soft_qp *qp)
 	sq_complete(qp);
 }
 
+bool soft_qp_app_owned(struct soft_qp *qp, uint64_t now)
+{
+	struct soft_cq *r = to_scq(qp->base.attr.recv_cq), *s = to_scq(qp->base.attr.send_cq);
+
+	return now - __atomic_load_n(&r->last_poll_ms, __ATOMIC_RELAXED) < SOFT_APP_ACTIVE_MS ||
+	       now - __atomic_load_n(&s->last_poll_ms, __ATOMIC_RELAXED) < SOFT_APP_ACTIVE_MS;
+}
+
 void soft_qp_io(struct soft_qp *qp, uint32_t events)
 {
 	if (qp->sock < 0)
@@ -922,7 +1102,8 @@ void soft_qp_io(struct soft_qp *qp, uint32_t events)
 			soft_qp_conn_lost(qp, XS_QPS_CLOSED);
 			return;
 		}
-		qp_rx(qp);
+		if (!qp->rnr_blocked)
+			qp_rx(qp);
 	}
 	if (qp->sock >= 0 && (events & EPOLLOUT))
 		qp_pump(qp);
@@ -936,22 +1117,33 @@ int soft_qp_timers(struct soft_qp *qp, uint64_t now)
 
 	if (qp->sock < 0)
 		return -1;
+	if (qp->pt_disarmed) {
+		/* the application polls this QP's CQ; take over when it stops */
+		if (!soft_qp_app_owned(qp, now)) {
+			qp->pt_disarmed = false;
+			soft_epoll_update(qp);
+		} else {
+			next = SOFT_APP_ACTIVE_MS;
+		}
+	}
 	if (qp->rnr_blocked) {
 		uint64_t dl = qp->rnr_since + SOFT_RNR_MS;
 
 		if (now >= dl) {
-			struct xs_soft_dhdr h;
+			struct xs_soft_dhdr h = { 0 };
 
-			if (recv(qp->sock, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) ==
-			    (ssize_t)sizeof(h))
-				discard_rec(qp);
-			else
-				h.msn = 0;
+			if (qp->pend)
+				h = qp->pend_hdr;
+			else if (recv(qp->sock, &h, sizeof(h), MSG_PEEK | MSG_DONTWAIT) ==
+				 (ssize_t)sizeof(h))
+				discard_rec(qp, NULL);
+			qp->pend = false;
 			qp_nak_and_fail(qp, h.msn, XS_WC_RNR_RETRY_EXC_ERR,
 					"no receive posted for an incoming SEND within 2 s");
 			return -1;
 		}
-		next = (int)(dl - now);
+		if (next < 0 || (int)(dl - now) < next)
+			next = (int)(dl - now);
 	}
 	if (qp->ack_deadline) {
 		if (now >= qp->ack_deadline) {
@@ -965,6 +1157,9 @@ int soft_qp_timers(struct soft_qp *qp, uint64_t now)
 				next = t;
 		}
 	}
+	/* receives done by application threads set deadlines we don't hear of */
+	if (next < 0 || next > SOFT_TICK_MS)
+		next = SOFT_TICK_MS;
 	return next;
 }
 
@@ -1024,6 +1219,15 @@ struct xs_qp *soft_qp_create(struct xs_fabric *xf, const struct xs_qp_attr *attr
 	}
 	qp->idx = idx;
 	qp->base.qpn = SOFT_QPN_BASE + idx;
+	if (cq_attach_qp(to_scq(attr->recv_cq), qp) < 0) {
+		pthread_mutex_unlock(&f->lock);
+		goto err_mutex;
+	}
+	if (attr->send_cq != attr->recv_cq && cq_attach_qp(to_scq(attr->send_cq), qp) < 0) {
+		cq_detach_qp(to_scq(attr->recv_cq), qp);
+		pthread_mutex_unlock(&f->lock);
+		goto err_mutex;
+	}
 	f->qps[idx] = qp;
 	pthread_mutex_unlock(&f->lock);
 	return &qp->base;
@@ -1043,6 +1247,7 @@ err_free:
 
 static void qp_free(struct soft_qp *qp)
 {
+	free(qp->bounce);
 	pthread_mutex_destroy(&qp->lock);
 	free(qp->rq_sges);
 	free(qp->rq);
@@ -1096,6 +1301,9 @@ int soft_qp_destroy(struct xs_qp *xqp)
 	qp->disc_reported = true; /* no event for a QP that is going away */
 	soft_qp_conn_lost(qp, XS_QPS_CLOSED);
 	pthread_mutex_unlock(&qp->lock);
+	cq_detach_qp(to_scq(qp->base.attr.recv_cq), qp);
+	if (qp->base.attr.send_cq != qp->base.attr.recv_cq)
+		cq_detach_qp(to_scq(qp->base.attr.send_cq), qp);
 	pthread_mutex_unlock(&f->lock);
 	purge_events(f, qp);
 	qp_free(qp);
@@ -1136,6 +1344,10 @@ int soft_qp_attach_sock(struct soft_qp *qp, int sock)
 	qp->rnr_blocked = false;
 	qp->tx_blocked = false;
 	qp->rx_send_active = false;
+	qp->pend = false;
+	qp->small_mode = true;
+	qp->pt_disarmed = false;
+	qp->cq_events = 0;
 	soft_epoll_update(qp);
 	if (!qp->ep_events) {
 		qp->sock = -1;
@@ -1287,9 +1499,11 @@ int soft_post_recv(struct xs_qp *xqp, const struct xs_recv_wr *wr)
 	memcpy(r->sge, wr->sg_list, sizeof(*r->sge) * (size_t)wr->num_sge);
 	qp->rq_tail++;
 	if (qp->rnr_blocked) {
-		/* the progress thread picks the waiting SEND up */
+		/* take the waiting SEND now */
 		qp->rnr_blocked = false;
-		soft_epoll_update(qp);
+		qp_rx(qp);
+		if (qp->sock >= 0)
+			soft_epoll_update(qp);
 	}
 out:
 	pthread_mutex_unlock(&qp->lock);
