@@ -273,7 +273,7 @@ static size_t mode_pages(const struct xsd_scsi_lun *lu, uint8_t page, uint8_t pc
 		memset(p, 0, 20);
 		p[0] = MODE_PAGE_CACHING;
 		p[1] = 0x12;
-		if (pc != 1 && lu->write_cache)
+		if (pc != 1 && !lu->write_through)
 			p[2] = 0x04; /* WCE */
 		n += 20;
 	}
@@ -523,7 +523,7 @@ static void cmd_read_write(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu)
 	}
 	memset(bio, 0, sizeof(*bio));
 	bio->op = write ? XSD_BIO_WRITE : XSD_BIO_READ;
-	bio->fua = fua;
+	bio->fua = fua || (write && lu->write_through);
 	bio->off = lba * lu->block_size;
 	bio->len = bytes;
 	if (bio_set_iov(cmd, bio, bytes) < 0)

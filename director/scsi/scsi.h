@@ -187,7 +187,8 @@ struct xsd_scsi_lun_opts {
 	const char *revision;     /* <= 4, default "0001" */
 	const char *serial;       /* 1..32 printable chars, required */
 	bool read_only;
-	bool write_cache;         /* report WCE=1 (the host then sends SYNC CACHE) */
+	bool write_through;       /* WCE=0 and every write durable (FUA); default:
+				   WCE=1, the host sends SYNCHRONIZE CACHE */
 	uint32_t max_xfer_blocks; /* default 1 MiB worth */
 	uint32_t max_unmap_blocks;  /* default 1 GiB worth; 0 with no UNMAP */
 	uint32_t max_unmap_descs;   /* default 64 */

@@ -68,6 +68,7 @@ struct xsd_scsi_bio {
 	/* for the back end while it owns the bio */
 	unsigned int be_pending;
 	int be_err;
+	uint64_t be_done;
 	void *be_priv;
 	struct xsd_scsi_bio *be_next;
 };

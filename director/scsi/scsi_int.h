@@ -36,7 +36,7 @@ struct xsd_scsi_lun {
 	char serial[33];
 	uint8_t naa[16];
 	bool read_only;
-	bool write_cache;
+	bool write_through;
 	bool stopped;
 	bool removed;
 	uint32_t max_xfer_blocks;
