@@ -17,9 +17,9 @@
  * written, -EMSGSIZE when cap is too small, -EINVAL when the struct holds a
  * value the wire cannot carry. Encoders never write past cap.
  *
- * Where we deviate from the original Xsigo host driver, docs/protocol.md
- * says so; the main one: every length field is big-endian (the original
- * wrote some of them in host order).
+ * Where we deviate from the original Xsigo host driver, the appendix of
+ * docs/vswitch.md says so; the main one: every length field is big-endian
+ * (the original wrote some of them in host order).
  */
 #ifndef XSCORE_VNIC_WIRE_H
 #define XSCORE_VNIC_WIRE_H
