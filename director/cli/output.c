@@ -360,9 +360,9 @@ static void render_kv(FILE *out, json_t *obj)
 
 	json_object_foreach(obj, k, v) {
 		if (json_is_integer(v))
-			fprintf(out, "%-16s %lld\n", k, (long long)json_integer_value(v));
+			fprintf(out, "%-20s %lld\n", k, (long long)json_integer_value(v));
 		else if (json_is_string(v))
-			fprintf(out, "%-16s %s\n", k, json_string_value(v));
+			fprintf(out, "%-20s %s\n", k, json_string_value(v));
 	}
 }
 
