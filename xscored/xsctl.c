@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (strncmp(argv[optind], "status", strlen(argv[optind])) != 0) {
+	if (!argv[optind][0] || strncmp(argv[optind], "status", strlen(argv[optind])) != 0) {
 		fprintf(stderr, "xsctl: unknown command '%s' (valid: status)\n", argv[optind]);
 		return 2;
 	}
