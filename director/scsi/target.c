@@ -119,12 +119,15 @@ int xsd_scsi_target_process(struct xsd_scsi_target *t)
 	uint64_t v;
 	int n = 0;
 
-	if (read(t->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		XS_ERR(SCSI_LOG, "completion eventfd: %s", xs_strerror(-errno));
+	/* Back ends first: their completions land on the done list. */
 	for (unsigned int i = 0; i < t->n_luns; i++)
 		xsd_bdev_process(t->luns[i].lun->be);
 	for (struct xsd_scsi_lun *lu = t->removed; lu; lu = lu->next_removed)
 		xsd_bdev_process(lu->be);
+	/* Everything queued so far is handled below; only commands completed
+	 * by the callbacks (re-submissions) make the fd readable again. */
+	if (read(t->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		XS_ERR(SCSI_LOG, "completion eventfd: %s", xs_strerror(-errno));
 
 	/* Take the list as it is: callbacks may submit again. */
 	list = t->done_head;
