@@ -17,7 +17,8 @@
  *            RTR, rdma_accept -> ESTABLISHED -> RTS -> XS_EV_ESTABLISHED
  * Addresses: on InfiniBand AF_IB with the service ID (and the destination GID;
  * a LID-only destination is turned into a GID with an SA PathRecord query);
- * on RoCE IP (xs_cm_dest.ip) with the low 16 bits of the service ID as port.
+ * on RoCE IP (xs_cm_dest.ip) with the low 16 bits of the service ID as port
+ * (and at most 56 bytes of REQ private data: rdma_cm's IP header takes 36).
  * rdma_cm only listens on service IDs of its own port spaces; any other ID
  * is mapped into the RDMA_PS_IB space (0x013F0000 | low 16 bits) on both
  * sides, so both ends agree (see cm_sid()).
@@ -55,6 +56,8 @@
 #define RDMA_PS_IB_SID XS_U64(0x00000000013F0000)
 #define RDMA_PS_TCP_SID XS_U64(0x0000000001060000)
 #define WR_RECV_BIT (XS_U64(1) << 63)
+/* an IB CM REQ carries 92 bytes; rdma_cm's IP addressing header takes 36 */
+#define RDMA_IP_PRIVATE_DATA_MAX 56
 
 enum ctx_kind { CTX_QP = 1, CTX_REQ, CTX_LISTENER };
 
@@ -809,6 +812,12 @@ static int verbs_qp_connect(struct xs_qp *qp, const struct xs_cm_dest *dest, uin
 			       vf->dev);
 			return -EDESTADDRREQ;
 		}
+		if (plen > RDMA_IP_PRIVATE_DATA_MAX) {
+			XS_ERR(COMP, "%s: over IP, rdma_cm carries at most %d bytes of connect "
+			       "private data (asked for %zu)", vf->dev, RDMA_IP_PRIVATE_DATA_MAX,
+			       plen);
+			return -EMSGSIZE;
+		}
 		snprintf(port, sizeof(port), "%u", (unsigned int)(service_id & 0xffff));
 		rc = getaddrinfo(dest->ip, port, &hints, &ai);
 		if (rc) {
@@ -1025,6 +1034,13 @@ static void on_connect_request(struct verbs_fabric *vf, struct rdma_cm_event *e)
 	struct xs_cm_req_info *info;
 	struct xs_event ev;
 
+	if (e->id->verbs && strcmp(ibv_get_device_name(e->id->verbs->device), vf->dev) != 0) {
+		/* a listener bound to any address (RoCE) hears every device */
+		XS_DEBUG(COMP, "%s: connect request arrived on %s: rejected", vf->dev,
+			 ibv_get_device_name(e->id->verbs->device));
+		free(r);
+		r = NULL;
+	}
 	if (!r) {
 		rdma_reject(e->id, NULL, 0);
 		rdma_destroy_id(e->id);
