@@ -598,6 +598,74 @@ static void test_inf_syntax(void **state)
 	assert_int_equal(h.live_blocks, 0);
 }
 
+/* The driver's INF saved the Windows way (CRLF, or UTF-16LE with a BOM)
+ * reads the same as the LF/UTF-8 file. */
+static void check_saved_as(struct fixture *f, const char *text, size_t len)
+{
+	struct sim_host h;
+	struct winib_inf *inf;
+	struct winib_reg *reg;
+	struct winib_inf_error einfo;
+	struct winib_config *cfg;
+	const struct winib_reg_value *v;
+	int err;
+
+	sim_host_init(&h);
+	inf = winib_inf_parse(&h.env, "xsbus.inf", text, len, &einfo, &err);
+	assert_non_null(inf);
+	reg = winib_reg_create(&h.env, &err);
+	assert_non_null(reg);
+	assert_int_equal(winib_inf_apply_install(inf, INSTALL, reg, &einfo), 9);
+	v = winib_reg_get(reg, WINIB_HKR, "Parameters\\XsigoBus", "Description");
+	assert_non_null(v);
+	assert_string_equal(v->data, "Xsigo Virtual Bus");
+	v = winib_reg_get(reg, WINIB_HKR, "Parameters", "StaticChild");
+	assert_non_null(v);
+	assert_int_equal(v->type, WINIB_REG_SZ);
+	assert_string_equal(v->data, "XsigoBus");
+	cfg = winib_config_load(&h.env, reg, 4, &err);
+	assert_non_null(cfg);
+	assert_int_equal(cfg->count, f->pm.bus->cfg->count);
+	assert_string_equal(cfg->tmpl[1].device_id, "IBA\\XsigoBus");
+	winib_config_destroy(cfg);
+	winib_reg_destroy(reg);
+	winib_inf_destroy(inf);
+	assert_int_equal(h.live_blocks, 0);
+}
+
+static void test_inf_crlf_and_utf16(void **state)
+{
+	struct fixture *f = *state;
+	char *crlf = malloc(2 * f->inf_len + 2), *u16 = malloc(4 * f->inf_len + 4);
+	size_t i, n = 0, m = 2;
+	struct sim_host h;
+	struct winib_inf_error einfo;
+	int err;
+
+	assert_non_null(crlf);
+	assert_non_null(u16);
+	u16[0] = (char)0xff;
+	u16[1] = (char)0xfe;
+	for (i = 0; i < f->inf_len; i++) {
+		if (f->inf_text[i] == '\n') {
+			crlf[n++] = '\r';
+			u16[m++] = '\r';
+			u16[m++] = 0;
+		}
+		crlf[n++] = f->inf_text[i];
+		u16[m++] = f->inf_text[i]; /* the INF is ASCII */
+		u16[m++] = 0;
+	}
+	check_saved_as(f, crlf, n);
+	check_saved_as(f, u16, m);
+	sim_host_init(&h);
+	assert_null(winib_inf_parse(&h.env, "odd.inf", u16, 7, &einfo, &err));
+	assert_int_equal(err, -EBADMSG);
+	assert_string_equal(einfo.text, "odd.inf:0: UTF-16 text with an odd number of bytes");
+	free(crlf);
+	free(u16);
+}
+
 /* ---- lock policy -------------------------------------------------------- */
 
 static void test_policy_normal_mode(void **state)
@@ -764,6 +832,7 @@ int main(void)
 						setup_from_inf, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_line_in_real_inf, setup_from_inf,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_inf_crlf_and_utf16, setup_from_inf, teardown),
 		cmocka_unit_test(test_broken_lines),
 		cmocka_unit_test(test_install_missing_addreg_section),
 		cmocka_unit_test(test_child_without_device_id),

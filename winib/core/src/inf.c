@@ -4,6 +4,7 @@
  * [Strings] substitution, and AddReg lines applied to a winib_reg.
  * Syntax accepted is described in winib/inf.h.
  */
+#include "winib/bus.h" /* winib_utf16_to_utf8 */
 #include "winib/inf.h"
 #include "winib/policy.h"
 
@@ -394,8 +395,74 @@ static int load_strings(struct winib_inf *inf, struct winib_inf_error *einfo)
 	return 0;
 }
 
+static struct winib_inf *parse_utf8(struct winib_env *env, const char *file, const char *text,
+				     size_t len, struct winib_inf_error *einfo, int *err);
+
+/*
+ * INF files saved by Windows tools are often UTF-16LE with a BOM: convert
+ * to UTF-8 and parse that. Odd byte counts and broken surrogates are errors.
+ */
+static struct winib_inf *parse_utf16le(struct winib_env *env, const char *file, const char *text,
+				       size_t len, struct winib_inf_error *einfo, int *err)
+{
+	size_t units = (len - 2) / 2, i;
+	struct winib_inf *inf = NULL;
+	uint16_t *w;
+	char *u8;
+	int n;
+
+	if ((len & 1u) != 0 || units > ((size_t)16 << 20)) {
+		if (einfo != NULL) {
+			einfo->line = 0;
+			(void)winib_fmt(einfo->text, sizeof(einfo->text),
+					"%s:0: UTF-16 text with an odd number of bytes", file);
+			winib_log(env, WINIB_LOG_ERR, "%s", einfo->text);
+		}
+		*err = -EBADMSG;
+		return NULL;
+	}
+	w = winib_alloc(env, (units + 1) * sizeof(*w));
+	if (w == NULL) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	for (i = 0; i < units; i++)
+		w[i] = (uint16_t)((unsigned char)text[2 + 2 * i] |
+				  ((unsigned)(unsigned char)text[3 + 2 * i] << 8));
+	n = winib_utf16_to_utf8(w, units, NULL, 0);
+	if (n < 0) {
+		if (einfo != NULL) {
+			einfo->line = 0;
+			(void)winib_fmt(einfo->text, sizeof(einfo->text),
+					"%s:0: UTF-16 text with a broken surrogate pair", file);
+			winib_log(env, WINIB_LOG_ERR, "%s", einfo->text);
+		}
+		*err = -EBADMSG;
+		goto out_free_w;
+	}
+	u8 = winib_alloc(env, (size_t)n + 1);
+	if (u8 == NULL) {
+		*err = -ENOMEM;
+		goto out_free_w;
+	}
+	(void)winib_utf16_to_utf8(w, units, u8, (size_t)n);
+	inf = parse_utf8(env, file, u8, (size_t)n, einfo, err);
+	winib_free(env, u8);
+out_free_w:
+	winib_free(env, w);
+	return inf;
+}
+
 struct winib_inf *winib_inf_parse(struct winib_env *env, const char *file, const char *text,
 				  size_t len, struct winib_inf_error *einfo, int *err)
+{
+	if (len >= 2 && (unsigned char)text[0] == 0xff && (unsigned char)text[1] == 0xfe)
+		return parse_utf16le(env, file, text, len, einfo, err);
+	return parse_utf8(env, file, text, len, einfo, err);
+}
+
+static struct winib_inf *parse_utf8(struct winib_env *env, const char *file, const char *text,
+				     size_t len, struct winib_inf_error *einfo, int *err)
 {
 	struct winib_inf *inf;
 	struct inf_section *cur = NULL;

@@ -5,8 +5,10 @@
  * Accepted syntax (a subset of what SetupAPI takes, enough for bus INFs):
  *   - [Section] headers (names compare without case); ';' starts a comment
  *     outside double quotes; a '\' as the last character of a line (after
- *     comment removal) joins the next line; ASCII/UTF-8 text, a UTF-8 BOM
- *     is skipped. Lines are reported with the number of their first line.
+ *     comment removal) joins the next line; ASCII/UTF-8 text (a UTF-8 BOM
+ *     is skipped); UTF-16LE with a BOM (as Windows tools save INFs) is
+ *     converted first. CRLF and LF line ends both work. Lines are reported
+ *     with the number of their first line.
  *   - fields are separated by commas outside quotes; a quoted part keeps
  *     its spaces, commas and semicolons, "" inside quotes is one '"';
  *   - %token% is replaced by its [Strings] value, both inside and outside
