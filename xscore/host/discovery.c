@@ -107,8 +107,10 @@ static void disc_fail(struct xs_host *h, uint64_t now, const char *fmt, ...)
 {
 	struct xs_disc *d = &h->disc;
 	uint32_t delay;
+	char prev[sizeof(d->st.last_result)];
 	va_list ap;
 
+	memcpy(prev, d->st.last_result, sizeof(prev));
 	va_start(ap, fmt);
 	vsnprintf(d->st.last_result, sizeof(d->st.last_result), fmt, ap);
 	va_end(ap);
@@ -117,8 +119,12 @@ static void disc_fail(struct xs_host *h, uint64_t now, const char *fmt, ...)
 	d->next_query_ms = now + delay;
 	d->state = XS_DISC_IDLE;
 	d->pending_tid = 0;
-	XS_INFO(XS_DISC_LOG, "%s: discovery failed: %s; next try in %u ms", h->session_name,
-		d->st.last_result, delay);
+	/* Say it once at info level; repeats of the same failure go to debug. */
+	if (strcmp(prev, d->st.last_result) != 0)
+		XS_INFO(XS_DISC_LOG, "%s: discovery failed: %s; retrying with back-off",
+			h->session_name, d->st.last_result);
+	XS_DEBUG(XS_DISC_LOG, "%s: discovery failed: %s; next try in %u ms", h->session_name,
+		 d->st.last_result, delay);
 }
 
 static int send_sa_query(struct xs_host *h, uint64_t now)

@@ -282,13 +282,14 @@ static void pump(int ms, const bool *flag, const int *count)
 	for (;;) {
 		struct pollfd p[3] = {
 			{ .fd = xs_fabric_event_fd(f), .events = POLLIN },
-			{ .fd = xs_mad_agent_fd(xcpm), .events = POLLIN },
+			{ .fd = xcpm ? xs_mad_agent_fd(xcpm) : -1, .events = POLLIN },
 			{ .fd = cn.cq ? xs_cq_fd(cn.cq) : -1, .events = POLLIN },
 		};
 		uint64_t now = xs_now_ms();
 
 		handle_events();
-		serve_xcpm();
+		if (xcpm)
+			serve_xcpm();
 		poll_cq();
 		if (cn.up && cn.auto_hello && now - cn.last_hello_ms >= HELLO_S * 1000) {
 			send_session(XS_XSMP_HELLO, 0, 0, NULL);
@@ -415,7 +416,7 @@ static void expect_ack(uint8_t type, uint8_t code, uint64_t rid, const char *tex
 	checks++;
 }
 
-static void accept_session(void)
+static void accept_session_as(bool confirm)
 {
 	struct xs_qp_attr qa = { 0 };
 	struct xs_cm_req_info info;
@@ -453,9 +454,19 @@ static void accept_session(void)
 	CHECK(s.xsmp_version == 1, "xsmp_version %u", s.xsmp_version);
 	CHECK(s.resource_flags == 3, "resource_flags 0x%x", s.resource_flags);
 	CHECK(s.chassis_name[0] == 0, "chassis_name");
+	if (!confirm) {
+		send_session(XS_XSMP_REG_REJECT, 0, 1, "unknown host " HOSTNAME);
+		cn.auto_hello = false;
+		return;
+	}
 	send_session(XS_XSMP_REG_CONFIRM, HELLO_S, 0, NULL);
 	cn.last_hello_ms = xs_now_ms();
 	cn.auto_hello = true;
+}
+
+static void accept_session(void)
+{
+	accept_session_as(true);
 }
 
 /* Run `xsctl status --json` and parse it. */
@@ -552,6 +563,31 @@ int main(int argc, char **argv)
 	CHECK(f, "cannot open the soft fabric: %s", strerror(errno));
 	CHECK(xs_fabric_query_port(f, &me) == 0, "query port");
 
+	/* the host, started before the director registers its XDS */
+	{
+		char log[600], spec[600];
+		char *hargv[] = { (char *)argv[2], "-f", "-F", spec, "-p", PORTNAME, "-H", HOSTNAME,
+				  "-s", (char *)workdir, "-d", "xsmp,host,disc", NULL };
+
+		snprintf(spec, sizeof(spec), "soft:%s", fab_sock);
+		snprintf(log, sizeof(log), "%s/xscored.log", workdir);
+		xscored_pid = spawn(hargv, log);
+	}
+	usleep(1500000);
+	doc = xsctl_status();
+	host = json_array_get(json_object_get(doc, "hosts"), 0);
+	CHECK(host, "no host in status");
+	CHECK(strcmp(json_string_value(json_object_get(json_object_get(host, "xds"), "result")),
+		     "no XSIGOXDS ServiceRecord in the SA") == 0, "xds result '%s'",
+	      json_string_value(json_object_get(json_object_get(host, "xds"), "result")));
+	CHECK(json_integer_value(json_object_get(json_object_get(host, "xds"), "failures")) >= 1,
+	      "no discovery failure counted");
+	CHECK(json_array_size(json_object_get(host, "sessions")) == 0, "sessions without an XDS");
+	CHECK(strcmp(json_string_value(json_object_get(json_object_get(host, "port"), "state")),
+		     "active") == 0, "port state");
+	json_decref(doc);
+	checks++;
+
 	/* XDS: ServiceRecord XSIGOXDS -> our LID */
 	sa_agent = xs_mad_agent_register(f, XS_SA_CLASS, XS_SA_CLASS_VERSION, NULL, 0);
 	CHECK(sa_agent, "SA agent");
@@ -582,17 +618,6 @@ int main(int argc, char **argv)
 	CHECK(xcpm, "XCPM agent");
 	listener = xs_cm_listen(f, XS_XSMP_SERVICE_ID);
 	CHECK(listener, "listen");
-
-	/* the host */
-	{
-		char log[600], spec[600];
-		char *hargv[] = { (char *)argv[2], "-f", "-F", spec, "-p", PORTNAME, "-H", HOSTNAME,
-				  "-s", (char *)workdir, "-d", "xsmp,host", NULL };
-
-		snprintf(spec, sizeof(spec), "soft:%s", fab_sock);
-		snprintf(log, sizeof(log), "%s/xscored.log", workdir);
-		xscored_pid = spawn(hargv, log);
-	}
 
 	/* 1. discovery, connection, REGISTER, REG_CONFIRM, RESOURCE_LIST (empty) */
 	accept_session();
@@ -717,7 +742,22 @@ int main(int argc, char **argv)
 	      "hello timeout took %llu ms", (unsigned long long)(xs_now_ms() - silent_from));
 	checks++;
 
-	/* 7. reconnect, then SIGTERM: SHUTDOWN arrives and xscored exits 0 */
+	/* 7. a REG_REJECT is shown with its reason, and the host tries again later */
+	accept_session_as(false);
+	pump(3000, &cn.disconnected, NULL);
+	CHECK(cn.disconnected, "host did not drop a rejected session");
+	doc = xsctl_status();
+	host = json_array_get(json_object_get(doc, "hosts"), 0);
+	sess = json_array_get(json_object_get(host, "sessions"), 0);
+	CHECK(strcmp(json_string_value(json_object_get(sess, "last_error")),
+		     "rejected by director: reason 1: unknown host " HOSTNAME) == 0,
+	      "last_error '%s'", json_string_value(json_object_get(sess, "last_error")));
+	CHECK(json_integer_value(json_object_get(sess, "rejects")) == 1, "rejects");
+	CHECK(find_device(host, "eth-int0"), "a rejected session removed a device");
+	json_decref(doc);
+	checks++;
+
+	/* 8. reconnect, then SIGTERM: SHUTDOWN arrives and xscored exits 0 */
 	accept_session();
 	expect_reslist(1, ids);
 	kill(xscored_pid, SIGTERM);
