@@ -206,3 +206,83 @@ int xsd_vsw_csum_verify(const uint8_t *frame, size_t len)
 		return li.v6 ? 0 : 1;
 	return csum_fold(l4_sum(frame, &li)) == 0xffff;
 }
+
+/* ------------------------------------------------- software segmentation */
+
+static void ip4_hdr_csum(uint8_t *ip)
+{
+	size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+
+	xs_put16(ip + 10, 0);
+	xs_put16(ip + 10, (uint16_t)~csum_fold(csum_add(0, ip, ihl)));
+}
+
+int xsd_vsw_gso_segment(const uint8_t *frame, size_t len, const struct virtio_net_hdr *vh,
+			uint8_t *out, size_t cap, struct iovec *segs, size_t max_segs)
+{
+	uint8_t gso = vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+	size_t doff, hdr, payload, mss = vh->gso_size, nseg, i, used = 0;
+	uint32_t seq;
+	uint16_t id = 0;
+	struct l4_info li;
+	uint8_t flags;
+	int rc;
+
+	if (gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6)
+		return -EPROTONOSUPPORT;
+	if (mss == 0)
+		return -EINVAL;
+	rc = l4_locate(frame, len, &li);
+	if (rc)
+		return rc;
+	if (li.proto != IPPROTO_TCP_ || li.v6 != (gso == VIRTIO_NET_HDR_GSO_TCPV6))
+		return -EPROTONOSUPPORT;
+	doff = (size_t)(frame[li.l4_off + 12] >> 4) * 4;
+	if (doff < 20 || doff > li.l4_len)
+		return -EINVAL;
+	hdr = li.l4_off + doff;
+	payload = li.l4_len - doff;
+	nseg = payload ? (payload + mss - 1) / mss : 1;
+	if (nseg > max_segs)
+		return -ENOSPC;
+	if (cap < nseg * hdr + payload)
+		return -ENOSPC;
+	seq = xs_get32(frame + li.l4_off + 4);
+	flags = frame[li.l4_off + 13];
+	if (!li.v6)
+		id = xs_get16(frame + li.l3_off + 4);
+
+	for (i = 0; i < nseg; i++) {
+		size_t chunk = XS_MIN(mss, payload - i * mss);
+		uint8_t *s = out + used, *ip = s + li.l3_off, *tcp = s + li.l4_off;
+		uint8_t f = flags;
+		struct l4_info sl;
+
+		if (!payload)
+			chunk = 0;
+		memcpy(s, frame, hdr);
+		memcpy(s + hdr, frame + hdr + i * mss, chunk);
+		if (li.v6) {
+			xs_put16(ip + 4, (uint16_t)(hdr - li.l3_off - 40 + chunk));
+		} else {
+			xs_put16(ip + 2, (uint16_t)(hdr - li.l3_off + chunk));
+			xs_put16(ip + 4, (uint16_t)(id + i));
+			ip4_hdr_csum(ip);
+		}
+		xs_put32(tcp + 4, seq + (uint32_t)(i * mss));
+		if (i + 1 < nseg)
+			f &= (uint8_t)~(0x01 | 0x08); /* FIN and PSH only on the last */
+		if (i > 0)
+			f &= (uint8_t)~0x80;           /* CWR only on the first */
+		tcp[13] = f;
+		rc = l4_locate(s, hdr + chunk, &sl);
+		if (rc)
+			return rc; /* cannot happen: the headers were valid above */
+		xs_put16(tcp + 16, 0);
+		xs_put16(tcp + 16, (uint16_t)~csum_fold(l4_sum(s, &sl)));
+		segs[i].iov_base = s;
+		segs[i].iov_len = hdr + chunk;
+		used += hdr + chunk;
+	}
+	return (int)nseg;
+}

@@ -210,7 +210,7 @@ struct vsw_port {
 	bool allow_all;
 	uint8_t allowed[4096 / 8];
 	uint8_t mac[XSD_VSW_MAC_LEN];
-	bool csum_offload;
+	bool csum_offload, tso;
 	struct policer pol_in, pol_out;
 	bool all_multi;
 	uint16_t n_mcast;
@@ -423,6 +423,7 @@ static void port_apply(struct vsw_port *p, const struct xsd_vsw_port_cfg *c)
 	if (p->kind == XSD_VSW_PORT_VNIC)
 		memcpy(p->mac, c->mac, XSD_VSW_MAC_LEN);
 	p->csum_offload = c->csum_offload;
+	p->tso = c->tso;
 	policer_set(&p->pol_in, &c->rate_in);
 	policer_set(&p->pol_out, &c->rate_out);
 }
@@ -860,6 +861,7 @@ int xsd_vsw_forward(struct xsd_vsw *sw, uint32_t ingress, const uint8_t *frame, 
 		if (col == YELLOW)
 			q->st.rate_yellow_out++;
 		e->csum_fill = meta->needs_csum && !q->csum_offload;
+		e->segment = meta->gso && !q->tso;
 		q->st.tx_frames++;
 		q->st.tx_bytes += e->len;
 		res->n++;

@@ -73,6 +73,7 @@ struct xsd_vsw_port_cfg {
 	size_t n_allowed;             /* trunk: 0 on an uplink means all VLANs */
 	uint8_t mac[XSD_VSW_MAC_LEN]; /* vNIC: its unicast MAC (static entry) */
 	bool csum_offload;            /* receiver takes NEEDS_CSUM frames as is */
+	bool tso;                     /* receiver takes GSO frames as is */
 	struct xsd_vsw_rate rate_in;  /* frames the port sends into the switch */
 	struct xsd_vsw_rate rate_out; /* frames the switch delivers to the port */
 };
@@ -161,6 +162,7 @@ int xsd_vsw_uplink(const struct xsd_vsw *sw);
 struct xsd_vsw_meta {
 	uint64_t now_ns;     /* monotonic time, for ageing and the policers */
 	bool needs_csum;     /* the frame's vnet header has NEEDS_CSUM */
+	bool gso;            /* the frame's vnet header has a gso_type */
 };
 
 /* One copy of the frame: iov[0..iovcnt) is what this port gets. */
@@ -169,6 +171,8 @@ struct xsd_vsw_egress {
 	bool tagged;         /* leaves with an 802.1Q tag */
 	bool csum_fill;      /* receiver did not negotiate offload: complete the
 			      * L4 checksum (xsd_vsw_csum_complete) first */
+	bool segment;        /* GSO frame for a receiver without TSO:
+			      * xsd_vsw_gso_segment first */
 	int iovcnt;          /* 1..3 */
 	struct iovec iov[3];
 	size_t len;
@@ -236,6 +240,22 @@ int xsd_vsw_csum_complete(uint8_t *frame, size_t len, struct virtio_net_hdr *vh)
  * above when the frame is not IPv4/IPv6 TCP/UDP. UDP checksum 0 over IPv4
  * counts as correct (no checksum). */
 int xsd_vsw_csum_verify(const uint8_t *frame, size_t len);
+
+/*
+ * Software TCP segmentation for a receiver that did not negotiate TSO.
+ * @vh gives gso_type (TCPV4 or TCPV6, the ECN bit allowed) and gso_size
+ * (the MSS); the headers are taken from the frame itself (hdr_len is not
+ * trusted). Writes the segments back to back into @out and describes them
+ * in @segs. Each segment gets the IP length (IPv4: ID + i and a new header
+ * checksum), sequence number + i * MSS, FIN/PSH only on the last and CWR
+ * only on the first segment, and a complete TCP checksum. Returns the
+ * number of segments, -EPROTONOSUPPORT (not TCP over the IP version
+ * gso_type names), -EINVAL (MSS 0, bad TCP header length), -EMSGSIZE
+ * (truncated), -ENOSPC (@out or @segs too small: need
+ * segments * headers + payload bytes).
+ */
+int xsd_vsw_gso_segment(const uint8_t *frame, size_t len, const struct virtio_net_hdr *vh,
+			uint8_t *out, size_t cap, struct iovec *segs, size_t max_segs);
 
 #ifdef __cplusplus
 }

@@ -184,6 +184,105 @@ static void csum_udp_zero_result_becomes_ffff(void **state)
 	assert_int_equal(xsd_vsw_csum_verify(f, udp4_padded_len), 1);
 }
 
+/* A GSO frame: the headers of @base (Ethernet + IP + 20-byte TCP) with
+ * @payload bytes of pattern and the given TCP flags; IP length fixed up. */
+static size_t gso_frame(uint8_t *f, const uint8_t *base, size_t hdr, bool v6, size_t payload,
+			uint8_t flags)
+{
+	memcpy(f, base, hdr);
+	for (size_t i = 0; i < payload; i++)
+		f[hdr + i] = (uint8_t)(i * 7 + 3);
+	if (v6)
+		xs_put16(f + 18, (uint16_t)(20 + payload));
+	else
+		xs_put16(f + 16, (uint16_t)(hdr - 14 + payload));
+	f[hdr - 20 + 13] = flags;
+	return hdr + payload;
+}
+
+static bool ip4_hdr_ok(const uint8_t *ip)
+{
+	uint32_t sum = 0;
+
+	for (int i = 0; i < 20; i += 2)
+		sum += xs_get16(ip + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+static void gso_segments(bool v6)
+{
+	static uint8_t in[4000], out[8000], joined[4000];
+	const uint8_t *base = v6 ? tcp6_a_to_lan : tcp4_a_to_lan;
+	size_t hdr = v6 ? 74 : 54, len, n = 0;
+	struct virtio_net_hdr vh = {
+		.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4,
+		.gso_size = 1000,
+	};
+	struct iovec segs[4];
+	uint32_t seq0 = xs_get32(base + hdr - 20 + 4);
+	int k;
+
+	/* 2500 bytes, FIN|PSH|ACK|CWR: 1000 + 1000 + 500 */
+	len = gso_frame(in, base, hdr, v6, 2500, 0x80 | 0x10 | 0x08 | 0x01);
+	k = xsd_vsw_gso_segment(in, len, &vh, out, sizeof(out), segs, 4);
+	assert_int_equal(k, 3);
+	for (int i = 0; i < 3; i++) {
+		const uint8_t *s = segs[i].iov_base;
+		const uint8_t *tcp = s + hdr - 20;
+		size_t chunk = i < 2 ? 1000 : 500;
+
+		assert_int_equal(segs[i].iov_len, hdr + chunk);
+		assert_memory_equal(s, in, 12); /* MACs */
+		assert_int_equal(xsd_vsw_csum_verify(s, segs[i].iov_len), 1);
+		if (v6) {
+			assert_int_equal(xs_get16(s + 18), 20 + chunk);
+		} else {
+			assert_int_equal(xs_get16(s + 16), 40 + chunk);
+			assert_int_equal(xs_get16(s + 18), xs_get16(in + 18) + i);
+			assert_true(ip4_hdr_ok(s + 14));
+		}
+		assert_int_equal(xs_get32(tcp + 4), seq0 + 1000u * (uint32_t)i);
+		assert_int_equal(tcp[13], i == 0 ? 0x90 : i == 1 ? 0x10 : 0x19);
+		memcpy(joined + n, s + hdr, chunk);
+		n += chunk;
+	}
+	assert_int_equal(n, 2500);
+	assert_memory_equal(joined, in + hdr, 2500);
+
+	/* exact multiple, and a payload within one MSS */
+	len = gso_frame(in, base, hdr, v6, 2000, 0x10);
+	assert_int_equal(xsd_vsw_gso_segment(in, len, &vh, out, sizeof(out), segs, 4), 2);
+	assert_int_equal(segs[1].iov_len, hdr + 1000);
+	len = gso_frame(in, base, hdr, v6, 10, 0x18);
+	assert_int_equal(xsd_vsw_gso_segment(in, len, &vh, out, sizeof(out), segs, 4), 1);
+	assert_int_equal(segs[0].iov_len, hdr + 10);
+	assert_int_equal(xsd_vsw_csum_verify(segs[0].iov_base, segs[0].iov_len), 1);
+
+	/* room: 3 segments need 3 * hdr + 2500 bytes and 3 iovecs */
+	len = gso_frame(in, base, hdr, v6, 2500, 0x10);
+	assert_int_equal(xsd_vsw_gso_segment(in, len, &vh, out, 3 * hdr + 2499, segs, 4), -ENOSPC);
+	assert_int_equal(xsd_vsw_gso_segment(in, len, &vh, out, 3 * hdr + 2500, segs, 2), -ENOSPC);
+	assert_int_equal(xsd_vsw_gso_segment(in, len, &vh, out, 3 * hdr + 2500, segs, 3), 3);
+	/* wrong gso_type for the IP version, MSS 0, UDP */
+	vh.gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6;
+	assert_int_equal(xsd_vsw_gso_segment(in, len, &vh, out, sizeof(out), segs, 4),
+			 -EPROTONOSUPPORT);
+	vh.gso_type = (v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4) |
+		      VIRTIO_NET_HDR_GSO_ECN;
+	vh.gso_size = 0;
+	assert_int_equal(xsd_vsw_gso_segment(in, len, &vh, out, sizeof(out), segs, 4), -EINVAL);
+	vh.gso_size = 1000;
+	assert_int_equal(xsd_vsw_gso_segment(in, len, &vh, out, sizeof(out), segs, 4), 3);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+	assert_int_equal(xsd_vsw_gso_segment(in, len, &vh, out, sizeof(out), segs, 4),
+			 -EPROTONOSUPPORT);
+}
+
+static void gso_tcp4(void **state) { gso_segments(false); }
+static void gso_tcp6(void **state) { gso_segments(true); }
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +292,8 @@ int main(void)
 		cmocka_unit_test(csum_ipv6_udp_tcp_and_ext_header),
 		cmocka_unit_test(csum_not_needed_and_errors),
 		cmocka_unit_test(csum_udp_zero_result_becomes_ffff),
+		cmocka_unit_test(gso_tcp4),
+		cmocka_unit_test(gso_tcp6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

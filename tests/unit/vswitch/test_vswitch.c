@@ -6,7 +6,7 @@
  * and ageing, anti-spoofing, takeover, policers, counters.
  *
  * The switch used by most tests:
- *   uplink U: trunk, all VLANs, native VLAN 1, checksum offload
+ *   uplink U: trunk, all VLANs, native VLAN 1, checksum offload and TSO
  *   vNIC A 02:..:0a access VLAN 1     vNIC B 02:..:0b access VLAN 1
  *   vNIC C 02:..:0c access VLAN 20    vNIC T 02:..:0d trunk {10, 30}
  */
@@ -74,7 +74,7 @@ static int setup(void **state)
 	f->sw = xsd_vsw_create(&o);
 	assert_non_null(f->sw);
 	c = (struct xsd_vsw_port_cfg){ .mode = XSD_VSW_TRUNK, .native_vlan = 1,
-				       .csum_offload = true };
+				       .csum_offload = true, .tso = true };
 	f->u = xsd_vsw_port_add(f->sw, XSD_VSW_PORT_UPLINK, &c);
 	c = access_cfg(1, MAC_A);
 	f->a = xsd_vsw_port_add(f->sw, XSD_VSW_PORT_VNIC, &c);
@@ -811,10 +811,30 @@ static void csum_fill_for_non_offload_receivers(void **state)
 	assert_true(e->csum_fill);   /* B did not negotiate offload */
 	e = find_out(f, f->u);
 	assert_false(e->csum_fill);  /* the uplink takes NEEDS_CSUM frames */
+	assert_false(find_out(f, f->b)->segment);
 	m.needs_csum = false;
 	assert_int_equal(xsd_vsw_forward(f->sw, (uint32_t)f->a, arp_req_a, arp_req_a_len, &m,
 					 &f->res, f->out, 8), 2);
 	assert_false(find_out(f, f->b)->csum_fill);
+
+	/* GSO frames: B (no TSO) needs segmenting, the uplink does not */
+	m.gso = true;
+	assert_int_equal(xsd_vsw_forward(f->sw, (uint32_t)f->a, arp_req_a, arp_req_a_len, &m,
+					 &f->res, f->out, 8), 2);
+	assert_true(find_out(f, f->b)->segment);
+	assert_false(find_out(f, f->u)->segment);
+	{
+		struct xsd_vsw_port_cfg c = access_cfg(1, MAC_B);
+
+		c.tso = true;
+		c.csum_offload = true;
+		assert_int_equal(xsd_vsw_port_update(f->sw, (uint32_t)f->b, &c), 0);
+		m.needs_csum = true;
+		assert_int_equal(xsd_vsw_forward(f->sw, (uint32_t)f->a, arp_req_a, arp_req_a_len,
+						 &m, &f->res, f->out, 8), 2);
+		assert_false(find_out(f, f->b)->segment);
+		assert_false(find_out(f, f->b)->csum_fill);
+	}
 }
 
 int main(void)

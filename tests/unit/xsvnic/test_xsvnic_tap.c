@@ -100,12 +100,37 @@ static ssize_t read_until(struct xsvnic_tap *tap, uint16_t ethertype, struct vir
 	return -1;
 }
 
+/* The TAP of the running test, destroyed by the teardown if the test
+ * failed half-way, so the next test can use the name again. */
+static struct xsvnic_tap *g_tap;
+
+static struct xsvnic_tap *track(struct xsvnic_tap *tap)
+{
+	assert_non_null(tap);
+	g_tap = tap;
+	return tap;
+}
+
+static void tap_done(struct xsvnic_tap *tap)
+{
+	xsvnic_tap_destroy(tap);
+	if (tap == g_tap)
+		g_tap = NULL;
+}
+
+static int teardown_tap(void **state)
+{
+	if (g_tap)
+		xsvnic_tap_destroy(g_tap);
+	g_tap = NULL;
+	return 0;
+}
+
 static struct xsvnic_tap *make_tap(unsigned int offloads)
 {
-	struct xsvnic_tap *tap = xsvnic_tap_create(TAP, offloads);
+	struct xsvnic_tap *tap = track(xsvnic_tap_create(TAP, offloads));
 	int st;
 
-	assert_non_null(tap);
 	assert_int_equal(xsvnic_tap_set_mac(tap, TAP_MAC), 0);
 	assert_int_equal(xsvnic_tap_set_mtu(tap, 9000), 0);
 	assert_int_equal(xsvnic_tap_set_up(tap, true), 0);
@@ -120,11 +145,10 @@ static struct xsvnic_tap *make_tap(unsigned int offloads)
 
 static void create_configure_and_show(void **state)
 {
-	struct xsvnic_tap *tap = xsvnic_tap_create(TAP, XSVNIC_OFF_CSUM);
+	struct xsvnic_tap *tap = track(xsvnic_tap_create(TAP, XSVNIC_OFF_CSUM));
 	struct xsvnic_link_info li;
 	const char *o;
 
-	assert_non_null(tap);
 	assert_string_equal(xsvnic_tap_name(tap), TAP);
 	assert_int_equal(xsvnic_tap_ifindex(tap), (int)if_nametoindex(TAP));
 	o = link_show();
@@ -162,7 +186,7 @@ static void create_configure_and_show(void **state)
 	errno = 0;
 	assert_null(xsvnic_tap_create(TAP, 0));
 	assert_int_equal(errno, EBUSY);
-	xsvnic_tap_destroy(tap);
+	tap_done(tap);
 }
 
 static void carrier_follows_the_director(void **state)
@@ -185,7 +209,7 @@ static void carrier_follows_the_director(void **state)
 	assert_non_null(strstr(o, "LOWER_UP"));
 	assert_int_equal(xsvnic_tap_link_info(tap, &li), 0);
 	assert_true(li.carrier);
-	xsvnic_tap_destroy(tap);
+	tap_done(tap);
 }
 
 static void arp_request_gets_a_reply(void **state)
@@ -235,7 +259,7 @@ static void arp_request_gets_a_reply(void **state)
 	assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 	/* and the kernel learned the peer from the request */
 	assert_non_null(strstr(sh(&st, "ip neigh show 10.9.0.2 dev " TAP), "02:aa:bb:cc:dd:ee"));
-	xsvnic_tap_destroy(tap);
+	tap_done(tap);
 }
 
 /* Build a UDP/IPv4 frame 10.9.0.2:4000 -> 10.9.0.1:9999 with a correct
@@ -324,7 +348,7 @@ static void frames_written_with_vnet_header_reach_a_socket(void **state)
 	assert_int_equal(udp_recv(s, got, sizeof(got), 2000), 14);
 	assert_memory_equal(got, "third: partial", 14);
 	close(s);
-	xsvnic_tap_destroy(tap);
+	tap_done(tap);
 }
 
 static void frames_read_carry_offload_state(void **state)
@@ -376,7 +400,7 @@ static void frames_read_carry_offload_state(void **state)
 		assert_true(seen);
 	}
 	close(s);
-	xsvnic_tap_destroy(tap);
+	tap_done(tap);
 }
 
 /* The multicast MACs /proc/net/dev_mcast lists for the interface: the
@@ -478,7 +502,98 @@ static void multicast_list_through_netlink(void **state)
 	assert_int_equal(st, 0);
 	assert_true(xsvnic_tap_get_mcast(tap, macs, 64, &allm) >= 0);
 	assert_true(allm);
-	xsvnic_tap_destroy(tap);
+	tap_done(tap);
+}
+
+/* A TCP/IPv4 frame 10.9.0.2:40000 -> 10.9.0.1:8080 with complete checksums
+ * (payload may be NULL for @plen pattern bytes). */
+static size_t tcp_frame(uint8_t *f, uint32_t seq, uint32_t ack, uint8_t flags, size_t plen)
+{
+	size_t n = udp_frame(f, ""); /* Ethernet + IPv4 header, fixed below */
+	struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34,
+				     .csum_offset = 16 };
+	uint32_t sum = 0;
+
+	(void)n;
+	f[23] = 6;
+	xs_put16(f + 16, (uint16_t)(20 + 20 + plen));
+	xs_put16(f + 24, 0);
+	for (int i = 0; i < 20; i += 2)
+		sum += xs_get16(f + 14 + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	xs_put16(f + 24, (uint16_t)~sum);
+	xs_put16(f + 34, 40000);
+	xs_put16(f + 36, 8080);
+	xs_put32(f + 38, seq);
+	xs_put32(f + 42, ack);
+	f[46] = 5 << 4;
+	f[47] = flags;
+	xs_put16(f + 48, 65535);
+	xs_put16(f + 50, 0);
+	xs_put16(f + 52, 0);
+	for (size_t i = 0; i < plen; i++)
+		f[54 + i] = (uint8_t)(i * 13 + 5);
+	assert_int_equal(xsd_vsw_csum_complete(f, 54 + plen, &vh), 0);
+	return 54 + plen;
+}
+
+/* The segments xsd_vsw_gso_segment makes are good enough for the kernel's
+ * own TCP: a connection to a listening socket in the namespace, one 4000
+ * byte GSO frame cut in 1400-byte segments, every byte read back. */
+static void software_segments_accepted_by_kernel_tcp(void **state)
+{
+	struct xsvnic_tap *tap = make_tap(0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(8080) };
+	static uint8_t buf[XSVNIC_FRAME_BUF], segbuf[8192], gso[4200];
+	struct virtio_net_hdr vh;
+	struct iovec segs[8];
+	char got[4000];
+	size_t n, total = 0;
+	uint32_t srv_seq;
+	ssize_t r;
+	int ls, cs, k, one = 1;
+
+	ls = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(ls >= 0);
+	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memcpy(&a.sin_addr, TAP_IP, 4);
+	assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(ls, 1), 0);
+
+	n = tcp_frame(buf, 1000, 0, 0x02 /* SYN */, 0);
+	assert_int_equal(xsvnic_tap_write(tap, NULL, buf, n), (ssize_t)n);
+	for (;;) { /* the SYN-ACK */
+		r = read_until(tap, 0x0800, &vh, buf, sizeof(buf));
+		if (buf[23] == 6 && buf[47] == 0x12)
+			break;
+	}
+	assert_int_equal(xs_get32(buf + 42), 1001);
+	srv_seq = xs_get32(buf + 38);
+	n = tcp_frame(buf, 1001, srv_seq + 1, 0x10 /* ACK */, 0);
+	assert_int_equal(xsvnic_tap_write(tap, NULL, buf, n), (ssize_t)n);
+	cs = accept(ls, NULL, NULL);
+	assert_true(cs >= 0);
+
+	n = tcp_frame(gso, 1001, srv_seq + 1, 0x18 /* PSH|ACK */, 4000);
+	vh = (struct virtio_net_hdr){ .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 1400 };
+	k = xsd_vsw_gso_segment(gso, n, &vh, segbuf, sizeof(segbuf), segs, 8);
+	assert_int_equal(k, 3);
+	for (int i = 0; i < k; i++)
+		assert_int_equal(xsvnic_tap_write(tap, NULL, segs[i].iov_base, segs[i].iov_len),
+				 (ssize_t)segs[i].iov_len);
+	while (total < sizeof(got)) {
+		struct pollfd pfd = { .fd = cs, .events = POLLIN };
+
+		assert_int_equal(poll(&pfd, 1, 3000), 1);
+		r = recv(cs, got + total, sizeof(got) - total, 0);
+		assert_true(r > 0);
+		total += (size_t)r;
+	}
+	assert_memory_equal(got, gso + 54, 4000);
+	close(cs);
+	close(ls);
+	tap_done(tap);
 }
 
 static void delete_removes_the_interface(void **state)
@@ -488,15 +603,14 @@ static void delete_removes_the_interface(void **state)
 	int st;
 
 	assert_true(if_nametoindex(TAP) > 0);
-	xsvnic_tap_destroy(tap);
+	tap_done(tap);
 	assert_int_equal(if_nametoindex(TAP), 0);
 	o = sh(&st, "ip link show " TAP " 2>&1");
 	assert_int_not_equal(st, 0);
 	assert_non_null(strstr(o, "does not exist"));
 	/* and the name can be used again at once */
-	tap = xsvnic_tap_create(TAP, 0);
-	assert_non_null(tap);
-	xsvnic_tap_destroy(tap);
+	tap = track(xsvnic_tap_create(TAP, 0));
+	tap_done(tap);
 }
 
 static void name_pattern(void **state)
@@ -528,14 +642,15 @@ static int enter_netns(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(create_configure_and_show),
-		cmocka_unit_test(carrier_follows_the_director),
-		cmocka_unit_test(arp_request_gets_a_reply),
-		cmocka_unit_test(frames_written_with_vnet_header_reach_a_socket),
-		cmocka_unit_test(frames_read_carry_offload_state),
-		cmocka_unit_test(multicast_list_through_netlink),
-		cmocka_unit_test(delete_removes_the_interface),
-		cmocka_unit_test(name_pattern),
+		cmocka_unit_test_teardown(create_configure_and_show, teardown_tap),
+		cmocka_unit_test_teardown(carrier_follows_the_director, teardown_tap),
+		cmocka_unit_test_teardown(arp_request_gets_a_reply, teardown_tap),
+		cmocka_unit_test_teardown(frames_written_with_vnet_header_reach_a_socket, teardown_tap),
+		cmocka_unit_test_teardown(frames_read_carry_offload_state, teardown_tap),
+		cmocka_unit_test_teardown(multicast_list_through_netlink, teardown_tap),
+		cmocka_unit_test_teardown(software_segments_accepted_by_kernel_tcp, teardown_tap),
+		cmocka_unit_test_teardown(delete_removes_the_interface, teardown_tap),
+		cmocka_unit_test_teardown(name_pattern, teardown_tap),
 	};
 
 	if (geteuid() != 0) {
