@@ -168,18 +168,22 @@ void xs_host_remove_all_devices(struct xs_host *h)
 
 /* ------------------------------------------------------------ replies */
 
-/* Echo @body back with ACK / NACK. @body is the received bytes (len >= 16). */
-static void reply(struct xs_xsmp_client *c, uint8_t xsmp_type, const uint8_t *body,
-		  size_t len, bool ack, uint32_t reason, const char *text)
+/*
+ * Echo the request back with ACK / NACK. @dec is the decoded request, or
+ * NULL when it did not decode: then the first 16 bytes of @body (type,
+ * bitmask, resource id) are echoed and the rest is zero.
+ */
+static void reply_to(struct xs_xsmp_client *c, uint8_t xsmp_type, const union xs_ulp_config *dec,
+		     const uint8_t *body, size_t len, bool ack, uint32_t reason, const char *text)
 {
 	union xs_ulp_config m;
 	uint8_t out[XS_XSMP_MAX_BODY];
 	struct xs_ulp_peek p;
 	int rc;
 
-	memset(&m, 0, sizeof(m));
-	if (cfg_decode(xsmp_type, body, len, &m) < 0) {
-		/* Malformed: echo what we could read (first 16 bytes). */
+	if (dec) {
+		m = *dec;
+	} else {
 		if (xs_ulp_peek(body, len, &p) < 0)
 			return;
 		memset(&m, 0, sizeof(m));
@@ -246,21 +250,21 @@ static void on_install(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type
 	if (dev && dev->xsmp_type != type) {
 		snprintf(text, sizeof(text), "resource id %016llx is a %s on this host",
 			 (unsigned long long)rid, type_name(dev->xsmp_type));
-		reply(c, type, body, len, false, XS_NACK_DUP_VID, text);
+		reply_to(c, type, cfg, body, len, false, XS_NACK_DUP_VID, text);
 		return;
 	}
 	other = dev_find_name(h, type, name, rid);
 	if (other) {
 		snprintf(text, sizeof(text), "name %s is used by resource %016llx", name,
 			 (unsigned long long)other->resource_id);
-		reply(c, type, body, len, false, XS_NACK_DUP_NAME, text);
+		reply_to(c, type, cfg, body, len, false, XS_NACK_DUP_NAME, text);
 		return;
 	}
 	if (dev) {
 		dev->stale = false;
 		dev->xcm_guid = c->xcm_guid;
 		if (memcmp(&dev->cfg, &norm, sizeof(norm)) == 0) {
-			reply(c, type, body, len, true, 0, "unchanged");
+			reply_to(c, type, cfg, body, len, true, 0, "unchanged");
 			return;
 		}
 		/* Re-announced with a different configuration: update in place. */
@@ -274,19 +278,19 @@ static void on_install(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type
 			dev->cfg = old;
 			snprintf(dev->name, sizeof(dev->name), "%s", cfg_name(type, &old));
 			result_default(&res, rc);
-			reply(c, type, body, len, false, res.reason, res.text);
+			reply_to(c, type, cfg, body, len, false, res.reason, res.text);
 			return;
 		}
 		dev->updated_ms = now;
 		dev->n_updates++;
 		XS_INFO(XS_HOST_LOG, "%s: %s %s (resource %016llx) updated in place",
 			h->session_name, type_name(type), dev->name, (unsigned long long)rid);
-		reply(c, type, body, len, true, 0, "updated");
+		reply_to(c, type, cfg, body, len, true, 0, "updated");
 		return;
 	}
 	dev = calloc(1, sizeof(*dev));
 	if (!dev) {
-		reply(c, type, body, len, false, XS_NACK_ALLOC_ERROR, "out of memory");
+		reply_to(c, type, cfg, body, len, false, XS_NACK_ALLOC_ERROR, "out of memory");
 		return;
 	}
 	dev->resource_id = rid;
@@ -306,7 +310,7 @@ static void on_install(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type
 		XS_WARN(XS_HOST_LOG, "%s: %s %s (resource %016llx) refused: %s", h->session_name,
 			type_name(type), name, (unsigned long long)rid, res.text);
 		free(dev);
-		reply(c, type, body, len, false, res.reason, res.text);
+		reply_to(c, type, cfg, body, len, false, res.reason, res.text);
 		return;
 	}
 	dev->next = h->devs;
@@ -314,7 +318,7 @@ static void on_install(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type
 	h->n_devs++;
 	XS_INFO(XS_HOST_LOG, "%s: %s %s (resource %016llx) installed", h->session_name,
 		type_name(type), name, (unsigned long long)rid);
-	reply(c, type, body, len, true, 0, "installed");
+	reply_to(c, type, cfg, body, len, true, 0, "installed");
 }
 
 static void on_update(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,
@@ -332,12 +336,12 @@ static void on_update(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,
 	if (!dev || dev->xsmp_type != type) {
 		snprintf(text, sizeof(text), "no %s with resource id %016llx", type_name(type),
 			 (unsigned long long)rid);
-		reply(c, type, body, len, false, XS_NACK_UNKNOWN_RESOURCE, text);
+		reply_to(c, type, cfg, body, len, false, XS_NACK_UNKNOWN_RESOURCE, text);
 		return;
 	}
 	if (dev_find_name(h, type, cfg_name(type, cfg), rid)) {
 		snprintf(text, sizeof(text), "name %s is already used", cfg_name(type, cfg));
-		reply(c, type, body, len, false, XS_NACK_DUP_NAME, text);
+		reply_to(c, type, cfg, body, len, false, XS_NACK_DUP_NAME, text);
 		return;
 	}
 	cfg_normalise(type, &norm);
@@ -350,17 +354,18 @@ static void on_update(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,
 		dev->cfg = old;
 		snprintf(dev->name, sizeof(dev->name), "%s", cfg_name(type, &old));
 		result_default(&res, rc);
-		reply(c, type, body, len, false, res.reason, res.text);
+		reply_to(c, type, cfg, body, len, false, res.reason, res.text);
 		return;
 	}
 	dev->stale = false;
 	dev->updated_ms = now;
 	dev->n_updates++;
-	reply(c, type, body, len, true, 0, "updated");
+	reply_to(c, type, cfg, body, len, true, 0, "updated");
 }
 
 static void on_admin(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,
-		     const uint8_t *body, size_t len, uint64_t rid, bool up, uint64_t now)
+		     const uint8_t *body, size_t len, const union xs_ulp_config *cfg, uint64_t rid,
+		     bool up, uint64_t now)
 {
 	struct xs_ulp_slot *slot = &h->ulps[type];
 	struct xs_ulp_dev *dev = dev_find(h, rid);
@@ -370,7 +375,7 @@ static void on_admin(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,
 	int rc = 0;
 
 	if (!dev || dev->xsmp_type != type) {
-		reply(c, type, body, len, false, XS_NACK_UNKNOWN_RESOURCE, "unknown resource id");
+		reply_to(c, type, cfg, body, len, false, XS_NACK_UNKNOWN_RESOURCE, "unknown resource id");
 		return;
 	}
 	old = dev->cfg;
@@ -386,32 +391,33 @@ static void on_admin(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,
 	if (rc < 0) {
 		dev->cfg = old;
 		result_default(&res, rc);
-		reply(c, type, body, len, false, res.reason, res.text);
+		reply_to(c, type, cfg, body, len, false, res.reason, res.text);
 		return;
 	}
 	dev->updated_ms = now;
-	reply(c, type, body, len, true, 0, up ? "admin up" : "admin down");
+	reply_to(c, type, cfg, body, len, true, 0, up ? "admin up" : "admin down");
 }
 
 static void on_sync_begin(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,
-			  const uint8_t *body, size_t len)
+			  const uint8_t *body, size_t len, const union xs_ulp_config *cfg)
 {
 	struct xs_ulp_dev *d;
 	int n = 0;
 
+	/* Only what this XCM configured: another XCM's devices are its business. */
 	for (d = h->devs; d; d = d->next) {
-		if (d->xsmp_type == type) {
+		if (d->xsmp_type == type && d->xcm_guid == c->xcm_guid) {
 			d->stale = true;
 			n++;
 		}
 	}
 	XS_DEBUG(XS_HOST_LOG, "%s: %s SYNC_BEGIN from %016llx: %d devices marked stale",
 		 h->session_name, type_name(type), (unsigned long long)c->xcm_guid, n);
-	reply(c, type, body, len, true, 0, "sync begin");
+	reply_to(c, type, cfg, body, len, true, 0, "sync begin");
 }
 
 static void on_sync_end(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,
-			const uint8_t *body, size_t len)
+			const uint8_t *body, size_t len, const union xs_ulp_config *cfg)
 {
 	struct xs_ulp_dev *d, *next;
 	char text[XS_ULP_REASON_TEXT_LEN + 1];
@@ -425,7 +431,7 @@ static void on_sync_end(struct xs_host *h, struct xs_xsmp_client *c, uint8_t typ
 		}
 	}
 	snprintf(text, sizeof(text), "removed %d stale", n);
-	reply(c, type, body, len, true, 0, text);
+	reply_to(c, type, cfg, body, len, true, 0, text);
 	(void)xs_host_send_resource_list(h, c);
 }
 
@@ -456,7 +462,7 @@ void xs_host_ulp_message(struct xs_host *h, struct xs_xsmp_client *c, uint8_t ty
 	}
 	if (!slot->ops) {
 		snprintf(text, sizeof(text), "no %s module on this host", type_name(type));
-		reply(c, type, body, len, false, XS_NACK_NO_HANDLER, text);
+		reply_to(c, type, NULL, body, len, false, XS_NACK_NO_HANDLER, text);
 		return;
 	}
 	rc = cfg_decode(type, body, len, &cfg);
@@ -465,7 +471,7 @@ void xs_host_ulp_message(struct xs_host *h, struct xs_xsmp_client *c, uint8_t ty
 		snprintf(text, sizeof(text), "malformed %s %s message (%s)", type_name(type),
 			 td->code_str(p.type), xs_strerror(rc));
 		XS_WARN(XS_HOST_LOG, "%s: %s", h->session_name, text);
-		reply(c, type, body, len, false, XS_NACK_MALFORMED, text);
+		reply_to(c, type, NULL, body, len, false, XS_NACK_MALFORMED, text);
 		return;
 	}
 	XS_DEBUG(XS_HOST_LOG, "%s: %s %s for %016llx", h->session_name, type_name(type),
@@ -478,20 +484,20 @@ void xs_host_ulp_message(struct xs_host *h, struct xs_xsmp_client *c, uint8_t ty
 		dev = dev_find(h, p.resource_id);
 		if (dev && dev->xsmp_type == type) {
 			dev_remove(h, dev, XS_ULP_REMOVE_DELETE);
-			reply(c, type, body, len, true, 0, "deleted");
+			reply_to(c, type, &cfg, body, len, true, 0, "deleted");
 		} else {
-			reply(c, type, body, len, true, 0, "not present");
+			reply_to(c, type, &cfg, body, len, true, 0, "not present");
 		}
 	} else if (p.type == td->admin_up || p.type == td->admin_down) {
-		on_admin(h, c, type, body, len, p.resource_id, p.type == td->admin_up, now);
+		on_admin(h, c, type, body, len, &cfg, p.resource_id, p.type == td->admin_up, now);
 	} else if (p.type == td->sync_begin) {
-		on_sync_begin(h, c, type, body, len);
+		on_sync_begin(h, c, type, body, len, &cfg);
 	} else if (p.type == td->sync_end) {
-		on_sync_end(h, c, type, body, len);
+		on_sync_end(h, c, type, body, len, &cfg);
 	} else {
 		snprintf(text, sizeof(text), "%s %s is not handled by this host", type_name(type),
 			 td->code_str(p.type));
-		reply(c, type, body, len, false, XS_NACK_UNSUPPORTED, text);
+		reply_to(c, type, &cfg, body, len, false, XS_NACK_UNSUPPORTED, text);
 	}
 }
 

@@ -106,7 +106,7 @@ static void rec_remove(void *ctx, struct xs_ulp_dev *dev, enum xs_ulp_remove_why
 static void rec_session(void *ctx, uint64_t guid, bool up)
 {
 	(void)ctx;
-	assert_true(guid == XCM_GUID);
+	assert_true(guid == XCM_GUID || guid == XCM_GUID + 1);
 	if (up)
 		rec.ups++;
 	else
@@ -446,6 +446,7 @@ static void test_nacks(void **state)
 	struct fx *fx = *state;
 	struct xs_vnic_msg m, r;
 	uint8_t body[XS_VNIC_MSG_LEN];
+	uint64_t rejects;
 	int n = bring_up(fx, 1000, 5);
 
 	vnic_cfg(&m, XS_VNIC_INSTALL, 1, "eth0", 1500);
@@ -463,7 +464,9 @@ static void test_nacks(void **state)
 	vnic_cfg(&m, XS_VNIC_INSTALL, 9, "x", 1500);
 	assert_int_equal(xs_vnic_msg_encode(&m, body, sizeof(body)), 512);
 	memcpy(body + 44, "0123456789abcdef", 16);
+	rejects = xs_ulp_wire_rejects(XS_ULP_CODEC_VNIC);
 	deliver(fx->c, XS_XSMP_VNIC, body, sizeof(body), 1000);
+	assert_true(xs_ulp_wire_rejects(XS_ULP_CODEC_VNIC) == rejects + 1); /* counted once */
 	sent_vnic(n + 2, &r);
 	assert_int_equal(r.code, XS_XSMP_NACK | XS_NACK_MALFORMED);
 	assert_true(r.resource_id == 9);
@@ -635,6 +638,42 @@ static void test_director_shutdown_keeps_devices(void **state)
 	assert_non_null(find_dev(fx->h, 1));
 }
 
+/* Two XCMs: a resync from one never removes what the other configured. */
+static void test_two_xcms_sync_apart(void **state)
+{
+	struct fx *fx = *state;
+	struct xs_xcm_record xcms[2] = { { XCM_GUID, 5 }, { XCM_GUID + 1, 6 } };
+	struct xs_xsmp_client *c2;
+	struct xs_vnic_msg m;
+
+	xs_host_apply_xcms(fx->h, xcms, 2, 1000);
+	assert_int_equal(fx->h->n_clients, 2);
+	c2 = fx->h->clients[1];
+	assert_true(c2->xcm_guid == XCM_GUID + 1);
+	bring_up(fx, 1000, 5);
+	xs_xsmp_client_tick(c2, 1000);
+	xs_xsmp_transport_up(c2, 1000);
+	deliver_session(c2, XS_XSMP_REG_CONFIRM, 5, 0, NULL, 1000);
+	assert_int_equal(c2->state, XS_SESS_UP);
+	vnic_cfg(&m, XS_VNIC_INSTALL, 1, "eth0", 1500);
+	deliver_vnic(fx->c, &m, 1000);
+	vnic_cfg(&m, XS_VNIC_INSTALL, 2, "eth1", 1500);
+	/* a vNIC message with no body at all is dropped and counted */
+	deliver(c2, XS_XSMP_VNIC, m.mac, 0, 1000);
+	assert_int_equal(c2->bad_msgs, 1);
+	deliver_vnic(c2, &m, 1000);
+	assert_true(find_dev(fx->h, 2)->xcm_guid == XCM_GUID + 1);
+	deliver_vnic_code(fx->c, XS_VNIC_SYNC_BEGIN, 0, 1000);
+	deliver_vnic_code(fx->c, XS_VNIC_SYNC_END, 0, 1000);
+	assert_null(find_dev(fx->h, 1));
+	assert_non_null(find_dev(fx->h, 2));
+	/* the XCM list shrinks: its session ends with SHUTDOWN, the device stays */
+	xs_host_apply_xcms(fx->h, xcms, 1, 2000);
+	assert_true(c2->stopped);
+	assert_int_equal(c2->state, XS_SESS_DISCONNECTING);
+	assert_non_null(find_dev(fx->h, 2));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -648,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_backoff_spread),
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_grace_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_xcms_sync_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_director_shutdown_keeps_devices, setup, teardown),
 	};
 
