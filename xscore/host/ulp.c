@@ -447,6 +447,9 @@ void xs_host_ulp_message(struct xs_host *h, struct xs_xsmp_client *c, uint8_t ty
 	struct xs_ulp_dev *dev;
 	int rc;
 
+	/* the decoders clear only their own struct: zero the whole union so
+	 * that configurations compare equal byte for byte (resync) */
+	memset(&cfg, 0, sizeof(cfg));
 	if (xs_ulp_peek(body, len, &p) < 0) {
 		c->bad_msgs++;
 		XS_WARN(XS_HOST_LOG, "%s: %s message of %zu bytes dropped (too short)",
