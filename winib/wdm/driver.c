@@ -12,11 +12,12 @@
 DRIVER_INITIALIZE DriverEntry;
 static DRIVER_ADD_DEVICE wdm_add_device;
 static DRIVER_UNLOAD wdm_unload;
-static DRIVER_DISPATCH wdm_dispatch_pnp;
-static DRIVER_DISPATCH wdm_dispatch_power;
-static DRIVER_DISPATCH wdm_dispatch_ioctl;
+_Dispatch_type_(IRP_MJ_PNP) static DRIVER_DISPATCH wdm_dispatch_pnp;
+_Dispatch_type_(IRP_MJ_POWER) static DRIVER_DISPATCH wdm_dispatch_power;
+_Dispatch_type_(IRP_MJ_DEVICE_CONTROL) static DRIVER_DISPATCH wdm_dispatch_ioctl;
+_Dispatch_type_(IRP_MJ_CREATE) _Dispatch_type_(IRP_MJ_CLOSE)
 static DRIVER_DISPATCH wdm_dispatch_create_close;
-static DRIVER_DISPATCH wdm_dispatch_other;
+_Dispatch_type_(IRP_MJ_SYSTEM_CONTROL) static DRIVER_DISPATCH wdm_dispatch_other;
 static KBUGCHECK_CALLBACK_ROUTINE wdm_bugcheck;
 
 /* {8fc2c78b-1775-4038-b6f0-d32af3a9ae65}: the bus FDO's control interface. */
@@ -30,7 +31,8 @@ static UCHAR bugcheck_component[] = "winib";
 
 static void *wdm_env_alloc(void *ctx, size_t size)
 {
-	void *p = ExAllocatePoolWithTag(NonPagedPool, size, WINIB_POOL_TAG);
+	/* No-execute non-paged pool (Windows 8 and later; what HVCI wants). */
+	void *p = ExAllocatePoolWithTag(NonPagedPoolNx, size, WINIB_POOL_TAG);
 
 	(void)ctx;
 	if (p != NULL)

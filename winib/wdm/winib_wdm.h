@@ -8,7 +8,19 @@
 #ifndef WINIB_WDM_H
 #define WINIB_WDM_H
 
+/* mingw-w64 keeps the DDK headers under ddk/; the WDK puts them on the
+ * kernel include path directly. */
+#ifdef __MINGW32__
 #include <ddk/ntddk.h>
+#else
+#include <ntddk.h>
+#endif
+
+/* SAL role annotations the WDK's Code Analysis and Static Driver Verifier
+ * read; mingw-w64's driverspecs.h lacks this one. */
+#ifndef _Dispatch_type_
+#define _Dispatch_type_(x)
+#endif
 
 #include "winib/bus.h"
 #include "winib/reg.h"
