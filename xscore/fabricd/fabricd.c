@@ -930,17 +930,30 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	xs_log_open("xs-fabricd", foreground ? XS_LOG_STDERR : XS_LOG_SYSLOG, XS_LOG_INFO);
+	/* start-up errors go to stderr; syslog once detached */
+	xs_log_open("xs-fabricd", XS_LOG_STDERR, XS_LOG_INFO);
 	if (debug)
 		xs_log_set_debug(debug);
 	signal(SIGPIPE, SIG_IGN);
 
 	d.sm_guid = ((uint64_t)XS_SOFT_OUI << 40) | 1;
 	guid_to_gid(d.sm_guid, d.sm_gid);
+	d.lfd = open_listener(d.sock_path);
+	if (d.lfd < 0)
+		goto out_partitions;
+	/* detach before creating the loop: a signalfd watched by an epoll set
+	 * keeps reporting the signals of the process that added it */
+	if (!foreground) {
+		if (daemon(0, 0) < 0) {
+			XS_ERR(FD_COMP, "daemon: %s", strerror(errno));
+			goto out_sock;
+		}
+		xs_log_open("xs-fabricd", XS_LOG_SYSLOG, XS_LOG_INFO);
+	}
 	d.loop = xs_loop_new();
 	if (!d.loop) {
 		XS_ERR(FD_COMP, "event loop: %s", strerror(errno));
-		return 1;
+		goto out_sock;
 	}
 	d.reap_timer = xs_timer_new(d.loop, reap, &d);
 	d.sa = fd_sa_new(&d);
@@ -952,25 +965,16 @@ int main(int argc, char **argv)
 		XS_ERR(FD_COMP, "signal set-up failed");
 		goto out_loop;
 	}
-	d.lfd = open_listener(d.sock_path);
-	if (d.lfd < 0)
-		goto out_loop;
 	if (xs_loop_add_fd(d.loop, d.lfd, XS_IO_IN, on_listen_sock, &d) < 0)
-		goto out_sock;
+		goto out_loop;
 	XS_NOTICE(FD_COMP, "soft fabric up on %s: SM/SA LID %u, %d partition(s) besides 0xffff",
 		  d.sock_path, XS_SOFT_SM_LID, n_partitions);
-	if (!foreground && daemon(0, 0) < 0) {
-		XS_ERR(FD_COMP, "daemon: %s", strerror(errno));
-		goto out_sock;
-	}
 	rc = xs_loop_run(d.loop) < 0 ? 1 : 0;
 	log_counters(&d);
 
-out_sock:
-	xs_loop_del_fd(d.loop, d.lfd);
-	close(d.lfd);
-	unlink(d.sock_path);
 out_loop:
+	if (d.loop)
+		xs_loop_del_fd(d.loop, d.lfd);
 	while (d.conns)
 		conn_free(d.conns);
 	for (struct client *c = d.clients; c; c = c->next)
@@ -994,7 +998,12 @@ out_loop:
 	if (d.sa)
 		fd_sa_free(d.sa);
 	xs_timer_free(d.reap_timer);
-	xs_loop_free(d.loop);
+	if (d.loop)
+		xs_loop_free(d.loop);
+out_sock:
+	close(d.lfd);
+	unlink(d.sock_path);
+out_partitions:
 	for (int i = 0; i < n_partitions; i++)
 		for (int j = 0; j < partitions[i].n; j++)
 			free(partitions[i].members[j]);
