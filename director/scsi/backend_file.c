@@ -37,6 +37,7 @@ struct file_bdev {
 	int evfd;
 	struct io_uring ring;
 	uint64_t size;
+	bool is_blk;
 	unsigned int depth;
 	unsigned int inflight; /* SQEs submitted, CQEs not yet reaped */
 };
@@ -188,9 +189,22 @@ static int file_process(struct xsd_scsi_bdev *be)
 	return n;
 }
 
+/* Asked again on every call, so a grown file or device shows through
+ * xsd_scsi_target_resize_lun(). */
 static int file_capacity(struct xsd_scsi_bdev *be, uint64_t *bytes)
 {
-	*bytes = to_file(be)->size;
+	struct file_bdev *f = to_file(be);
+	struct stat st;
+
+	if (f->is_blk) {
+		if (ioctl(f->fd, BLKGETSIZE64, &f->size) < 0)
+			return -errno;
+	} else {
+		if (fstat(f->fd, &st) < 0)
+			return -errno;
+		f->size = (uint64_t)st.st_size;
+	}
+	*bytes = f->size;
 	return 0;
 }
 
@@ -265,6 +279,7 @@ struct xsd_scsi_bdev *xsd_scsi_file_open(const char *path, const struct xsd_scsi
 		if (!opts->read_only && can_punch(f->fd, f->size))
 			caps |= XSD_BDEV_CAP_UNMAP;
 	} else if (S_ISBLK(st.st_mode)) {
+		f->is_blk = true;
 		if (ioctl(f->fd, BLKGETSIZE64, &f->size) < 0) {
 			rc = -errno;
 			goto err_close_fd;

@@ -8,7 +8,8 @@
  *   2. A pending unit attention of this I_T nexus for this LUN (except for
  *      INQUIRY, REPORT LUNS and REQUEST SENSE): CHECK CONDITION / UNIT
  *      ATTENTION with it, and it is cleared (one condition per command,
- *      POWER ON first, then BUS DEVICE RESET, then REPORTED LUNS CHANGED).
+ *      POWER ON first, then BUS DEVICE RESET, CAPACITY DATA HAS CHANGED,
+ *      REPORTED LUNS DATA HAS CHANGED).
  *   3. The command itself. Unknown operation codes: ILLEGAL REQUEST /
  *      INVALID COMMAND OPERATION CODE (20/00).
  * Media access commands (TEST UNIT READY, READ, WRITE, SYNCHRONIZE CACHE,
@@ -332,21 +333,21 @@ static void cmd_report_luns(struct xsd_scsi_target *t, struct xsd_scsi_cmd *cmd)
 {
 	uint8_t select = cmd->cdb[2];
 	uint32_t alloc = xs_get32(cmd->cdb + 6);
-	unsigned int count = select == 0x01 ? 0 : t->n_luns;
-	size_t n = 8 + (size_t)count * 8;
+	unsigned int count = 0;
 	uint8_t *d;
 
 	if (select > 0x02)
 		return invalid_cdb(cmd, 2, -1);
 	if (alloc < 16)
 		return invalid_cdb(cmd, 6, -1);
-	d = calloc(1, n);
+	d = calloc(1, 8 + (size_t)t->n_luns * 8);
 	if (!d)
 		return scsi_sense(cmd, XSD_SK_HARDWARE_ERROR, XSD_ASC_INTERNAL_TARGET_FAILURE);
+	for (unsigned int i = 0; select != 0x01 && i < t->n_luns; i++)
+		if (scsi_nexus_sees(cmd->nexus, t->luns[i].id))
+			xs_put64(d + 8 + 8 * count++, xsd_scsi_lun_to_wire(t->luns[i].id));
 	xs_put32(d, (uint32_t)(count * 8));
-	for (unsigned int i = 0; i < count; i++)
-		xs_put64(d + 8 + 8 * i, xsd_scsi_lun_to_wire(t->luns[i].id));
-	data_in(cmd, d, n, alloc);
+	data_in(cmd, d, 8 + (size_t)count * 8, alloc);
 	free(d);
 	scsi_ua_clear_all(cmd->nexus, UA_LUNS_CHANGED);
 }
@@ -359,6 +360,8 @@ static uint16_t ua_asc(uint8_t bits)
 		return XSD_ASC_POWER_ON_RESET;
 	if (bits & UA_LUN_RESET)
 		return XSD_ASC_LUN_RESET;
+	if (bits & UA_CAPACITY_CHANGED)
+		return XSD_ASC_CAPACITY_CHANGED;
 	return XSD_ASC_LUNS_CHANGED;
 }
 

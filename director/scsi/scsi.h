@@ -164,6 +164,11 @@ int xsd_scsi_target_remove_lun(struct xsd_scsi_target *t, uint16_t id);
 /* Establish BUS DEVICE RESET FUNCTION OCCURRED (29/03) on LUN @id for every
  * nexus (what a LOGICAL UNIT RESET leaves behind). -ENOENT. */
 int xsd_scsi_target_lun_reset(struct xsd_scsi_target *t, uint16_t id);
+/* Re-read the back end's size (after the file or device grew or shrank):
+ * 1 when the capacity changed (every nexus that sees the LUN then gets
+ * CAPACITY DATA HAS CHANGED, 2A/09), 0 when not, -ENOENT, -EINVAL when it
+ * is now below one block (the old capacity stays). */
+int xsd_scsi_target_resize_lun(struct xsd_scsi_target *t, uint16_t id);
 /* Number of LUNs and their ids in ascending order (up to max). */
 unsigned int xsd_scsi_target_luns(const struct xsd_scsi_target *t, uint16_t *ids,
 				  unsigned int max);
@@ -172,6 +177,16 @@ unsigned int xsd_scsi_target_luns(const struct xsd_scsi_target *t, uint16_t *ids
 struct xsd_scsi_nexus *xsd_scsi_nexus_new(struct xsd_scsi_target *t, const char *initiator);
 /* -EBUSY while it has commands in flight. */
 int xsd_scsi_nexus_free(struct xsd_scsi_nexus *n);
+/*
+ * LUN masking: the nexus sees only LUN ids in @ids (count of them; ids
+ * that have no LUN yet become visible when one is added), or every LUN
+ * when ids is NULL (the default). Masked LUNs are absent for it: not in
+ * REPORT LUNS, LOGICAL UNIT NOT SUPPORTED for commands, no unit attentions.
+ * LUNs that become visible get POWER ON for this nexus, and when the set
+ * changed the LUNs it saw before get REPORTED LUNS DATA HAS CHANGED.
+ * -ERANGE for an id above 16383, -ENOMEM.
+ */
+int xsd_scsi_nexus_set_luns(struct xsd_scsi_nexus *n, const uint16_t *ids, unsigned int count);
 
 /* Submit a command. 0: accepted, done will run from process(). -EINVAL:
  * malformed call (no nexus/done, cdb_len out of range, nexus of another

@@ -22,7 +22,8 @@
 /* Unit attention conditions, in reporting priority (lowest bit first). */
 #define UA_POWER_ON 0x01u
 #define UA_LUN_RESET 0x02u
-#define UA_LUNS_CHANGED 0x04u
+#define UA_CAPACITY_CHANGED 0x04u
+#define UA_LUNS_CHANGED 0x08u
 
 struct xsd_scsi_lun {
 	struct xsd_scsi_bdev *be;
@@ -61,6 +62,9 @@ struct xsd_scsi_nexus {
 	unsigned int n_ua;
 	unsigned int cap_ua;
 	unsigned int inflight;
+	bool masked;       /* only the LUN ids in allow[] are visible */
+	uint16_t *allow;   /* sorted, unique */
+	unsigned int n_allow;
 	struct xsd_scsi_nexus *next;
 };
 
@@ -84,6 +88,8 @@ struct xsd_scsi_target {
 
 /* target.c */
 struct xsd_scsi_lun *scsi_target_find(struct xsd_scsi_target *t, uint16_t id);
+/* Is LUN @id visible through nexus @n (LUN masking)? */
+bool scsi_nexus_sees(const struct xsd_scsi_nexus *n, uint16_t id);
 /* Pending UA bits of @n for LUN @id (0 when none). */
 uint8_t scsi_ua_pending(struct xsd_scsi_nexus *n, uint16_t id);
 void scsi_ua_clear(struct xsd_scsi_nexus *n, uint16_t id, uint8_t bits);

@@ -228,6 +228,35 @@ void scsi_ua_clear_all(struct xsd_scsi_nexus *n, uint8_t bits)
 		n->ua[i].bits &= (uint8_t)~bits;
 }
 
+bool scsi_nexus_sees(const struct xsd_scsi_nexus *n, uint16_t id)
+{
+	unsigned int lo = 0, hi = n->n_allow;
+
+	if (!n->masked)
+		return true;
+	while (lo < hi) {
+		unsigned int mid = (lo + hi) / 2;
+
+		if (n->allow[mid] == id)
+			return true;
+		if (n->allow[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* LUNS_CHANGED on every LUN @n sees, except @skip (-1: none). */
+static void ua_luns_changed(struct xsd_scsi_nexus *n, int skip)
+{
+	struct xsd_scsi_target *t = n->t;
+
+	for (unsigned int i = 0; i < t->n_luns; i++)
+		if (t->luns[i].id != skip && scsi_nexus_sees(n, t->luns[i].id))
+			ua_set(n, t->luns[i].id, UA_LUNS_CHANGED);
+}
+
 /* ----------------------------------------------------------------- LUNs */
 
 struct xsd_scsi_lun *scsi_target_find(struct xsd_scsi_target *t, uint16_t id)
@@ -292,9 +321,9 @@ int xsd_scsi_target_add_lun(struct xsd_scsi_target *t, uint16_t id, struct xsd_s
 	t->luns[pos].lun = lun;
 	t->n_luns++;
 	for (struct xsd_scsi_nexus *n = t->nexuses; n; n = n->next) {
-		for (unsigned int i = 0; i < t->n_luns; i++)
-			if (t->luns[i].id != id)
-				ua_set(n, t->luns[i].id, UA_LUNS_CHANGED);
+		if (!scsi_nexus_sees(n, id))
+			continue;
+		ua_luns_changed(n, id);
 		ua_drop(n, id);
 		ua_set(n, id, UA_POWER_ON);
 	}
@@ -326,8 +355,8 @@ int xsd_scsi_target_remove_lun(struct xsd_scsi_target *t, uint16_t id)
 	lu->removed = true;
 	for (struct xsd_scsi_nexus *n = t->nexuses; n; n = n->next) {
 		ua_drop(n, id);
-		for (unsigned int i = 0; i < t->n_luns; i++)
-			ua_set(n, t->luns[i].id, UA_LUNS_CHANGED);
+		if (scsi_nexus_sees(n, id))
+			ua_luns_changed(n, -1);
 	}
 	if (lu->inflight) {
 		XS_INFO(SCSI_LOG, "LUN %u removed, %u commands draining", id, lu->inflight);
@@ -345,8 +374,34 @@ int xsd_scsi_target_lun_reset(struct xsd_scsi_target *t, uint16_t id)
 	if (!scsi_target_find(t, id))
 		return -ENOENT;
 	for (struct xsd_scsi_nexus *n = t->nexuses; n; n = n->next)
-		ua_set(n, id, UA_LUN_RESET);
+		if (scsi_nexus_sees(n, id))
+			ua_set(n, id, UA_LUN_RESET);
 	return 0;
+}
+
+int xsd_scsi_target_resize_lun(struct xsd_scsi_target *t, uint16_t id)
+{
+	struct xsd_scsi_lun *lu = scsi_target_find(t, id);
+	uint64_t bytes, blocks;
+	int rc;
+
+	if (!lu)
+		return -ENOENT;
+	rc = xsd_bdev_capacity(lu->be, &bytes);
+	if (rc < 0)
+		return rc;
+	blocks = bytes / lu->block_size;
+	if (blocks == 0)
+		return -EINVAL;
+	if (blocks == lu->blocks)
+		return 0;
+	XS_INFO(SCSI_LOG, "LUN %u: capacity %llu -> %llu blocks", id,
+		(unsigned long long)lu->blocks, (unsigned long long)blocks);
+	lu->blocks = blocks;
+	for (struct xsd_scsi_nexus *n = t->nexuses; n; n = n->next)
+		if (scsi_nexus_sees(n, id))
+			ua_set(n, id, UA_CAPACITY_CHANGED);
+	return 1;
 }
 
 unsigned int xsd_scsi_target_luns(const struct xsd_scsi_target *t, uint16_t *ids,
@@ -355,6 +410,64 @@ unsigned int xsd_scsi_target_luns(const struct xsd_scsi_target *t, uint16_t *ids
 	for (unsigned int i = 0; i < t->n_luns && i < max; i++)
 		ids[i] = t->luns[i].id;
 	return t->n_luns;
+}
+
+static int cmp_u16(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+int xsd_scsi_nexus_set_luns(struct xsd_scsi_nexus *n, const uint16_t *ids, unsigned int count)
+{
+	struct xsd_scsi_target *t = n->t;
+	uint16_t *allow = NULL;
+	unsigned int k = 0;
+	bool *before;
+	bool changed = false;
+
+	if (ids && count) {
+		allow = malloc(count * sizeof(*allow));
+		if (!allow)
+			return -ENOMEM;
+		memcpy(allow, ids, count * sizeof(*allow));
+		qsort(allow, count, sizeof(*allow), cmp_u16);
+		for (unsigned int i = 0; i < count; i++) {
+			if (allow[i] > XSD_SCSI_MAX_LUN_ID) {
+				free(allow);
+				return -ERANGE;
+			}
+			if (k == 0 || allow[k - 1] != allow[i])
+				allow[k++] = allow[i];
+		}
+	}
+	before = calloc(t->n_luns ? t->n_luns : 1, sizeof(*before));
+	if (!before) {
+		free(allow);
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < t->n_luns; i++)
+		before[i] = scsi_nexus_sees(n, t->luns[i].id);
+	free(n->allow);
+	n->allow = allow;
+	n->n_allow = k;
+	n->masked = ids != NULL;
+	for (unsigned int i = 0; i < t->n_luns; i++) {
+		uint16_t id = t->luns[i].id;
+		bool now = scsi_nexus_sees(n, id);
+
+		if (now == before[i])
+			continue;
+		changed = true;
+		ua_drop(n, id);
+		if (now)
+			ua_set(n, id, UA_POWER_ON); /* new to this initiator */
+	}
+	if (changed)
+		for (unsigned int i = 0; i < t->n_luns; i++)
+			if (before[i] && scsi_nexus_sees(n, t->luns[i].id))
+				ua_set(n, t->luns[i].id, UA_LUNS_CHANGED);
+	free(before);
+	return 0;
 }
 
 /* ------------------------------------------------------------- nexuses */
@@ -387,6 +500,7 @@ int xsd_scsi_nexus_free(struct xsd_scsi_nexus *n)
 			*pp = n->next;
 			break;
 		}
+	free(n->allow);
 	free(n->ua);
 	free(n);
 	return 0;
@@ -411,6 +525,7 @@ void xsd_scsi_target_free(struct xsd_scsi_target *t)
 		struct xsd_scsi_nexus *n = t->nexuses;
 
 		t->nexuses = n->next;
+		free(n->allow);
 		free(n->ua);
 		free(n);
 	}
@@ -442,7 +557,8 @@ int xsd_scsi_submit(struct xsd_scsi_target *t, struct xsd_scsi_cmd *cmd)
 	memset(&cmd->priv, 0, sizeof(cmd->priv));
 	t->inflight++;
 	cmd->nexus->inflight++;
-	if (xsd_scsi_lun_from_wire(cmd->lun, &id) < 0 || !(lu = scsi_target_find(t, id))) {
+	if (xsd_scsi_lun_from_wire(cmd->lun, &id) < 0 || !scsi_nexus_sees(cmd->nexus, id) ||
+	    !(lu = scsi_target_find(t, id))) {
 		scsi_emulate_no_lun(t, cmd);
 		return 0;
 	}

@@ -863,6 +863,75 @@ static void remove_lun_with_io_in_flight(void **state)
 	assert_sense(&t2, 0x05, 0x25, 0x00);
 }
 
+static void lun_masking(void **state)
+{
+	struct scsi_rig *r = *state;
+	static const uint8_t tur[16] = { 0x00 };
+	static const uint8_t rl[16] = { 0xa0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0, 0 };
+	static const uint8_t rd[16] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+	static const uint8_t want_b[16] = { 0, 0, 0, 8, 0, 0, 0, 0, 0x00, 0x07, 0, 0, 0, 0, 0, 0 };
+	struct xsd_scsi_nexus *b = xsd_scsi_nexus_new(r->t, "host-b");
+	const uint16_t only7[] = { 7, 7 }, too_big[] = { 16384 };
+	uint8_t buf[512];
+	struct xsd_scsi_cmd c;
+
+	assert_non_null(b);
+	/* host-b may see LUN 7 only (duplicates are fine) */
+	assert_int_equal(xsd_scsi_nexus_set_luns(b, too_big, 1), -ERANGE);
+	assert_int_equal(xsd_scsi_nexus_set_luns(b, only7, 2), 0);
+	/* LUN 0 is gone for host-b, with no unit attention for it */
+	rig_run(r, b, 0, rd, 16, XSD_SCSI_DIR_IN, buf, 512, &c);
+	assert_sense(&c, 0x05, 0x25, 0x00);
+	assert_int_equal(rig_run(r, b, 0, rl, 16, XSD_SCSI_DIR_IN, buf, 256, &c), 0);
+	assert_int_equal(c.xfer_len, 8);
+	assert_int_equal(buf[3], 0);
+	/* LUN 7 appears: host-b sees it (POWER ON), host-a too (and 3F/0E on LUN 0) */
+	assert_int_equal(xsd_scsi_target_add_lun(r->t, 7, ram_lun(8, 512, "SN7")), 0);
+	rig_run(r, b, 7, tur, 16, XSD_SCSI_DIR_NONE, NULL, 0, &c);
+	assert_sense(&c, 0x06, 0x29, 0x00);
+	assert_int_equal(rig_run(r, b, 0, rl, 16, XSD_SCSI_DIR_IN, buf, 256, &c), 0);
+	assert_int_equal(c.xfer_len, 16);
+	assert_memory_equal(buf, want_b, 16);
+	rig_cmd(r, 0, tur, XSD_SCSI_DIR_NONE, NULL, 0, &c);
+	assert_sense(&c, 0x06, 0x3f, 0x0e);
+	/* LUN 9 appears, masked for host-b: nothing changes for it */
+	assert_int_equal(xsd_scsi_target_add_lun(r->t, 9, ram_lun(8, 512, "SN9")), 0);
+	assert_int_equal(rig_run(r, b, 7, tur, 16, XSD_SCSI_DIR_NONE, NULL, 0, &c), 0);
+	/* unmask: LUN 0 and 9 new to host-b, LUN 7 gets LUNS CHANGED */
+	assert_int_equal(xsd_scsi_nexus_set_luns(b, NULL, 0), 0);
+	rig_run(r, b, 7, tur, 16, XSD_SCSI_DIR_NONE, NULL, 0, &c);
+	assert_sense(&c, 0x06, 0x3f, 0x0e);
+	rig_run(r, b, 9, tur, 16, XSD_SCSI_DIR_NONE, NULL, 0, &c);
+	assert_sense(&c, 0x06, 0x29, 0x00);
+	rig_run(r, b, 0, tur, 16, XSD_SCSI_DIR_NONE, NULL, 0, &c);
+	assert_sense(&c, 0x06, 0x29, 0x00);
+	assert_int_equal(rig_run(r, b, 0, rl, 16, XSD_SCSI_DIR_IN, buf, 256, &c), 0);
+	assert_int_equal(buf[3], 24);
+	/* a LUN reset reaches only nexuses that see the LUN */
+	assert_int_equal(xsd_scsi_nexus_set_luns(b, only7, 1), 0);
+	assert_int_equal(xsd_scsi_target_lun_reset(r->t, 9), 0);
+	assert_int_equal(xsd_scsi_nexus_set_luns(b, NULL, 0), 0);
+	rig_run(r, b, 9, tur, 16, XSD_SCSI_DIR_NONE, NULL, 0, &c);
+	assert_sense(&c, 0x06, 0x29, 0x00); /* newly visible, not 29/03 */
+	assert_int_equal(rig_run(r, b, 9, tur, 16, XSD_SCSI_DIR_NONE, NULL, 0, &c), 0);
+}
+
+static void resize_lun(void **state)
+{
+	struct scsi_rig *r = *state;
+	static const uint8_t tur[16] = { 0x00 };
+	static const uint8_t rc10[16] = { 0x25 };
+	uint8_t buf[8];
+	struct xsd_scsi_cmd c;
+
+	/* a RAM back end cannot change size: nothing happens */
+	assert_int_equal(xsd_scsi_target_resize_lun(r->t, 0), 0);
+	assert_int_equal(xsd_scsi_target_resize_lun(r->t, 44), -ENOENT);
+	assert_int_equal(rig_cmd(r, 0, tur, XSD_SCSI_DIR_NONE, NULL, 0, &c), 0);
+	assert_int_equal(rig_cmd(r, 0, rc10, XSD_SCSI_DIR_IN, buf, 8, &c), 0);
+	assert_int_equal(buf[2], 0x0f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -886,6 +955,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(read_only_lun, setup, teardown),
 		cmocka_unit_test(bad_lun_options),
 		cmocka_unit_test_setup_teardown(remove_lun_with_io_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(lun_masking, setup, teardown),
+		cmocka_unit_test_setup_teardown(resize_lun, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

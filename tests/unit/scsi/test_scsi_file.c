@@ -426,6 +426,42 @@ static void open_errors(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+static void grow_file_and_resize(void **state)
+{
+	struct file_rig *f = *state;
+	static const uint8_t tur[16] = { 0 };
+	static const uint8_t rc16[16] = { 0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32 };
+	uint8_t cap[32], cdb[16], buf[BS];
+	struct xsd_scsi_cmd c;
+
+	assert_int_equal(truncate(f->path, 2 * SIZE), 0);
+	/* the old capacity holds until the LUN is told */
+	cdb_rw16(cdb, 0x88, BLOCKS, 1, false);
+	rig_cmd(&f->r, 0, cdb, XSD_SCSI_DIR_IN, buf, BS, &c);
+	assert_sense(&c, 0x05, 0x21, 0x00);
+	assert_int_equal(xsd_scsi_target_resize_lun(f->r.t, 0), 1);
+	assert_int_equal(xsd_scsi_target_resize_lun(f->r.t, 0), 0);
+	rig_cmd(&f->r, 0, tur, XSD_SCSI_DIR_NONE, NULL, 0, &c);
+	assert_sense(&c, 0x06, 0x2a, 0x09);
+	assert_int_equal(rig_cmd(&f->r, 0, rc16, XSD_SCSI_DIR_IN, cap, 32, &c), 0);
+	assert_int_equal(cap[4], 0);
+	assert_int_equal(cap[5], ((2 * BLOCKS - 1) >> 16) & 0xff);
+	assert_int_equal(cap[6], ((2 * BLOCKS - 1) >> 8) & 0xff);
+	assert_int_equal(cap[7], (2 * BLOCKS - 1) & 0xff);
+	/* the new blocks are usable */
+	assert_int_equal(rig_cmd(&f->r, 0, cdb, XSD_SCSI_DIR_IN, buf, BS, &c), 0);
+	/* shrink back: the blocks past the end are out of range again */
+	assert_int_equal(truncate(f->path, SIZE), 0);
+	assert_int_equal(xsd_scsi_target_resize_lun(f->r.t, 0), 1);
+	rig_cmd(&f->r, 0, tur, XSD_SCSI_DIR_NONE, NULL, 0, &c);
+	assert_sense(&c, 0x06, 0x2a, 0x09);
+	rig_cmd(&f->r, 0, cdb, XSD_SCSI_DIR_IN, buf, BS, &c);
+	assert_sense(&c, 0x05, 0x21, 0x00);
+	/* shrinking below one block is refused, the capacity stays */
+	assert_int_equal(truncate(f->path, 100), 0);
+	assert_int_equal(xsd_scsi_target_resize_lun(f->r.t, 0), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +474,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(file_shrunk_under_lun, setup, teardown),
 		cmocka_unit_test_setup_teardown(read_only_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(grow_file_and_resize, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
