@@ -74,6 +74,78 @@ static void cfg_normalise(uint8_t xsmp_type, union xs_ulp_config *cfg)
 	}
 }
 
+/* Append @what to the comma list in @buf when the two fields differ. */
+#define DIFF(field, what)                                                       \
+	do {                                                                    \
+		if (memcmp(&a->field, &b->field, sizeof(a->field)) != 0)        \
+			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s", \
+					      n ? "," : "", what);              \
+	} while (0)
+
+/* Names of the configuration fields that differ (for logs and ACK texts). */
+static void cfg_diff(uint8_t xsmp_type, const union xs_ulp_config *x,
+		     const union xs_ulp_config *y, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (xsmp_type == XS_XSMP_VNIC) {
+		const struct xs_vnic_msg *a = &x->vnic, *b = &y->vnic;
+
+		DIFF(name, "name");
+		DIFF(mac, "mac");
+		DIFF(mtu, "mtu");
+		DIFF(admin_state, "admin");
+		DIFF(admin_rate, "rate");
+		DIFF(tca_guid, "tca");
+		DIFF(tca_lid, "tca");
+		DIFF(install_flags, "flags");
+		DIFF(service_level, "sl");
+		DIFF(cir, "qos");
+		DIFF(pir, "qos");
+		DIFF(cbs, "qos");
+		DIFF(pbs, "qos");
+		DIFF(fc_active, "qos");
+		DIFF(mp_flag, "ha");
+		DIFF(mp_group, "ha");
+		DIFF(vlan_mode, "vlan");
+		DIFF(vlan_count, "vlan");
+		DIFF(vlans, "vlan");
+		DIFF(uplink, "uplink");
+		DIFF(encap, "encap");
+		DIFF(vm_index, "vm_index");
+	} else {
+		const struct xs_vhba_msg *a = &x->vhba, *b = &y->vhba;
+
+		DIFF(name, "name");
+		DIFF(wwpn, "wwpn");
+		DIFF(wwnn, "wwnn");
+		DIFF(admin_state, "admin");
+		DIFF(bandwidth, "bandwidth");
+		DIFF(tca_guid, "tca");
+		DIFF(tca_lid, "tca");
+		DIFF(queue_depth, "queue_depth");
+		DIFF(exec_throttle, "throttle");
+		DIFF(link_down_timeout, "link_down_timeout");
+		DIFF(target_reset, "target_reset");
+		DIFF(max_luns_per_target, "luns_per_target");
+		DIFF(num_queues, "queues");
+		DIFF(lunmask_enable, "lun_masking");
+		DIFF(mtu, "mtu");
+		DIFF(target_count, "targets");
+		DIFF(targets, "targets");
+		DIFF(qclass, "qclass");
+		DIFF(tape_support, "tape");
+		DIFF(interrupt_delay, "idt");
+		DIFF(vhba_flag, "flags");
+		DIFF(tca_slot, "tca");
+		DIFF(vm_index, "vm_index");
+	}
+	if (!n)
+		snprintf(buf, len, "other");
+}
+#undef DIFF
+
 static const char *cfg_name(uint8_t xsmp_type, const union xs_ulp_config *cfg)
 {
 	return xsmp_type == XS_XSMP_VNIC ? cfg->vnic.name : cfg->vhba.name;
@@ -243,7 +315,7 @@ static void on_install(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type
 	struct xs_ulp_result res = { 0, "" };
 	union xs_ulp_config norm = *cfg, old;
 	struct xs_ulp_dev *dev = dev_find(h, rid), *other;
-	char text[XS_ULP_REASON_TEXT_LEN + 1];
+	char text[XS_ULP_REASON_TEXT_LEN + 1], diff[48];
 	int rc;
 
 	cfg_normalise(type, &norm);
@@ -268,6 +340,7 @@ static void on_install(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type
 			return;
 		}
 		/* Re-announced with a different configuration: update in place. */
+		cfg_diff(type, &dev->cfg, &norm, diff, sizeof(diff));
 		old = dev->cfg;
 		dev->cfg = norm;
 		snprintf(dev->name, sizeof(dev->name), "%s", name);
@@ -283,9 +356,10 @@ static void on_install(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type
 		}
 		dev->updated_ms = now;
 		dev->n_updates++;
-		XS_INFO(XS_HOST_LOG, "%s: %s %s (resource %016llx) updated in place",
-			h->session_name, type_name(type), dev->name, (unsigned long long)rid);
-		reply_to(c, type, cfg, body, len, true, 0, "updated");
+		XS_INFO(XS_HOST_LOG, "%s: %s %s (resource %016llx) updated in place (%s)",
+			h->session_name, type_name(type), dev->name, (unsigned long long)rid, diff);
+		snprintf(text, sizeof(text), "updated (%s)", diff);
+		reply_to(c, type, cfg, body, len, true, 0, text);
 		return;
 	}
 	dev = calloc(1, sizeof(*dev));
@@ -330,7 +404,7 @@ static void on_update(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,
 	struct xs_ulp_dev *dev = dev_find(h, rid);
 	struct xs_ulp_result res = { 0, "" };
 	union xs_ulp_config norm = *cfg, old;
-	char text[XS_ULP_REASON_TEXT_LEN + 1];
+	char text[XS_ULP_REASON_TEXT_LEN + 1], diff[48];
 	int rc = 0;
 
 	if (!dev || dev->xsmp_type != type) {
@@ -345,6 +419,7 @@ static void on_update(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,
 		return;
 	}
 	cfg_normalise(type, &norm);
+	cfg_diff(type, &dev->cfg, &norm, diff, sizeof(diff));
 	old = dev->cfg;
 	dev->cfg = norm;
 	snprintf(dev->name, sizeof(dev->name), "%s", cfg_name(type, &norm));
@@ -360,7 +435,8 @@ static void on_update(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,
 	dev->stale = false;
 	dev->updated_ms = now;
 	dev->n_updates++;
-	reply_to(c, type, cfg, body, len, true, 0, "updated");
+	snprintf(text, sizeof(text), "updated (%s)", diff);
+	reply_to(c, type, cfg, body, len, true, 0, text);
 }
 
 static void on_admin(struct xs_host *h, struct xs_xsmp_client *c, uint8_t type,

@@ -725,7 +725,7 @@ int main(int argc, char **argv)
 	vnic_cfg(&vm, XS_VNIC_UPDATE, 9000);
 	vm.bitmask = XS_VNIC_UPDATE_MTU;
 	send_vnic(&vm);
-	expect_ack(XS_XSMP_VNIC, XS_VNIC_UPDATE, 0x100, "updated");
+	expect_ack(XS_XSMP_VNIC, XS_VNIC_UPDATE, 0x100, "updated (mtu)");
 	doc = xsctl_status();
 	host = json_array_get(json_object_get(doc, "hosts"), 0);
 	dev = find_device(host, "eth-int0");

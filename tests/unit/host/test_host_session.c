@@ -416,7 +416,7 @@ static void test_sync_install_and_resync_after_blink(void **state)
 	sent_vnic(n + 1, &r);
 	assert_string_equal(r.reason_text, "unchanged");
 	sent_vnic(n + 2, &r);
-	assert_string_equal(r.reason_text, "updated");
+	assert_string_equal(r.reason_text, "updated (mtu)");
 	sent_vnic(n + 3, &r);
 	assert_string_equal(r.reason_text, "removed 1 stale");
 }
