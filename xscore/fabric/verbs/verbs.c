@@ -1128,13 +1128,11 @@ static void handle_cm_event(struct verbs_fabric *vf, struct rdma_cm_event *e)
 		/* the active side already reported it at CONNECT_RESPONSE */
 		if (!q || q->base.state == XS_QPS_RTS)
 			return;
-		{
-			rc = qp_cm_modify(q, q->id, IBV_QPS_RTS);
-			if (rc) {
-				rdma_disconnect(q->id);
-				connect_failed(q, XS_EV_UNREACHABLE, rc, 0, NULL, 0);
-				return;
-			}
+		rc = qp_cm_modify(q, q->id, IBV_QPS_RTS);
+		if (rc) {
+			rdma_disconnect(q->id);
+			connect_failed(q, XS_EV_UNREACHABLE, rc, 0, NULL, 0);
+			return;
 		}
 		q->base.state = XS_QPS_RTS;
 		q->deadline_ms = 0;
