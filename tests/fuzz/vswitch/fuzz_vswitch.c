@@ -9,7 +9,11 @@
  *   - rx_frames == fwd_frames + sum(drops) on every port;
  *   - the tx_frames of all ports grow by exactly the number returned;
  *   - checksum completion on any copy does not crash and, on success,
- *     yields a frame that verifies.
+ *     yields a frame that verifies; software segmentation of any copy does
+ *     not crash and, on success, gives segments that verify and whose
+ *     payloads add up to the copy's payload.
+ * Ports are also taken up and down, given multicast lists, reconfigured
+ * (VLAN modes, rates), deleted and added back, and the table is aged.
  * Input: a sequence of records {op, arg, len_hi, len_lo, bytes...}.
  */
 #include <errno.h>
@@ -55,6 +59,35 @@ static void build(void)
 	c = (struct xsd_vsw_port_cfg){ .mode = XSD_VSW_TRUNK, .allowed = trunk, .n_allowed = 2,
 				       .native_vlan = 30, .mac = { 0x02, 0, 0, 0, 0, 0x0d } };
 	CHECK(xsd_vsw_port_add(sw, XSD_VSW_PORT_VNIC, &c) == 4);
+}
+
+/* Change a port's VLAN mode and rates, or delete and re-add it. */
+static void reconfigure(uint32_t port, uint8_t arg)
+{
+	static const uint16_t lists[3][3] = { { 1, 10, 20 }, { 30 }, { 20, 4094, 2 } };
+	struct xsd_vsw_port_cfg c = { 0 };
+	uint8_t mac[6] = { 0x02, 0, 0, 0, 0, (uint8_t)(0x0a + port - 1) };
+	int rc;
+
+	c.mode = arg & 1 ? XSD_VSW_TRUNK : XSD_VSW_ACCESS;
+	c.access_vlan = (uint16_t)(1 + (arg >> 1) % 3 * 10);
+	c.allowed = lists[(arg >> 1) % 3];
+	c.n_allowed = (arg >> 1) % 3 == 1 ? 1 : 3;
+	c.native_vlan = arg & 8 ? c.allowed[0] : 0;
+	c.csum_offload = arg & 16;
+	c.tso = arg & 32;
+	if (arg & 64)
+		c.rate_out = (struct xsd_vsw_rate){ .cir_bps = 1000000, .cbs_bytes = 9000 };
+	memcpy(c.mac, mac, 6);
+	if (port == 0 && (arg & 1) == 0) /* keep the uplink a trunk sometimes */
+		c.mode = XSD_VSW_TRUNK;
+	rc = xsd_vsw_port_update(sw, port, &c);
+	CHECK(rc == 0);
+	if ((arg & 0x40) && port != 0) {
+		/* delete and add back: it gets the same (lowest free) number */
+		CHECK(xsd_vsw_port_del(sw, port) == 0);
+		CHECK(xsd_vsw_port_add(sw, XSD_VSW_PORT_VNIC, &c) == (int)port);
+	}
 }
 
 static uint64_t total_tx(void)
@@ -107,6 +140,21 @@ static void check_copy(const struct xsd_vsw_egress *e, const struct xsd_vsw_resu
 	}
 	CHECK(n - out_body == len - in_body);
 	CHECK(memcmp(buf + out_body, frame + in_body, len - in_body) == 0);
+	if (e->segment) {
+		static uint8_t segbuf[2 * (XSD_VSW_MAX_FRAME + 8)];
+		struct virtio_net_hdr vh = { .gso_size = (uint16_t)(1 + len % 1500) };
+		struct iovec segs[64];
+		int k;
+
+		vh.gso_type = (buf[out_body + 2] >> 4) == 6 ? VIRTIO_NET_HDR_GSO_TCPV6
+							    : VIRTIO_NET_HDR_GSO_TCPV4;
+		k = xsd_vsw_gso_segment(buf, n, &vh, segbuf, sizeof(segbuf), segs, 64);
+		CHECK(k != 0);
+		for (int i = 0; i < k; i++) {
+			CHECK(segs[i].iov_len <= n);
+			CHECK(xsd_vsw_csum_verify(segs[i].iov_base, segs[i].iov_len) == 1);
+		}
+	}
 	if (needs_csum && e->csum_fill) {
 		struct virtio_net_hdr vh = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM };
 		uint8_t *p = buf;
@@ -161,11 +209,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 2:
+			if (arg & 0x80) {
+				reconfigure(op % N_PORTS, arg);
+				break;
+			}
 			xsd_vsw_age(sw, now_ns);
 			CHECK(xsd_vsw_learned_count(sw) <= 64);
 			break;
 		default: { /* a frame */
-			struct xsd_vsw_meta m = { .now_ns = now_ns, .needs_csum = arg & 1 };
+			struct xsd_vsw_meta m = { .now_ns = now_ns, .needs_csum = arg & 1,
+						  .gso = arg & 2 };
 			uint64_t before = total_tx();
 			uint32_t seen = 0;
 			int rc;
