@@ -17,7 +17,15 @@
 #define FC_SENDS 64
 #define FC_BUF XS_XSMP_MAX_MSG
 #define FC_SEND_TAG 0x10000u
+#define FC_BACKLOG_MAX 1024         /* messages queued behind a full send ring */
 #define XSMP_CM_PRIVATE_LEN 25
+
+/* A message waiting for a free send slot. */
+struct fc_pending {
+	struct fc_pending *next;
+	size_t len;
+	uint8_t msg[];
+};
 
 struct xs_fab_conn {
 	struct xs_xsmp_client *c;
@@ -28,6 +36,8 @@ struct xs_fab_conn {
 	struct xs_mr *mr;
 	uint8_t *buf;                 /* FC_RECVS + FC_SENDS slots */
 	uint64_t send_busy;           /* bit per send slot */
+	struct fc_pending *backlog, **backlog_tail;
+	unsigned int backlog_len;
 	bool in_cb, dead, cq_added;
 	struct xs_fab_conn *next;
 };
@@ -57,8 +67,64 @@ static void conn_destroy(struct xs_fab_conn *fc)
 		xs_mr_dereg(fc->mr);
 	if (fc->pd)
 		xs_pd_free(fc->pd);
+	while (fc->backlog) {
+		struct fc_pending *p = fc->backlog;
+
+		fc->backlog = p->next;
+		free(p);
+	}
 	free(fc->buf);
 	free(fc);
+}
+
+/* Post @msg in a free send slot: 0, -ENOBUFS when none is free, -EIO. */
+static int post_send_slot(struct xs_fab_conn *fc, const uint8_t *msg, size_t len)
+{
+	struct xs_sge sge;
+	struct xs_send_wr wr = { 0 };
+	unsigned int i;
+
+	for (i = 0; i < FC_SENDS; i++)
+		if (!(fc->send_busy & (UINT64_C(1) << i)))
+			break;
+	if (i == FC_SENDS)
+		return -ENOBUFS;
+	memcpy(slot(fc, FC_RECVS + i), msg, len);
+	sge.addr = (uint64_t)(uintptr_t)slot(fc, FC_RECVS + i);
+	sge.length = (uint32_t)len;
+	sge.lkey = xs_mr_lkey(fc->mr);
+	wr.wr_id = FC_SEND_TAG | i;
+	wr.opcode = XS_WR_SEND;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.flags = XS_SEND_SIGNALED;
+	fc->send_busy |= UINT64_C(1) << i;
+	if (xs_qp_post_send(fc->qp, &wr) < 0) {
+		fc->send_busy &= ~(UINT64_C(1) << i);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A send slot came free: move queued messages into the ring. */
+static int flush_backlog(struct xs_fab_conn *fc)
+{
+	struct fc_pending *p;
+	int rc;
+
+	while ((p = fc->backlog) != NULL) {
+		rc = post_send_slot(fc, p->msg, p->len);
+		if (rc == -ENOBUFS)
+			return 0;
+		if (rc < 0)
+			return rc;
+		fc->backlog = p->next;
+		if (!fc->backlog)
+			fc->backlog_tail = &fc->backlog;
+		fc->backlog_len--;
+		free(p);
+	}
+	return 0;
 }
 
 static int post_recv(struct xs_fab_conn *fc, unsigned int i)
@@ -87,6 +153,10 @@ static void fc_cq_cb(struct xs_loop *loop, int fd, unsigned int events, void *ar
 		for (i = 0; i < n && !fc->dead; i++) {
 			if (wc[i].wr_id & FC_SEND_TAG) {
 				fc->send_busy &= ~(UINT64_C(1) << (wc[i].wr_id & 63));
+				if (wc[i].status == XS_WC_SUCCESS && flush_backlog(fc) < 0) {
+					xs_xsmp_transport_down(fc->c, now, "send failed (queue)");
+					continue;
+				}
 				xs_xsmp_send_done(fc->c, wc[i].status == XS_WC_SUCCESS, now);
 				continue;
 			}
@@ -128,6 +198,7 @@ static int fc_connect(struct xs_xsmp_client *c)
 		free(fc);
 		return -ENOMEM;
 	}
+	fc->backlog_tail = &fc->backlog;
 	fc->next = h->conns;
 	h->conns = fc;
 	rc = -ENOMEM;
@@ -172,33 +243,30 @@ err:
 static int fc_send(struct xs_xsmp_client *c, const uint8_t *msg, size_t len)
 {
 	struct xs_fab_conn *fc = c->tctx;
-	struct xs_sge sge;
-	struct xs_send_wr wr = { 0 };
-	unsigned int i;
+	struct fc_pending *p;
+	int rc;
 
 	if (!fc || fc->dead)
 		return -ENOTCONN;
 	if (len > FC_BUF)
 		return -EMSGSIZE;
-	for (i = 0; i < FC_SENDS; i++)
-		if (!(fc->send_busy & (UINT64_C(1) << i)))
-			break;
-	if (i == FC_SENDS)
-		return -ENOBUFS;
-	memcpy(slot(fc, FC_RECVS + i), msg, len);
-	sge.addr = (uint64_t)(uintptr_t)slot(fc, FC_RECVS + i);
-	sge.length = (uint32_t)len;
-	sge.lkey = xs_mr_lkey(fc->mr);
-	wr.wr_id = FC_SEND_TAG | i;
-	wr.opcode = XS_WR_SEND;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.flags = XS_SEND_SIGNALED;
-	fc->send_busy |= UINT64_C(1) << i;
-	if (xs_qp_post_send(fc->qp, &wr) < 0) {
-		fc->send_busy &= ~(UINT64_C(1) << i);
-		return -EIO;
+	if (!fc->backlog) {
+		rc = post_send_slot(fc, msg, len);
+		if (rc != -ENOBUFS)
+			return rc;
 	}
+	/* Ring full (a slow peer): keep order, queue behind it, bounded. */
+	if (fc->backlog_len >= FC_BACKLOG_MAX)
+		return -ENOBUFS;
+	p = malloc(sizeof(*p) + len);
+	if (!p)
+		return -ENOMEM;
+	p->next = NULL;
+	p->len = len;
+	memcpy(p->msg, msg, len);
+	*fc->backlog_tail = p;
+	fc->backlog_tail = &p->next;
+	fc->backlog_len++;
 	return 0;
 }
 

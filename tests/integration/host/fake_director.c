@@ -439,7 +439,7 @@ static void accept_session_as(bool confirm)
 	CHECK(cn.pd && cn.cq, "pd/cq");
 	cn.mr = xs_mr_reg(cn.pd, cn.buf, sizeof(cn.buf), XS_ACCESS_LOCAL_WRITE);
 	qa.pd = cn.pd, qa.send_cq = cn.cq, qa.recv_cq = cn.cq;
-	qa.max_send_wr = 64, qa.max_recv_wr = NRECV, qa.max_sge = 1, qa.max_inline = 1024;
+	qa.max_send_wr = 256, qa.max_recv_wr = NRECV, qa.max_sge = 1, qa.max_inline = 1024;
 	cn.qp = xs_qp_create(f, &qa);
 	CHECK(cn.mr && cn.qp, "mr/qp");
 	CHECK(xs_qp_accept(cn.qp, conn_req.req, NULL, 0) == 0, "accept");
@@ -732,6 +732,17 @@ int main(int argc, char **argv)
 	CHECK(dev && json_integer_value(json_object_get(json_object_get(dev, "config"), "mtu")) ==
 			     9000, "MTU update not shown");
 	json_decref(doc);
+
+	/* 5b. a burst larger than the host's send ring, with the director slow to
+	 * drain: the replies queue on the host, none is lost, order is kept */
+	for (i = 0; i < 150; i++) {
+		struct xs_vnic_msg del = { .type = XS_VNIC_DELETE, .resource_id = 0x1000 + (uint64_t)i };
+
+		send_vnic(&del);
+	}
+	usleep(500000);
+	for (i = 0; i < 150; i++)
+		expect_ack(XS_XSMP_VNIC, XS_VNIC_DELETE, 0x1000 + (uint64_t)i, "not present");
 
 	/* 6. a silent director: the host gives up within 3 hello intervals */
 	cn.auto_hello = false;
