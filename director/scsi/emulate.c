@@ -531,7 +531,7 @@ static void cmd_read_write(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu)
 	bio->len = bytes;
 	if (bio_set_iov(cmd, bio, bytes) < 0)
 		return scsi_sense(cmd, XSD_SK_HARDWARE_ERROR, XSD_ASC_INTERNAL_TARGET_FAILURE);
-	cmd->residual = (uint32_t)(have - bytes);
+	cmd->residual = (uint32_t)XS_MIN(have - bytes, (size_t)UINT32_MAX);
 	bio_submit(cmd, lu);
 }
 

@@ -87,6 +87,9 @@ struct xsd_scsi_lun *xsd_scsi_lun_new(struct xsd_scsi_bdev *be,
 	lu->unmap_granularity = opts->unmap_granularity ? opts->unmap_granularity
 							 : XS_MAX(4096u / bs, 1u);
 	lu->rotation_rate = opts->rotation_rate ? opts->rotation_rate : 1;
+	/* one command's data must stay countable in 32 bits (SRP residuals) */
+	if ((uint64_t)lu->max_xfer_blocks * bs > XSD_SCSI_MAX_XFER_BYTES)
+		goto err_free_lu;
 	hi = UINT64_C(6) << 60 | XSIGO_OUI << 36 |
 	     (fnv1a(lu->serial, UINT64_C(0xcbf29ce484222325)) & UINT64_C(0xfffffffff));
 	lo = fnv1a(lu->serial, fnv1a("xsigo-lun", UINT64_C(0xcbf29ce484222325)));

@@ -71,6 +71,7 @@ enum xsd_scsi_sense_key {
 #define XSD_SCSI_SENSE_LEN 18 /* fixed format, what we always return */
 #define XSD_SCSI_CDB_MAX 32
 #define XSD_SCSI_MAX_LUN_ID 16383 /* flat space addressing */
+#define XSD_SCSI_MAX_XFER_BYTES (UINT32_C(1) << 30) /* cap on max_xfer_blocks * block size */
 
 /* "ILLEGAL REQUEST", "LBA OUT OF RANGE", ...: for logs and tools. */
 const char *xsd_scsi_sense_key_str(uint8_t key);
@@ -204,7 +205,7 @@ struct xsd_scsi_lun_opts {
 	bool read_only;
 	bool write_through;       /* WCE=0 and every write durable (FUA); default:
 				   WCE=1, the host sends SYNCHRONIZE CACHE */
-	uint32_t max_xfer_blocks; /* default 1 MiB worth */
+	uint32_t max_xfer_blocks; /* default 1 MiB worth, at most 1 GiB worth */
 	uint32_t max_unmap_blocks;  /* default 1 GiB worth; 0 with no UNMAP */
 	uint32_t max_unmap_descs;   /* default 64 */
 	uint32_t unmap_granularity; /* blocks, default 4096 bytes worth */

@@ -821,6 +821,9 @@ static void bad_lun_options(void **state)
 	o.size = 12;
 	assert_null(xsd_scsi_lun_new(xsd_scsi_ram_new(8192), &o));
 	o.size = sizeof(o);
+	o.max_xfer_blocks = (1u << 30) / 4096 + 1; /* more than 1 GiB per command */
+	assert_null(xsd_scsi_lun_new(xsd_scsi_ram_new(8192), &o));
+	o.max_xfer_blocks = 0;
 	struct xsd_scsi_lun *l = xsd_scsi_lun_new(xsd_scsi_ram_new(8192), &o);
 	assert_non_null(l);
 	assert_int_equal(xsd_scsi_lun_blocks(l), 2);
