@@ -258,6 +258,9 @@ static int fc_send(struct xs_xsmp_client *c, const uint8_t *msg, size_t len)
 	/* Ring full (a slow peer): keep order, queue behind it, bounded. */
 	if (fc->backlog_len >= FC_BACKLOG_MAX)
 		return -ENOBUFS;
+	if (!fc->backlog)
+		XS_DEBUG(XS_XSMP_LOG, "session %s: send ring full, queuing behind it",
+			 c->host->session_name);
 	p = malloc(sizeof(*p) + len);
 	if (!p)
 		return -ENOMEM;
