@@ -37,7 +37,8 @@ static uint64_t now_ns;
 static void build(void)
 {
 	static const uint16_t trunk[] = { 10, 30 };
-	struct xsd_vsw_opts o = { .size = sizeof(o), .max_learned = 64, .age_s = 2 };
+	struct xsd_vsw_opts o = { .size = sizeof(o), .max_ports = 8, .max_learned = 64,
+				   .age_s = 2 };
 	struct xsd_vsw_port_cfg c = { .mode = XSD_VSW_TRUNK, .native_vlan = 1,
 				      .csum_offload = true };
 
