@@ -31,6 +31,7 @@ struct file_rig {
 	struct scsi_rig r;
 	char dir[64];
 	char path[96];
+	char loopdev[64]; /* attached by a test, detached by teardown */
 	uint8_t *shadow;
 };
 
@@ -111,6 +112,11 @@ static int teardown(void **state)
 	char p[128];
 
 	xsd_scsi_target_free(f->r.t);
+	if (f->loopdev[0]) {
+		snprintf(p, sizeof(p), "losetup -d %s", f->loopdev);
+		if (system(p) != 0)
+			print_message("could not detach %s\n", f->loopdev);
+	}
 	unlink(f->path);
 	snprintf(p, sizeof(p), "%s/direct.img", f->dir);
 	unlink(p);
@@ -462,6 +468,83 @@ static void grow_file_and_resize(void **state)
 	assert_int_equal(xsd_scsi_target_resize_lun(f->r.t, 0), -EINVAL);
 }
 
+/*
+ * The block device path (BLKGETSIZE64, fallocate on a bdev) on a loop device
+ * over a file in the test directory. Needs root for losetup; skipped (and
+ * said so) otherwise.
+ */
+static void block_device_via_loop(void **state)
+{
+	struct file_rig *f = *state;
+	char img[128], cmd[256], dev[64] = "";
+	uint8_t *w = malloc(256 * BS), *r = malloc(256 * BS), cdb[16], list[24];
+	struct xsd_scsi_cmd c;
+	FILE *p;
+	uint64_t before, after;
+
+	if (geteuid() != 0) {
+		print_message("block_device_via_loop: not root, losetup unavailable: skipped\n");
+		free(w);
+		free(r);
+		skip();
+	}
+	snprintf(img, sizeof(img), "%s/direct.img", f->dir); /* removed by teardown */
+	assert_int_equal(truncate(img, 0) == 0 || errno == ENOENT, 1);
+	{
+		int fd = open(img, O_CREAT | O_RDWR, 0600);
+
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, 8 << 20), 0);
+		close(fd);
+	}
+	snprintf(cmd, sizeof(cmd), "losetup --find --show %s 2>/dev/null", img);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	if (!fgets(dev, sizeof(dev), p))
+		dev[0] = '\0';
+	pclose(p);
+	dev[strcspn(dev, "\n")] = '\0';
+	assert_true(strncmp(dev, "/dev/loop", 9) == 0);
+	snprintf(f->loopdev, sizeof(f->loopdev), "%s", dev);
+
+	add_file_lun(f, 3, open_file(dev, false, false, 0));
+	fill_random(w, 256 * BS);
+	cdb_rw16(cdb, 0x8a, 1024, 256, true);
+	assert_int_equal(rig_cmd(&f->r, 3, cdb, XSD_SCSI_DIR_OUT, w, 256 * BS, &c), 0);
+	cdb_rw16(cdb, 0x88, 1024, 256, false);
+	assert_int_equal(rig_cmd(&f->r, 3, cdb, XSD_SCSI_DIR_IN, r, 256 * BS, &c), 0);
+	assert_memory_equal(r, w, 256 * BS);
+	static const uint8_t sync10[16] = { 0x35 };
+	assert_int_equal(rig_cmd(&f->r, 3, sync10, XSD_SCSI_DIR_NONE, NULL, 0, &c), 0);
+	/* capacity: 8 MiB */
+	static const uint8_t rc10[16] = { 0x25 };
+	uint8_t cap[8];
+	assert_int_equal(rig_cmd(&f->r, 3, rc10, XSD_SCSI_DIR_IN, cap, 8, &c), 0);
+	assert_int_equal(cap[2] << 8 | cap[3], (8 << 20) / BS - 1);
+	before = file_blocks(img);
+	/* UNMAP the 256 blocks: zeros through the device, blocks freed below it */
+	memset(list, 0, sizeof(list));
+	list[1] = 22;
+	list[3] = 16;
+	list[14] = 0x04; /* LBA 1024 */
+	list[18] = 0x01; /* 256 blocks */
+	memset(cdb, 0, 16);
+	cdb[0] = 0x42;
+	cdb[8] = 24;
+	assert_int_equal(rig_cmd(&f->r, 3, cdb, XSD_SCSI_DIR_OUT, list, 24, &c), 0);
+	cdb_rw16(cdb, 0x88, 1024, 256, false);
+	assert_int_equal(rig_cmd(&f->r, 3, cdb, XSD_SCSI_DIR_IN, r, 256 * BS, &c), 0);
+	memset(w, 0, 256 * BS);
+	assert_memory_equal(r, w, 256 * BS);
+	after = file_blocks(img);
+	print_message("loop device %s: backing file %llu -> %llu sectors after UNMAP\n", dev,
+		      (unsigned long long)before, (unsigned long long)after);
+	assert_true(after < before);
+	assert_int_equal(xsd_scsi_target_remove_lun(f->r.t, 3), 0);
+	free(w);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +558,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(read_only_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(grow_file_and_resize, setup, teardown),
+		cmocka_unit_test_setup_teardown(block_device_via_loop, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
