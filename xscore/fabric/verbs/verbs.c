@@ -76,6 +76,7 @@ struct verbs_fabric {
 	struct xs_event evq[EVQ_MAX];
 	unsigned int evq_head, evq_count;
 	struct verbs_qp *qps;
+	struct verbs_listener *listeners;
 	struct xs_umad_port *umad; /* opened with the first MAD agent */
 };
 
@@ -118,6 +119,7 @@ struct verbs_listener {
 	enum ctx_kind kind;
 	struct xs_cm_listener base;
 	struct rdma_cm_id *id;
+	struct verbs_listener *next;
 };
 
 struct verbs_req {
@@ -983,6 +985,8 @@ static struct xs_cm_listener *verbs_cm_listen(struct xs_fabric *f, uint64_t serv
 	}
 	if (rdma_listen(l->id, 64))
 		goto err_id;
+	l->next = vf->listeners;
+	vf->listeners = l;
 	if (vf->ll == XS_LINK_ETHERNET)
 		XS_INFO(COMP, "%s: listening for service ID 0x%016llx on RDMA TCP port %u", vf->dev,
 			(unsigned long long)service_id, (unsigned int)(service_id & 0xffff));
@@ -1013,7 +1017,13 @@ err_free:
 static int verbs_cm_listener_close(struct xs_cm_listener *lst)
 {
 	struct verbs_listener *l = to_vl(lst);
+	struct verbs_fabric *vf = to_vf(lst->fabric);
+	struct verbs_listener **pp;
 
+	for (pp = &vf->listeners; *pp && *pp != l; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = l->next;
 	rdma_destroy_id(l->id);
 	free(l);
 	return 0;
@@ -1413,6 +1423,10 @@ static void verbs_close(struct xs_fabric *f)
 {
 	struct verbs_fabric *vf = to_vf(f);
 
+	/* what the caller left open goes with the fabric (the event
+	 * channel can't be destroyed while ids use it) */
+	while (vf->listeners)
+		verbs_cm_listener_close(&vf->listeners->base);
 	while (vf->qps)
 		if (verbs_qp_destroy(&vf->qps->base) < 0)
 			break;
