@@ -138,14 +138,11 @@ int main(int argc, char **argv)
 	json_error_t jerr;
 	json_t *rep;
 	bool json_out = false;
-	char **words;
+	char *words[argc + 1];
 	int nw = 0, rc;
 
 	if (!sock || !*sock)
 		sock = DEFAULT_SOCKET;
-	words = calloc((size_t)argc + 1, sizeof(char *));
-	if (!words)
-		return 1;
 	/* global options may appear anywhere */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j")) {
@@ -174,17 +171,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xcm: %s\n", err);
 		return 2;
 	}
+	rc = 1;
 	line = json_dumps(cmd.req, JSON_COMPACT);
 	if (!line) {
 		fprintf(stderr, "xcm: out of memory\n");
-		return 1;
+		goto free_req;
 	}
 	{
 		size_t n = strlen(line);
 		char *l2 = realloc(line, n + 2);
 
-		if (!l2)
-			return 1;
+		if (!l2) {
+			free(line);
+			goto free_req;
+		}
 		line = l2;
 		memcpy(line + n, "\n", 2);
 	}
@@ -199,13 +199,16 @@ int main(int argc, char **argv)
 				strerror(-rc),
 				rc == -ENOENT || rc == -ECONNREFUSED ? " (is xsdirectord running?)"
 								     : "");
-		return 1;
+		rc = 1;
+		goto free_req;
 	}
 	rep = json_loads(reply, JSON_DISABLE_EOF_CHECK, &jerr);
 	free(reply);
 	if (!json_is_object(rep)) {
 		fprintf(stderr, "xcm: the director sent a reply that is not a JSON object\n");
-		return 1;
+		json_decref(rep);
+		rc = 1;
+		goto free_req;
 	}
 	if (json_out) {
 		json_dumpf(rep, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -220,7 +223,7 @@ int main(int argc, char **argv)
 		rc = xcm_render(stdout, &cmd, rep);
 	}
 	json_decref(rep);
+free_req:
 	json_decref(cmd.req);
-	free(words);
 	return rc;
 }
