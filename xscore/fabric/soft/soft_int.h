@@ -29,6 +29,7 @@
 #define SOFT_AGENT_QUEUE 64
 #define SOFT_SMALL 4096u        /* records up to this size are read whole */
 #define SOFT_APP_ACTIVE_MS 10u  /* a CQ polled this recently is polled by its app */
+#define SOFT_SNDBUF (1 << 20)   /* QP socket send buffer asked for */
 #define SOFT_TICK_MS 20         /* the progress thread's longest sleep with QPs */
 #define XS_MAD_METHOD_RESP_BIT 0x80
 
@@ -80,6 +81,7 @@ struct soft_cq {
 	bool signaled;
 	uint64_t overflows;
 	uint64_t last_poll_ms;
+	bool skip_probe;       /* the last poll read a record: let poll() probe next */
 	pthread_mutex_t qlock; /* qps[] */
 	struct soft_qp **qps;
 	int n_qps, cap_qps;
@@ -155,6 +157,8 @@ struct soft_qp {
 	uint64_t rnr_since;
 	struct rresp *rr_head, *rr_tail;
 	bool small_mode;  /* last record was small: read whole into bounce */
+	bool spec_send;   /* last record was a large SEND: read the next one
+			     straight into the posted receive */
 	uint8_t *bounce;  /* XS_SOFT_SEG bytes */
 	bool pend;        /* a record read into bounce waits for a receive */
 	struct xs_soft_dhdr pend_hdr;

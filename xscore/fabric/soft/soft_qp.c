@@ -245,8 +245,10 @@ int soft_cq_destroy(struct xs_cq *xcq)
 int soft_cq_fd(struct xs_cq *cq) { return to_scq(cq)->epfd; }
 
 /* The CQ the calling thread is polling: completions it produces itself need
- * no wake-up through the eventfd. */
+ * no wake-up through the eventfd, and once it has one the thread stops
+ * reading (the caller drains the CQ until empty and comes back). */
 static __thread struct soft_cq *tls_polling;
+static __thread bool tls_pushed;
 
 void soft_cq_push(struct soft_cq *cq, const struct xs_wc *wc)
 {
@@ -260,7 +262,9 @@ void soft_cq_push(struct soft_cq *cq, const struct xs_wc *wc)
 		cq->count++;
 	}
 	/* the fd is written only when the CQ turns non-empty */
-	if (!cq->signaled && tls_polling != cq) {
+	if (tls_polling == cq)
+		tls_pushed = true;
+	else if (!cq->signaled) {
 		uint64_t one = 1;
 		ssize_t n = write(cq->evfd, &one, sizeof(one));
 
@@ -291,12 +295,16 @@ static int cq_take(struct soft_cq *cq, struct xs_wc *wc, int n)
 	return got;
 }
 
-/* Make progress on the CQ's QPs from the polling thread. */
-static void cq_progress(struct soft_cq *cq)
+/* Make progress on the CQ's QPs from the polling thread. Returns true when
+ * that produced a completion for this CQ. */
+static bool cq_progress(struct soft_cq *cq)
 {
+	bool pushed;
+
 	pthread_mutex_lock(&cq->qlock);
 	tls_polling = cq;
-	for (int i = 0; i < cq->n_qps; i++) {
+	tls_pushed = false;
+	for (int i = 0; i < cq->n_qps && !tls_pushed; i++) {
 		struct soft_qp *qp = cq->qps[i];
 
 		if (qp->sock < 0 || pthread_mutex_trylock(&qp->lock) != 0)
@@ -305,8 +313,10 @@ static void cq_progress(struct soft_cq *cq)
 			soft_qp_io(qp, EPOLLIN | (qp->tx_blocked ? EPOLLOUT : 0));
 		pthread_mutex_unlock(&qp->lock);
 	}
+	pushed = tls_pushed;
 	tls_polling = NULL;
 	pthread_mutex_unlock(&cq->qlock);
+	return pushed;
 }
 
 int soft_cq_poll(struct xs_cq *xcq, struct xs_wc *wc, int n)
@@ -318,7 +328,18 @@ int soft_cq_poll(struct xs_cq *xcq, struct xs_wc *wc, int n)
 	got = cq_take(cq, wc, n);
 	if (got == n || n == 0)
 		return got;
-	cq_progress(cq);
+	/*
+	 * Right after a call that read a record from a socket, the caller is
+	 * draining and will wait on the CQ fd next: that wait returns at once
+	 * if more data came (the sockets are in the fd's epoll set), so it can
+	 * be the probe and this call needn't try a read that would most likely
+	 * find nothing.
+	 */
+	if (!got && cq->skip_probe) {
+		cq->skip_probe = false;
+		return 0;
+	}
+	cq->skip_probe = cq_progress(cq);
 	return got + cq_take(cq, wc + got, n - got);
 }
 
@@ -761,12 +782,18 @@ static void on_nak(struct soft_qp *qp, const struct xs_soft_dhdr *h)
  * read that way which can't be placed yet (a SEND with no receive posted)
  * stays pending in the bounce buffer.
  */
+/* "The payload is already where it belongs" (a speculative SEND read). */
+static const uint8_t placed_marker;
+#define PRE_PLACED (&placed_marker)
+
 static int read_rec(struct soft_qp *qp, struct xs_soft_dhdr *h, struct iovec *iov, int n,
 		    const uint8_t *pre)
 {
 	struct msghdr mh = { .msg_iov = iov + 1, .msg_iovlen = (size_t)n };
 	ssize_t r;
 
+	if (pre == PRE_PLACED)
+		return 0;
 	if (pre) {
 		size_t off = 0;
 
@@ -985,6 +1012,72 @@ static enum rx_result rx_read_resp(struct soft_qp *qp, struct xs_soft_dhdr *h,
 	return RX_OK;
 }
 
+/*
+ * A stream of large SENDs: read the next record with its payload aimed at
+ * the posted receive (where a SEND's payload goes) and anything beyond into
+ * the bounce buffer, saving the header peek. When the record turns out to
+ * be something else, its payload is gathered into the bounce buffer and
+ * handled as a whole-read record; the posted receive buffer may have been
+ * written meanwhile, which, as with verbs, is allowed until it completes.
+ */
+static int rx_next_spec(struct soft_qp *qp, struct xs_soft_dhdr *h, const uint8_t **pre)
+{
+	struct rq_ent *r = rq_at(qp, qp->rq_head);
+	uint64_t off = qp->rx_send_active ? qp->rx_send_off : 0;
+	uint32_t room = (uint32_t)XS_MIN((uint64_t)XS_SOFT_SEG, r->cap > off ? r->cap - off : 0);
+	struct iovec iov[MAX_IOV + 1];
+	struct msghdr mh = { .msg_iov = iov };
+	size_t got, in_recv;
+	ssize_t n;
+	int k;
+
+	iov[0].iov_base = h;
+	iov[0].iov_len = sizeof(*h);
+	k = room ? build_iov(r->sge, r->nsge, off, room, iov + 1, MAX_IOV - 1) : 0;
+	if (k < 0)
+		k = 0, room = 0;
+	iov[k + 1].iov_base = qp->bounce;
+	iov[k + 1].iov_len = XS_SOFT_SEG;
+	mh.msg_iovlen = (size_t)k + 2;
+	do
+		n = recvmsg(qp->sock, &mh, MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n <= 0) {
+		soft_qp_conn_lost(qp, XS_QPS_CLOSED);
+		return -1;
+	}
+	got = (size_t)n;
+	if (got < sizeof(*h) || h->len > XS_SOFT_SEG || got != sizeof(*h) + h->len ||
+	    (mh.msg_flags & MSG_TRUNC)) {
+		qp_nak_and_fail(qp, 0, XS_WC_BAD_RESP_ERR, "malformed record");
+		return -1;
+	}
+	qp->small_mode = h->len <= SOFT_SMALL;
+	qp->spec_send = h->op == XS_SOFT_DOP_SEND;
+	if (h->op == XS_SOFT_DOP_SEND && h->len <= room &&
+	    !!(h->flags & XS_SOFT_F_FIRST) == !qp->rx_send_active) {
+		*pre = PRE_PLACED;
+		return 1;
+	}
+	/* not what we aimed for: gather the payload into the bounce buffer */
+	in_recv = XS_MIN((size_t)h->len, (size_t)room);
+	if (in_recv) {
+		size_t done = 0;
+
+		memmove(qp->bounce + in_recv, qp->bounce, h->len - in_recv);
+		for (int i = 1; i <= k && done < in_recv; i++) {
+			size_t c = XS_MIN(iov[i].iov_len, in_recv - done);
+
+			memcpy(qp->bounce + done, iov[i].iov_base, c);
+			done += c;
+		}
+	}
+	*pre = qp->bounce;
+	return 1;
+}
+
 /* Next record: its header in *h, and its payload in the bounce buffer
  * (returned) when read whole, or NULL when only peeked. 1 = got one,
  * 0 = nothing there, -1 = the connection ended or broke (handled). */
@@ -999,8 +1092,10 @@ static int rx_next(struct soft_qp *qp, struct xs_soft_dhdr *h, const uint8_t **p
 		qp->pend = false;
 		return 1;
 	}
-	if (qp->small_mode && !qp->bounce)
+	if ((qp->small_mode || qp->spec_send) && !qp->bounce)
 		qp->bounce = malloc(XS_SOFT_SEG);
+	if (!qp->small_mode && qp->spec_send && qp->bounce && qp->rq_head != qp->rq_tail)
+		return rx_next_spec(qp, h, pre);
 	if (qp->small_mode && qp->bounce) {
 		struct iovec iov[2] = { { h, sizeof(*h) }, { qp->bounce, XS_SOFT_SEG } };
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
@@ -1028,6 +1123,7 @@ static int rx_next(struct soft_qp *qp, struct xs_soft_dhdr *h, const uint8_t **p
 		return -1;
 	}
 	qp->small_mode = h->len <= SOFT_SMALL;
+	qp->spec_send = h->op == XS_SOFT_DOP_SEND;
 	return 1;
 }
 
@@ -1073,7 +1169,7 @@ static void qp_rx(struct soft_qp *qp)
 		}
 		if (res == RX_DEAD)
 			return;
-		if (res == RX_STOP)
+		if (res == RX_STOP || tls_pushed)
 			break;
 	}
 	if (qp->rx_done - qp->ack_sent >= SOFT_ACK_EVERY)
@@ -1330,8 +1426,13 @@ int soft_qp_attach_sock(struct soft_qp *qp, int sock)
 {
 	int fl = fcntl(sock, F_GETFL);
 
+	int sz = SOFT_SNDBUF;
+
 	if (fl < 0 || fcntl(sock, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -errno;
+	/* more records in flight, fewer full-socket stalls (capped by
+	 * net.core.wmem_max; best effort) */
+	setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	qp->sock = sock;
 	qp->ep_events = 0;
 	qp->base.state = XS_QPS_RTS;
@@ -1346,6 +1447,7 @@ int soft_qp_attach_sock(struct soft_qp *qp, int sock)
 	qp->rx_send_active = false;
 	qp->pend = false;
 	qp->small_mode = true;
+	qp->spec_send = false;
 	qp->pt_disarmed = false;
 	qp->cq_events = 0;
 	soft_epoll_update(qp);
