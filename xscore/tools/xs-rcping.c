@@ -7,7 +7,8 @@
  * See xs-rcping(8).
  *
  *   xs-rcping [-F SPEC] [-S SID] [-c N] server
- *   xs-rcping [-F SPEC] [-S SID] [-n N] [-s SIZE] [--json] client --lid L | --gid G | --ip A
+ *   xs-rcping [-F SPEC] [-S SID] [-n N] [-s SIZE] [--json] [--bad-rkey] client
+ *             --lid L | --gid G | --ip A
  *
  * Wire (private data): REQ "XSRC" + be32 size; REP "XSRC" + be32 size +
  * be64 buffer address + be32 rkey (20 bytes).
@@ -108,8 +109,8 @@ static int post(struct conn *c, enum xs_wr_opcode op, int from, uint32_t len, ui
 	return xs_qp_post_send(c->qp, &wr);
 }
 
-/* Wait for one completion; it must be a success. */
-static int next_wc(struct conn *c, struct xs_wc *wc, int ms)
+/* Wait for one completion; -EIO (reported unless quiet) when it failed. */
+static int next_wc_q(struct conn *c, struct xs_wc *wc, int ms, bool quiet)
 {
 	uint64_t dl = xs_now_ms() + (uint64_t)ms;
 
@@ -122,8 +123,9 @@ static int next_wc(struct conn *c, struct xs_wc *wc, int ms)
 			return n;
 		if (n == 1) {
 			if (wc->status != XS_WC_SUCCESS) {
-				fprintf(stderr, "xs-rcping: work request %" PRIu64 ": %s\n", wc->wr_id,
-					xs_wc_status_str(wc->status));
+				if (!quiet)
+					fprintf(stderr, "xs-rcping: work request %" PRIu64 ": %s\n",
+						wc->wr_id, xs_wc_status_str(wc->status));
 				return -EIO;
 			}
 			return 0;
@@ -133,6 +135,11 @@ static int next_wc(struct conn *c, struct xs_wc *wc, int ms)
 			return -ETIMEDOUT;
 		poll(&p, 1, (int)(dl - now));
 	}
+}
+
+static int next_wc(struct conn *c, struct xs_wc *wc, int ms)
+{
+	return next_wc_q(c, wc, ms, false);
 }
 
 static int next_event(struct xs_fabric *f, struct xs_event *ev, int ms)
@@ -258,7 +265,7 @@ static int server(struct xs_fabric *f, uint64_t sid, int clients)
 /* ---------------------------------------------------------------- client */
 
 static int client(struct xs_fabric *f, uint64_t sid, const struct xs_cm_dest *dest, int count,
-		  uint32_t size, bool json)
+		  uint32_t size, bool json, bool bad_rkey)
 {
 	struct conn c = { .f = f };
 	uint8_t req[8];
@@ -349,6 +356,25 @@ static int client(struct xs_fabric *f, uint64_t sid, const struct xs_cm_dest *de
 		fprintf(stderr, "xs-rcping: RDMA READ did not return what RDMA WRITE wrote\n");
 		return 1;
 	}
+	if (bad_rkey) {
+		/* the target must refuse a wrong rkey: remote access error, and
+		 * the QP goes to the error state */
+		rc = post(&c, XS_WR_RDMA_WRITE, 2, size, 0, raddr, rkey ^ 0x5a5a, 22);
+		if (rc < 0)
+			return die("RDMA WRITE with a wrong rkey", rc);
+		rc = next_wc_q(&c, &wc, STEP_MS, true);
+		if (rc != -EIO || wc.status != XS_WC_REM_ACCESS_ERR ||
+		    xs_qp_state(c.qp) != XS_QPS_ERROR) {
+			fprintf(stderr, "xs-rcping: RDMA WRITE with a wrong rkey: expected a remote "
+				"access error and the QP in error, got %s (rc %d, QP state %d)\n",
+				rc == -EIO ? xs_wc_status_str(wc.status) : "no error", rc,
+				xs_qp_state(c.qp));
+			return 1;
+		}
+		if (!json)
+			printf("RDMA WRITE with a wrong rkey: %s, QP in error (as it must)\n",
+			       xs_wc_status_str(wc.status));
+	}
 	xs_qp_disconnect(c.qp);
 	while (next_event(f, &ev, STEP_MS) == 0 && !(ev.type == XS_EV_DISCONNECTED && ev.qp == c.qp))
 		;
@@ -377,6 +403,7 @@ int main(int argc, char **argv)
 		{ "gid", required_argument, NULL, 'g' },
 		{ "ip", required_argument, NULL, 'i' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "bad-rkey", no_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -386,12 +413,12 @@ int main(int argc, char **argv)
 	uint64_t sid = DEFAULT_SID;
 	int count = 10, clients = 0, c, rc;
 	uint32_t size = 4096;
-	bool json = false;
+	bool json = false, bad_rkey = false;
 	struct xs_fabric *f;
 	char *end;
 
 	xs_log_open("xs-rcping", XS_LOG_STDERR, XS_LOG_WARN);
-	while ((c = getopt_long(argc, argv, "F:S:n:s:c:l:g:i:jvh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "F:S:n:s:c:l:g:i:jbvh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'F': spec = optarg; break;
 		case 'S': sid = strtoull(optarg, &end, 0); if (*end) goto usage; break;
@@ -414,6 +441,7 @@ int main(int argc, char **argv)
 			break;
 		case 'i': dest.ip = optarg; break;
 		case 'j': json = true; break;
+		case 'b': bad_rkey = true; break;
 		case 'v': xs_log_set_level(XS_LOG_DEBUG); xs_log_set_debug("all"); break;
 		case 'h':
 		default: goto usage;
@@ -432,12 +460,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rc = !strcmp(argv[optind], "server") ? server(f, sid, clients)
-					     : client(f, sid, &dest, count, size, json);
+					     : client(f, sid, &dest, count, size, json, bad_rkey);
 	xs_fabric_close(f);
 	return rc;
 usage:
 	fprintf(stderr, "usage: xs-rcping [-F SPEC] [-S SID] [-c CLIENTS] server\n"
-			"       xs-rcping [-F SPEC] [-S SID] [-n COUNT] [-s SIZE] [--json] client "
-			"--lid L | --gid G | --ip A\n");
+			"       xs-rcping [-F SPEC] [-S SID] [-n COUNT] [-s SIZE] [--json] [--bad-rkey] "
+			"client --lid L | --gid G | --ip A\n");
 	return 2;
 }
