@@ -170,6 +170,23 @@ int xsd_scsi_target_lun_reset(struct xsd_scsi_target *t, uint16_t id);
  * CAPACITY DATA HAS CHANGED, 2A/09), 0 when not, -ENOENT, -EINVAL when it
  * is now below one block (the old capacity stays). */
 int xsd_scsi_target_resize_lun(struct xsd_scsi_target *t, uint16_t id);
+/* Counters of one LUN since it was added (commands counted at completion). */
+struct xsd_scsi_lun_stats {
+	uint64_t commands;      /* every command addressed to the LUN */
+	uint64_t reads;         /* READ(6/10/16) completed GOOD */
+	uint64_t writes;        /* WRITE(6/10/16) completed GOOD */
+	uint64_t read_bytes;
+	uint64_t write_bytes;
+	uint64_t unmaps;        /* UNMAP completed GOOD */
+	uint64_t flushes;       /* SYNCHRONIZE CACHE completed GOOD */
+	uint64_t check_conditions;
+	uint64_t unit_attentions; /* CHECK CONDITIONs that reported a UA */
+	uint64_t busy;          /* TASK SET FULL answers */
+	unsigned int inflight;
+};
+/* -ENOENT when there is no LUN @id. */
+int xsd_scsi_target_lun_stats(const struct xsd_scsi_target *t, uint16_t id,
+			      struct xsd_scsi_lun_stats *st);
 /* Number of LUNs and their ids in ascending order (up to max). */
 unsigned int xsd_scsi_target_luns(const struct xsd_scsi_target *t, uint16_t *ids,
 				  unsigned int max);

@@ -46,6 +46,7 @@ struct xsd_scsi_lun {
 	uint32_t unmap_granularity;
 	uint16_t rotation_rate;
 	unsigned int inflight;
+	struct xsd_scsi_lun_stats stats;
 	int be_fd;                  /* registered in the target's epoll, or -1 */
 	struct xsd_scsi_lun *next_removed;
 };

@@ -95,6 +95,56 @@ void scsi_cmd_complete(struct xsd_scsi_cmd *cmd)
 		XS_ERR(SCSI_LOG, "completion eventfd: %s", xs_strerror(-errno));
 }
 
+static void lun_account(struct xsd_scsi_lun_stats *st, const struct xsd_scsi_cmd *cmd)
+{
+	uint8_t op = cmd->cdb[0];
+
+	st->commands++;
+	if (cmd->status == XSD_SCSI_TASK_SET_FULL) {
+		st->busy++;
+		return;
+	}
+	if (cmd->status != XSD_SCSI_GOOD) {
+		st->check_conditions++;
+		if (cmd->sense_len && (cmd->sense[2] & 0x0f) == XSD_SK_UNIT_ATTENTION)
+			st->unit_attentions++;
+		return;
+	}
+	switch (op) {
+	case 0x08: /* READ(6) */
+	case 0x28:
+	case 0x88:
+		st->reads++;
+		st->read_bytes += cmd->xfer_len;
+		break;
+	case 0x0a: /* WRITE(6) */
+	case 0x2a:
+	case 0x8a:
+		st->writes++;
+		st->write_bytes += cmd->xfer_len;
+		break;
+	case 0x42:
+		st->unmaps++;
+		break;
+	case 0x35:
+	case 0x91:
+		st->flushes++;
+		break;
+	}
+}
+
+int xsd_scsi_target_lun_stats(const struct xsd_scsi_target *t, uint16_t id,
+			      struct xsd_scsi_lun_stats *st)
+{
+	const struct xsd_scsi_lun *lu = scsi_target_find((struct xsd_scsi_target *)t, id);
+
+	if (!lu)
+		return -ENOENT;
+	*st = lu->stats;
+	st->inflight = lu->inflight;
+	return 0;
+}
+
 /* Free removed LUNs whose last command has completed. */
 static void reap_removed(struct xsd_scsi_target *t)
 {
@@ -139,8 +189,10 @@ int xsd_scsi_target_process(struct xsd_scsi_target *t)
 		cmd->priv.next = NULL;
 		t->inflight--;
 		cmd->nexus->inflight--;
-		if (cmd->priv.lu)
+		if (cmd->priv.lu) {
 			cmd->priv.lu->inflight--;
+			lun_account(&cmd->priv.lu->stats, cmd);
+		}
 		free(cmd->priv.iov_heap);
 		cmd->priv.iov_heap = NULL;
 		cmd->done(cmd);

@@ -935,6 +935,39 @@ static void resize_lun(void **state)
 	assert_int_equal(buf[2], 0x0f);
 }
 
+static void lun_counters(void **state)
+{
+	struct scsi_rig *r = *state;
+	static const uint8_t w[16] = { 0x2a, 0, 0, 0, 0, 0, 0, 0, 2, 0 };
+	static const uint8_t rd[16] = { 0x88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0 };
+	static const uint8_t bad[16] = { 0x28, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 1, 0 };
+	static const uint8_t sync[16] = { 0x35 };
+	static const uint8_t tur[16] = { 0 };
+	uint8_t buf[3 * BS] = { 0 };
+	struct xsd_scsi_lun_stats st;
+	struct xsd_scsi_cmd c;
+
+	assert_int_equal(xsd_scsi_target_lun_stats(r->t, 0, &st), 0);
+	/* the setup's two TEST UNIT READYs, the first a unit attention */
+	assert_true(st.commands == 2 && st.check_conditions == 1 && st.unit_attentions == 1);
+	rig_cmd(r, 0, w, XSD_SCSI_DIR_OUT, buf, 2 * BS, &c);
+	rig_cmd(r, 0, rd, XSD_SCSI_DIR_IN, buf, 3 * BS, &c);
+	rig_cmd(r, 0, bad, XSD_SCSI_DIR_IN, buf, BS, &c);
+	rig_cmd(r, 0, sync, XSD_SCSI_DIR_NONE, NULL, 0, &c);
+	rig_cmd(r, 0, tur, XSD_SCSI_DIR_NONE, NULL, 0, &c);
+	assert_int_equal(xsd_scsi_target_lun_stats(r->t, 0, &st), 0);
+	assert_int_equal(st.commands, 7);
+	assert_int_equal(st.writes, 1);
+	assert_int_equal(st.write_bytes, 2 * BS);
+	assert_int_equal(st.reads, 1);
+	assert_int_equal(st.read_bytes, 3 * BS);
+	assert_int_equal(st.flushes, 1);
+	assert_int_equal(st.check_conditions, 2);
+	assert_int_equal(st.unit_attentions, 1);
+	assert_int_equal(st.inflight, 0);
+	assert_int_equal(xsd_scsi_target_lun_stats(r->t, 1, &st), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -960,6 +993,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(remove_lun_with_io_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(lun_masking, setup, teardown),
 		cmocka_unit_test_setup_teardown(resize_lun, setup, teardown),
+		cmocka_unit_test_setup_teardown(lun_counters, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -337,6 +337,11 @@ static void queue_full_is_task_set_full(void **state)
 	assert_int_equal(c[1].status, XSD_SCSI_GOOD);
 	assert_int_equal(c[2].status, XSD_SCSI_TASK_SET_FULL);
 	assert_int_equal(c[2].sense_len, 0);
+	struct xsd_scsi_lun_stats st;
+	assert_int_equal(xsd_scsi_target_lun_stats(f->r.t, 0, &st), 0);
+	assert_int_equal(st.busy, 1);
+	assert_int_equal(st.reads, 2);
+	assert_int_equal(st.read_bytes, 2 * BS);
 }
 
 static void target_fd_is_pollable(void **state)
