@@ -19,7 +19,8 @@
 /* SAL role annotations the WDK's Code Analysis and Static Driver Verifier
  * read; mingw-w64's driverspecs.h lacks this one. */
 #ifndef _Dispatch_type_
-#define _Dispatch_type_(x)
+/* The WDK's own name, so reserved-identifier checks do not apply. */
+#define _Dispatch_type_(x) /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 #endif
 
 #include "winib/bus.h"
