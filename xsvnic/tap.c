@@ -29,8 +29,10 @@
 #define TAP_LOG "xsvnic"
 
 /* rtnetlink values older userspace headers lack (enum members there, so
- * spelled out here): RTM_NEWMULTICAST 56, RTM_GETMULTICAST 58. */
+ * spelled out here): RTM_NEWMULTICAST 56, RTM_DELMULTICAST 57,
+ * RTM_GETMULTICAST 58. */
 #define XSV_RTM_NEWMULTICAST 56
+#define XSV_RTM_DELMULTICAST 57
 #define XSV_RTM_GETMULTICAST 58
 #ifndef IFF_LOWER_UP
 #define IFF_LOWER_UP 0x10000
@@ -456,6 +458,108 @@ out:
 	if (rc < 0)
 		XS_ERR(TAP_LOG, "%s: reading the multicast list: %s", tap->name, strerror(-rc));
 	return rc;
+}
+
+/* ------------------------------------------------ multicast change watch */
+
+/* Group numbers from the kernel's enum rtnetlink_groups (6.12+); older
+ * userspace headers do not have them. */
+#define XSV_RTNLGRP_IPV4_MCADDR 37
+#define XSV_RTNLGRP_IPV6_MCADDR 38
+
+struct xsvnic_mcast_watch {
+	struct nl_sock *sk;
+	int ifindex;  /* of the poll in progress */
+	bool hit;
+};
+
+static int watch_parse(struct nl_msg *msg, void *arg)
+{
+	struct xsvnic_mcast_watch *w = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+
+	if (nlh->nlmsg_type == XSV_RTM_NEWMULTICAST || nlh->nlmsg_type == XSV_RTM_DELMULTICAST) {
+		const struct ifaddrmsg *ifa = nlmsg_data(nlh);
+
+		if (nlmsg_datalen(nlh) >= (int)sizeof(*ifa) && (int)ifa->ifa_index == w->ifindex)
+			w->hit = true;
+	} else if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
+		const struct ifinfomsg *ifi = nlmsg_data(nlh);
+
+		if (nlmsg_datalen(nlh) >= (int)sizeof(*ifi) && ifi->ifi_index == w->ifindex)
+			w->hit = true;
+	}
+	return NL_OK;
+}
+
+struct xsvnic_mcast_watch *xsvnic_mcast_watch_open(void)
+{
+	struct xsvnic_mcast_watch *w = calloc(1, sizeof(*w));
+	int rc;
+
+	if (!w)
+		return NULL;
+	w->sk = nl_socket_alloc();
+	if (!w->sk) {
+		rc = -ENOMEM;
+		goto err_free;
+	}
+	nl_socket_disable_seq_check(w->sk);
+	nl_socket_disable_auto_ack(w->sk);
+	rc = nl_connect(w->sk, NETLINK_ROUTE);
+	if (rc < 0)
+		goto err_nl;
+	rc = nl_socket_add_memberships(w->sk, RTNLGRP_LINK, XSV_RTNLGRP_IPV4_MCADDR,
+				       XSV_RTNLGRP_IPV6_MCADDR, 0);
+	if (rc < 0)
+		goto err_nl;
+	rc = nl_socket_set_nonblocking(w->sk);
+	if (rc < 0)
+		goto err_nl;
+	rc = nl_socket_modify_cb(w->sk, NL_CB_VALID, NL_CB_CUSTOM, watch_parse, w);
+	if (rc < 0)
+		goto err_nl;
+	return w;
+
+err_nl:
+	rc = nl_to_errno(rc);
+	XS_ERR(TAP_LOG, "multicast watch: %s", strerror(-rc));
+	nl_socket_free(w->sk);
+err_free:
+	free(w);
+	errno = -rc;
+	return NULL;
+}
+
+void xsvnic_mcast_watch_close(struct xsvnic_mcast_watch *w)
+{
+	if (!w)
+		return;
+	nl_socket_free(w->sk);
+	free(w);
+}
+
+int xsvnic_mcast_watch_fd(const struct xsvnic_mcast_watch *w) { return nl_socket_get_fd(w->sk); }
+
+int xsvnic_mcast_watch_poll(struct xsvnic_mcast_watch *w, int ifindex)
+{
+	int rc;
+
+	w->ifindex = ifindex;
+	w->hit = false;
+	for (;;) {
+		rc = nl_recvmsgs_default(w->sk);
+		if (rc == -NLE_AGAIN)
+			break;
+		if (rc == -NLE_NOMEM || rc == -NLE_MSG_OVERFLOW) {
+			/* the kernel dropped notifications: assume a change */
+			w->hit = true;
+			continue;
+		}
+		if (rc < 0)
+			return nl_to_errno(rc);
+	}
+	return w->hit ? 1 : 0;
 }
 
 /* ---------------------------------------------------------- frame I/O */

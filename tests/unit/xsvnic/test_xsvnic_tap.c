@@ -596,6 +596,55 @@ static void software_segments_accepted_by_kernel_tcp(void **state)
 	tap_done(tap);
 }
 
+static bool watch_says_changed(struct xsvnic_mcast_watch *w, int ifindex)
+{
+	struct pollfd pfd = { .fd = xsvnic_mcast_watch_fd(w), .events = POLLIN };
+	int rc;
+
+	if (poll(&pfd, 1, 2000) != 1)
+		return false;
+	usleep(50000); /* let the rest of a burst arrive */
+	rc = xsvnic_mcast_watch_poll(w, ifindex);
+	assert_true(rc >= 0);
+	return rc == 1;
+}
+
+static void multicast_changes_are_notified(void **state)
+{
+	struct xsvnic_tap *tap = make_tap(0);
+	struct xsvnic_mcast_watch *w = xsvnic_mcast_watch_open();
+	static const uint8_t g4[6] = { 0x01, 0x00, 0x5e, 0x05, 0x06, 0x07 };
+	struct ip_mreqn m4 = { .imr_ifindex = xsvnic_tap_ifindex(tap) };
+	uint8_t macs[64][6];
+	int s4, n, st;
+
+	assert_non_null(w);
+	usleep(300000); /* IPv6 bring-up chatter of make_tap */
+	assert_true(xsvnic_mcast_watch_poll(w, xsvnic_tap_ifindex(tap)) >= 0);
+
+	s4 = socket(AF_INET, SOCK_DGRAM, 0);
+	inet_pton(AF_INET, "239.5.6.7", &m4.imr_multiaddr);
+	assert_int_equal(setsockopt(s4, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m4, sizeof(m4)), 0);
+	assert_true(watch_says_changed(w, xsvnic_tap_ifindex(tap)));
+	n = xsvnic_tap_get_mcast(tap, macs, 64, NULL);
+	assert_true(has_mac(macs, (size_t)n, g4));
+
+	/* a join on another interface (lo) is not ours */
+	m4.imr_ifindex = (int)if_nametoindex("lo");
+	assert_int_equal(setsockopt(s4, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m4, sizeof(m4)), 0);
+	assert_false(watch_says_changed(w, xsvnic_tap_ifindex(tap)));
+
+	/* leaving is a change too, and so is all-multicast */
+	close(s4);
+	assert_true(watch_says_changed(w, xsvnic_tap_ifindex(tap)));
+	n = xsvnic_tap_get_mcast(tap, macs, 64, NULL);
+	assert_false(has_mac(macs, (size_t)n, g4));
+	sh(&st, "ip link set dev " TAP " allmulticast on");
+	assert_true(watch_says_changed(w, xsvnic_tap_ifindex(tap)));
+	xsvnic_mcast_watch_close(w);
+	tap_done(tap);
+}
+
 static void delete_removes_the_interface(void **state)
 {
 	struct xsvnic_tap *tap = make_tap(XSVNIC_OFF_ALL);
@@ -649,6 +698,7 @@ int main(void)
 		cmocka_unit_test_teardown(frames_read_carry_offload_state, teardown_tap),
 		cmocka_unit_test_teardown(multicast_list_through_netlink, teardown_tap),
 		cmocka_unit_test_teardown(software_segments_accepted_by_kernel_tcp, teardown_tap),
+		cmocka_unit_test_teardown(multicast_changes_are_notified, teardown_tap),
 		cmocka_unit_test_teardown(delete_removes_the_interface, teardown_tap),
 		cmocka_unit_test_teardown(name_pattern, teardown_tap),
 	};

@@ -91,6 +91,24 @@ int xsvnic_tap_link_info(struct xsvnic_tap *tap, struct xsvnic_link_info *li);
 int xsvnic_tap_get_mcast(struct xsvnic_tap *tap, uint8_t (*macs)[XSVNIC_MAC_LEN], size_t cap,
 			 bool *all_multi);
 
+/*
+ * Change notifications for the multicast list: a netlink socket subscribed
+ * to IPv4 and IPv6 group membership changes (RTNLGRP_IPV4_MCADDR and
+ * RTNLGRP_IPV6_MCADDR, kernel 6.12 or later) and to link changes (the
+ * ALLMULTI/PROMISC flags). Poll its fd; when readable, call
+ * xsvnic_mcast_watch_poll and, if it says the interface changed, read the
+ * list again with xsvnic_tap_get_mcast.
+ */
+struct xsvnic_mcast_watch;
+/* NULL + errno. */
+struct xsvnic_mcast_watch *xsvnic_mcast_watch_open(void);
+void xsvnic_mcast_watch_close(struct xsvnic_mcast_watch *w);
+int xsvnic_mcast_watch_fd(const struct xsvnic_mcast_watch *w);
+/* Drain what is pending: 1 if anything concerned @ifindex, 0 if not, or a
+ * negative errno. A receive-buffer overrun (-ENOBUFS from the kernel)
+ * returns 1: notifications were lost, so the list must be read again. */
+int xsvnic_mcast_watch_poll(struct xsvnic_mcast_watch *w, int ifindex);
+
 /* Group address -> multicast MAC (RFC 1112 section 6.4, RFC 2464 section 7). */
 void xsvnic_mcast_ip4_mac(const uint8_t group[4], uint8_t mac[XSVNIC_MAC_LEN]);
 void xsvnic_mcast_ip6_mac(const uint8_t group[16], uint8_t mac[XSVNIC_MAC_LEN]);
