@@ -5,6 +5,7 @@
  * forwarding decision. The rules are in docs/vswitch.md.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 #include "vsw_int.h"
 
 #define NS_PER_S UINT64_C(1000000000)
+#define TAKEOVER_LOG_NS (10 * NS_PER_S)
 
 /* ------------------------------------------------------------ policer */
 
@@ -211,6 +213,8 @@ struct vsw_port {
 	uint8_t allowed[4096 / 8];
 	uint8_t mac[XSD_VSW_MAC_LEN];
 	bool csum_offload, tso;
+	uint64_t takeover_log_ns; /* last takeover warning for this vNIC */
+	bool takeover_logged;
 	struct policer pol_in, pol_out;
 	bool all_multi;
 	uint16_t n_mcast;
@@ -743,7 +747,7 @@ int xsd_vsw_forward(struct xsd_vsw *sw, uint32_t ingress, const uint8_t *frame, 
 
 	if (!in)
 		return -ENOENT;
-	if (cap + 1 < sw->n_ports)
+	if (sw->n_ports && cap < sw->n_ports - 1)
 		return -ENOBUFS;
 	memset(res, 0, sizeof(*res));
 	in->st.rx_frames++;
@@ -775,10 +779,19 @@ int xsd_vsw_forward(struct xsd_vsw *sw, uint32_t ingress, const uint8_t *frame, 
 		const struct mac_ent *e = mt_find(&sw->vnic_macs, STATIC_VLAN, src);
 
 		if (e) {
+			struct vsw_port *v = sw->ports[e->port];
+
 			sw->st.takeovers++;
-			XS_WARN(VSW_LOG, "MAC %02x:%02x:%02x:%02x:%02x:%02x of vNIC port %u "
-				"arrived on the uplink in VLAN %u (takeover)", src[0], src[1],
-				src[2], src[3], src[4], src[5], e->port, vlan);
+			/* a LAN host using the MAC sends a lot: one line per 10 s */
+			if (!v->takeover_logged || meta->now_ns - v->takeover_log_ns >=
+							   TAKEOVER_LOG_NS) {
+				XS_WARN(VSW_LOG, "MAC %02x:%02x:%02x:%02x:%02x:%02x of vNIC port %u "
+					"arrived on the uplink in VLAN %u (takeover; %" PRIu64
+					" so far)", src[0], src[1], src[2], src[3], src[4], src[5],
+					e->port, vlan, sw->st.takeovers);
+				v->takeover_logged = true;
+				v->takeover_log_ns = meta->now_ns;
+			}
 			if (sw->takeover)
 				sw->takeover(sw->cb_arg, e->port, vlan, src);
 			return drop_in(in, res, XSD_VSW_DROP_TAKEOVER);
