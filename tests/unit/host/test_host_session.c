@@ -638,6 +638,71 @@ static void test_director_shutdown_keeps_devices(void **state)
 	assert_non_null(find_dev(fx->h, 1));
 }
 
+/* Modules talk back (OPER_UP) on the session that configured the device. */
+static void test_ulp_send_and_state(void **state)
+{
+	struct fx *fx = *state;
+	struct xs_vnic_msg m, r;
+	struct xs_reslist rl;
+	struct xs_ulp_dev *dev;
+	int n = bring_up(fx, 1000, 5);
+
+	vnic_cfg(&m, XS_VNIC_INSTALL, 0x77, "eth7", 1500);
+	deliver_vnic(fx->c, &m, 1000);
+	dev = find_dev(fx->h, 0x77);
+	assert_non_null(dev);
+	dev->state = XS_RES_STATE_OPER_UP;
+	assert_int_equal(xs_ulp_send(dev, XS_VNIC_OPER_UP), 0);
+	sent_vnic(n + 1, &r);
+	assert_int_equal(r.type, XS_VNIC_OPER_UP);
+	assert_int_equal(r.code, 0);
+	assert_true(r.resource_id == 0x77);
+	assert_string_equal(r.name, "eth7");
+	assert_int_equal(r.mtu, 1500);
+	/* the director's ACK of it is taken silently */
+	r.code = XS_XSMP_ACK;
+	deliver_vnic(fx->c, &r, 1000);
+	assert_int_equal(fk.n_sent, n + 2);
+	/* the state is reported in RESOURCE_LIST */
+	deliver_vnic_code(fx->c, XS_VNIC_SYNC_BEGIN, 0, 1000);
+	deliver_vnic(fx->c, &m, 1000);
+	deliver_vnic_code(fx->c, XS_VNIC_SYNC_END, 0, 1000);
+	sent_reslist(fk.n_sent - 1, &rl);
+	assert_int_equal(rl.count, 1);
+	assert_int_equal(rl.entries[0].state, XS_RES_STATE_OPER_UP);
+	assert_int_equal(rl.entries[0].xsmp_type, XS_XSMP_VNIC);
+	/* no session, no send */
+	xs_xsmp_transport_down(fx->c, 1000, "connection lost (disconnected)");
+	assert_int_equal(xs_ulp_send(dev, XS_VNIC_OPER_DOWN), -ENOTCONN);
+}
+
+/* More ids than one RESOURCE_LIST holds: FIRST ... LAST parts. */
+static void test_resource_list_parts(void **state)
+{
+	struct fx *fx = *state;
+	struct xs_vnic_msg m;
+	struct xs_reslist a, b;
+	char name[16];
+	int i;
+
+	bring_up(fx, 1000, 5);
+	for (i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "v%d", i);
+		vnic_cfg(&m, XS_VNIC_INSTALL, 0x100 + (uint64_t)i, name, 1500);
+		deliver_vnic(fx->c, &m, 1000);
+	}
+	assert_int_equal(fx->h->n_devs, 50);
+	assert_int_equal(xs_host_send_resource_list(fx->h, fx->c), 0);
+	sent_reslist(fk.n_sent - 2, &a);
+	sent_reslist(fk.n_sent - 1, &b);
+	assert_int_equal(a.count, 47);
+	assert_int_equal(a.flags, XS_RESLIST_FIRST);
+	assert_int_equal(a.total, 50);
+	assert_int_equal(b.count, 3);
+	assert_int_equal(b.flags, XS_RESLIST_LAST);
+	assert_int_equal(b.total, 50);
+}
+
 /* Two XCMs: a resync from one never removes what the other configured. */
 static void test_two_xcms_sync_apart(void **state)
 {
@@ -688,6 +753,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_grace_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_xcms_sync_apart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ulp_send_and_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resource_list_parts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_director_shutdown_keeps_devices, setup, teardown),
 	};
 
