@@ -161,13 +161,18 @@ static void cmd_inquiry(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu)
 	size_t n = 0, alloc = xs_get16(cmd->cdb + 3);
 	uint8_t page = cmd->cdb[2];
 
-	if (cmd->cdb[1] & 0x02)
-		return invalid_cdb(cmd, 1, 1); /* CMDDT */
+	if (cmd->cdb[1] & 0x02) {
+		invalid_cdb(cmd, 1, 1); /* CMDDT */
+		return;
+	}
 	if (!(cmd->cdb[1] & 0x01)) {
-		if (page)
-			return invalid_cdb(cmd, 2, -1);
+		if (page) {
+			invalid_cdb(cmd, 2, -1);
+			return;
+		}
 		std_inquiry(d, 0x00, lu->vendor, lu->product, lu->revision);
-		return data_in(cmd, d, STD_INQUIRY_LEN, alloc);
+		data_in(cmd, d, STD_INQUIRY_LEN, alloc);
+		return;
 	}
 	memset(d, 0, sizeof(d));
 	d[1] = page;
@@ -230,7 +235,8 @@ static void cmd_inquiry(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu)
 		}
 		break;
 	default:
-		return invalid_cdb(cmd, 2, -1);
+		invalid_cdb(cmd, 2, -1);
+		return;
 	}
 	xs_put16(d + 2, (uint16_t)(n - 4));
 	data_in(cmd, d, n, alloc);
@@ -243,8 +249,10 @@ static void cmd_read_capacity10(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *l
 	uint8_t d[8];
 	uint64_t last = lu->blocks - 1;
 
-	if (!(cmd->cdb[8] & 0x01) && xs_get32(cmd->cdb + 2))
-		return invalid_cdb(cmd, 2, -1); /* LBA without PMI */
+	if (!(cmd->cdb[8] & 0x01) && xs_get32(cmd->cdb + 2)) {
+		invalid_cdb(cmd, 2, -1); /* LBA without PMI */
+		return;
+	}
 	xs_put32(d, last > UINT32_MAX ? UINT32_MAX : (uint32_t)last);
 	xs_put32(d + 4, lu->block_size);
 	data_in(cmd, d, sizeof(d), sizeof(d));
@@ -254,8 +262,10 @@ static void cmd_service_action_in(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun 
 {
 	uint8_t d[32];
 
-	if ((cmd->cdb[1] & 0x1f) != SAI_READ_CAPACITY_16)
-		return invalid_cdb(cmd, 1, 4);
+	if ((cmd->cdb[1] & 0x1f) != SAI_READ_CAPACITY_16) {
+		invalid_cdb(cmd, 1, 4);
+		return;
+	}
 	memset(d, 0, sizeof(d));
 	xs_put64(d, lu->blocks - 1);
 	xs_put32(d + 8, lu->block_size);
@@ -298,13 +308,19 @@ static void cmd_mode_sense(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu, bo
 	uint8_t *bd = d + hdr;
 
 	alloc = ten ? xs_get16(cmd->cdb + 7) : cmd->cdb[4];
-	if (pc == 3)
-		return scsi_sense_field(cmd, XSD_SK_ILLEGAL_REQUEST,
-					XSD_ASC_SAVING_PARAMS_UNSUPPORTED, true, 2, 7);
-	if (page != MODE_PAGE_CACHING && page != MODE_PAGE_CONTROL && page != MODE_PAGE_ALL)
-		return invalid_cdb(cmd, 2, 5);
-	if (sub && !(page == MODE_PAGE_ALL && sub == 0xff))
-		return invalid_cdb(cmd, 3, -1);
+	if (pc == 3) {
+		scsi_sense_field(cmd, XSD_SK_ILLEGAL_REQUEST, XSD_ASC_SAVING_PARAMS_UNSUPPORTED,
+				 true, 2, 7);
+		return;
+	}
+	if (page != MODE_PAGE_CACHING && page != MODE_PAGE_CONTROL && page != MODE_PAGE_ALL) {
+		invalid_cdb(cmd, 2, 5);
+		return;
+	}
+	if (sub && !(page == MODE_PAGE_ALL && sub == 0xff)) {
+		invalid_cdb(cmd, 3, -1);
+		return;
+	}
 	memset(d, 0, sizeof(d));
 	if (bdl == 8) {
 		xs_put32(bd, lu->blocks > UINT32_MAX ? UINT32_MAX : (uint32_t)lu->blocks);
@@ -336,13 +352,19 @@ static void cmd_report_luns(struct xsd_scsi_target *t, struct xsd_scsi_cmd *cmd)
 	unsigned int count = 0;
 	uint8_t *d;
 
-	if (select > 0x02)
-		return invalid_cdb(cmd, 2, -1);
-	if (alloc < 16)
-		return invalid_cdb(cmd, 6, -1);
+	if (select > 0x02) {
+		invalid_cdb(cmd, 2, -1);
+		return;
+	}
+	if (alloc < 16) {
+		invalid_cdb(cmd, 6, -1);
+		return;
+	}
 	d = calloc(1, 8 + (size_t)t->n_luns * 8);
-	if (!d)
-		return scsi_sense(cmd, XSD_SK_HARDWARE_ERROR, XSD_ASC_INTERNAL_TARGET_FAILURE);
+	if (!d) {
+		scsi_sense(cmd, XSD_SK_HARDWARE_ERROR, XSD_ASC_INTERNAL_TARGET_FAILURE);
+		return;
+	}
 	for (unsigned int i = 0; select != 0x01 && i < t->n_luns; i++)
 		if (scsi_nexus_sees(cmd->nexus, t->luns[i].id))
 			xs_put64(d + 8 + 8 * count++, xsd_scsi_lun_to_wire(t->luns[i].id));
@@ -375,8 +397,10 @@ static void cmd_request_sense(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu,
 	uint8_t s[XSD_SCSI_SENSE_LEN];
 	uint8_t ua;
 
-	if (cmd->cdb[1] & 0x01)
-		return invalid_cdb(cmd, 1, 0); /* DESC: fixed format only */
+	if (cmd->cdb[1] & 0x01) {
+		invalid_cdb(cmd, 1, 0); /* DESC: fixed format only */
+		return;
+	}
 	ua = scsi_ua_pending(cmd->nexus, id);
 	if (ua) {
 		scsi_sense_fill(s, XSD_SK_UNIT_ATTENTION, ua_asc(ua));
@@ -502,20 +526,32 @@ static void cmd_read_write(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu)
 		break;
 	}
 	if (len_byte != 4) {
-		if (cmd->cdb[1] & 0xe0)
-			return invalid_cdb(cmd, 1, 7); /* RDPROTECT/WRPROTECT: no PI */
+		if (cmd->cdb[1] & 0xe0) {
+			invalid_cdb(cmd, 1, 7); /* RDPROTECT/WRPROTECT: no PI */
+			return;
+		}
 		fua = cmd->cdb[1] & 0x08;
 	}
-	if (lu->stopped)
-		return scsi_sense(cmd, XSD_SK_NOT_READY, XSD_ASC_NOT_READY_INIT_REQUIRED);
-	if (write && lu->read_only)
-		return scsi_sense(cmd, XSD_SK_DATA_PROTECT, XSD_ASC_WRITE_PROTECTED);
-	if (lba >= lu->blocks || nblocks > lu->blocks - lba)
-		return scsi_sense(cmd, XSD_SK_ILLEGAL_REQUEST, XSD_ASC_LBA_OUT_OF_RANGE);
-	if (nblocks == 0)
-		return no_data(cmd);
-	if (nblocks > lu->max_xfer_blocks)
-		return invalid_cdb(cmd, len_byte, -1);
+	if (lu->stopped) {
+		scsi_sense(cmd, XSD_SK_NOT_READY, XSD_ASC_NOT_READY_INIT_REQUIRED);
+		return;
+	}
+	if (write && lu->read_only) {
+		scsi_sense(cmd, XSD_SK_DATA_PROTECT, XSD_ASC_WRITE_PROTECTED);
+		return;
+	}
+	if (lba >= lu->blocks || nblocks > lu->blocks - lba) {
+		scsi_sense(cmd, XSD_SK_ILLEGAL_REQUEST, XSD_ASC_LBA_OUT_OF_RANGE);
+		return;
+	}
+	if (nblocks == 0) {
+		no_data(cmd);
+		return;
+	}
+	if (nblocks > lu->max_xfer_blocks) {
+		invalid_cdb(cmd, len_byte, -1);
+		return;
+	}
 	bytes = (size_t)nblocks * lu->block_size;
 	have = cmd->dir == want ? scsi_iov_len(cmd->iov, cmd->iovcnt) : 0;
 	if (have < bytes) {
@@ -529,8 +565,10 @@ static void cmd_read_write(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu)
 	bio->fua = fua || (write && lu->write_through);
 	bio->off = lba * lu->block_size;
 	bio->len = bytes;
-	if (bio_set_iov(cmd, bio, bytes) < 0)
-		return scsi_sense(cmd, XSD_SK_HARDWARE_ERROR, XSD_ASC_INTERNAL_TARGET_FAILURE);
+	if (bio_set_iov(cmd, bio, bytes) < 0) {
+		scsi_sense(cmd, XSD_SK_HARDWARE_ERROR, XSD_ASC_INTERNAL_TARGET_FAILURE);
+		return;
+	}
 	cmd->residual = (uint32_t)XS_MIN(have - bytes, (size_t)UINT32_MAX);
 	bio_submit(cmd, lu);
 }
@@ -541,10 +579,14 @@ static void cmd_sync_cache(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu, bo
 	uint64_t lba = sixteen ? xs_get64(cmd->cdb + 2) : xs_get32(cmd->cdb + 2);
 	uint64_t n = sixteen ? xs_get32(cmd->cdb + 10) : xs_get16(cmd->cdb + 7);
 
-	if (lu->stopped)
-		return scsi_sense(cmd, XSD_SK_NOT_READY, XSD_ASC_NOT_READY_INIT_REQUIRED);
-	if (lba >= lu->blocks || n > lu->blocks - lba)
-		return scsi_sense(cmd, XSD_SK_ILLEGAL_REQUEST, XSD_ASC_LBA_OUT_OF_RANGE);
+	if (lu->stopped) {
+		scsi_sense(cmd, XSD_SK_NOT_READY, XSD_ASC_NOT_READY_INIT_REQUIRED);
+		return;
+	}
+	if (lba >= lu->blocks || n > lu->blocks - lba) {
+		scsi_sense(cmd, XSD_SK_ILLEGAL_REQUEST, XSD_ASC_LBA_OUT_OF_RANGE);
+		return;
+	}
 	no_data(cmd);
 	memset(bio, 0, sizeof(*bio));
 	bio->op = XSD_BIO_FLUSH;
@@ -566,16 +608,26 @@ static void cmd_unmap(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu)
 	uint64_t total = 0;
 	unsigned int nr = 0;
 
-	if (lu->read_only)
-		return scsi_sense(cmd, XSD_SK_DATA_PROTECT, XSD_ASC_WRITE_PROTECTED);
-	if (!lun_can_unmap(lu))
-		return scsi_sense(cmd, XSD_SK_ILLEGAL_REQUEST, XSD_ASC_INVALID_OPCODE);
-	if (cmd->cdb[1] & 0x01)
-		return invalid_cdb(cmd, 1, 0); /* ANCHOR */
-	if (lu->stopped)
-		return scsi_sense(cmd, XSD_SK_NOT_READY, XSD_ASC_NOT_READY_INIT_REQUIRED);
-	if (plen == 0)
-		return no_data(cmd);
+	if (lu->read_only) {
+		scsi_sense(cmd, XSD_SK_DATA_PROTECT, XSD_ASC_WRITE_PROTECTED);
+		return;
+	}
+	if (!lun_can_unmap(lu)) {
+		scsi_sense(cmd, XSD_SK_ILLEGAL_REQUEST, XSD_ASC_INVALID_OPCODE);
+		return;
+	}
+	if (cmd->cdb[1] & 0x01) {
+		invalid_cdb(cmd, 1, 0); /* ANCHOR */
+		return;
+	}
+	if (lu->stopped) {
+		scsi_sense(cmd, XSD_SK_NOT_READY, XSD_ASC_NOT_READY_INIT_REQUIRED);
+		return;
+	}
+	if (plen == 0) {
+		no_data(cmd);
+		return;
+	}
 	have = cmd->dir == XSD_SCSI_DIR_OUT ? scsi_iov_len(cmd->iov, cmd->iovcnt) : 0;
 	if (plen < 8 || have < plen) {
 		scsi_sense(cmd, XSD_SK_ILLEGAL_REQUEST, XSD_ASC_PARAM_LIST_LENGTH_ERROR);
@@ -586,29 +638,35 @@ static void cmd_unmap(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu)
 		return;
 	}
 	p = malloc(plen);
-	if (!p)
-		return scsi_sense(cmd, XSD_SK_HARDWARE_ERROR, XSD_ASC_INTERNAL_TARGET_FAILURE);
+	if (!p) {
+		scsi_sense(cmd, XSD_SK_HARDWARE_ERROR, XSD_ASC_INTERNAL_TARGET_FAILURE);
+		return;
+	}
 	got = scsi_iov_to_buf(cmd->iov, cmd->iovcnt, p, plen);
 	cmd->xfer_len = (uint32_t)got;
 	cmd->residual = (uint32_t)(have - got);
 	/* UNMAP DATA LENGTH (n - 2) and BLOCK DESCRIPTOR DATA LENGTH */
 	if (xs_get16(p) > plen - 2) {
 		free(p);
-		return invalid_param(cmd, 0);
+		invalid_param(cmd, 0);
+		return;
 	}
 	if (xs_get16(p + 2) % 16 || xs_get16(p + 2) > plen - 8) {
 		free(p);
-		return invalid_param(cmd, 2);
+		invalid_param(cmd, 2);
+		return;
 	}
 	ndesc = xs_get16(p + 2) / 16;
 	if (ndesc > lu->max_unmap_descs) {
 		free(p);
-		return invalid_param(cmd, 2);
+		invalid_param(cmd, 2);
+		return;
 	}
 	r = calloc(ndesc ? ndesc : 1, sizeof(*r));
 	if (!r) {
 		free(p);
-		return scsi_sense(cmd, XSD_SK_HARDWARE_ERROR, XSD_ASC_INTERNAL_TARGET_FAILURE);
+		scsi_sense(cmd, XSD_SK_HARDWARE_ERROR, XSD_ASC_INTERNAL_TARGET_FAILURE);
+		return;
 	}
 	for (size_t i = 0; i < ndesc; i++) {
 		const uint8_t *d = p + 8 + 16 * i;
@@ -618,7 +676,8 @@ static void cmd_unmap(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu)
 		if (n && (lba >= lu->blocks || n > lu->blocks - lba)) {
 			free(r);
 			free(p);
-			return scsi_sense(cmd, XSD_SK_ILLEGAL_REQUEST, XSD_ASC_LBA_OUT_OF_RANGE);
+			scsi_sense(cmd, XSD_SK_ILLEGAL_REQUEST, XSD_ASC_LBA_OUT_OF_RANGE);
+			return;
 		}
 		total += n;
 		if (n == 0)
@@ -630,7 +689,8 @@ static void cmd_unmap(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu)
 	free(p);
 	if (total > lu->max_unmap_blocks) {
 		free(r);
-		return invalid_param(cmd, 8 + 8);
+		invalid_param(cmd, 8 + 8);
+		return;
 	}
 	if (nr == 0) {
 		free(r);
@@ -647,10 +707,14 @@ static void cmd_start_stop(struct xsd_scsi_cmd *cmd, struct xsd_scsi_lun *lu)
 {
 	uint8_t b4 = cmd->cdb[4];
 
-	if (b4 & 0xf0)
-		return invalid_cdb(cmd, 4, 7); /* power conditions */
-	if (b4 & 0x02)
-		return invalid_cdb(cmd, 4, 1); /* LOEJ: nothing to eject */
+	if (b4 & 0xf0) {
+		invalid_cdb(cmd, 4, 7); /* power conditions */
+		return;
+	}
+	if (b4 & 0x02) {
+		invalid_cdb(cmd, 4, 1); /* LOEJ: nothing to eject */
+		return;
+	}
 	lu->stopped = !(b4 & 0x01);
 	no_data(cmd);
 }
@@ -711,38 +775,53 @@ static void dispatch(struct xsd_scsi_target *t, struct xsd_scsi_cmd *cmd,
 
 	switch (op) {
 	case OP_TEST_UNIT_READY:
-		if (lu->stopped)
-			return scsi_sense(cmd, XSD_SK_NOT_READY, XSD_ASC_NOT_READY_INIT_REQUIRED);
-		return no_data(cmd);
+		if (lu->stopped) {
+			scsi_sense(cmd, XSD_SK_NOT_READY, XSD_ASC_NOT_READY_INIT_REQUIRED);
+			return;
+		}
+		no_data(cmd);
+		return;
 	case OP_REQUEST_SENSE:
-		return cmd_request_sense(cmd, lu, id);
+		cmd_request_sense(cmd, lu, id);
+		return;
 	case OP_INQUIRY:
-		return cmd_inquiry(cmd, lu);
+		cmd_inquiry(cmd, lu);
+		return;
 	case OP_READ_CAPACITY_10:
-		return cmd_read_capacity10(cmd, lu);
+		cmd_read_capacity10(cmd, lu);
+		return;
 	case OP_SERVICE_ACTION_IN_16:
-		return cmd_service_action_in(cmd, lu);
+		cmd_service_action_in(cmd, lu);
+		return;
 	case OP_READ_6:
 	case OP_WRITE_6:
 	case OP_READ_10:
 	case OP_WRITE_10:
 	case OP_READ_16:
 	case OP_WRITE_16:
-		return cmd_read_write(cmd, lu);
+		cmd_read_write(cmd, lu);
+		return;
 	case OP_MODE_SENSE_6:
-		return cmd_mode_sense(cmd, lu, false);
+		cmd_mode_sense(cmd, lu, false);
+		return;
 	case OP_MODE_SENSE_10:
-		return cmd_mode_sense(cmd, lu, true);
+		cmd_mode_sense(cmd, lu, true);
+		return;
 	case OP_REPORT_LUNS:
-		return cmd_report_luns(t, cmd);
+		cmd_report_luns(t, cmd);
+		return;
 	case OP_SYNC_CACHE_10:
-		return cmd_sync_cache(cmd, lu, false);
+		cmd_sync_cache(cmd, lu, false);
+		return;
 	case OP_SYNC_CACHE_16:
-		return cmd_sync_cache(cmd, lu, true);
+		cmd_sync_cache(cmd, lu, true);
+		return;
 	case OP_UNMAP:
-		return cmd_unmap(cmd, lu);
+		cmd_unmap(cmd, lu);
+		return;
 	case OP_START_STOP_UNIT:
-		return cmd_start_stop(cmd, lu);
+		cmd_start_stop(cmd, lu);
+		return;
 	}
 }
 
