@@ -243,7 +243,7 @@ static void client_free(struct ctl_client *cl)
 	free(cl);
 }
 
-static void client_answer(struct ctl_client *cl)
+static void client_answer(struct ctl_client *cl, const char *forced_error)
 {
 	json_error_t jerr;
 	json_t *req, *ans;
@@ -253,8 +253,10 @@ static void client_answer(struct ctl_client *cl)
 	ssize_t w;
 	int flags;
 
-	req = json_loads(cl->buf, 0, &jerr);
-	if (!req || !json_is_object(req)) {
+	req = forced_error ? NULL : json_loads(cl->buf, 0, &jerr);
+	if (forced_error) {
+		ans = error_json(forced_error);
+	} else if (!req || !json_is_object(req)) {
 		char msg[200];
 
 		snprintf(msg, sizeof(msg), "bad request: %s", req ? "not a JSON object" : jerr.text);
@@ -289,6 +291,15 @@ static void client_answer(struct ctl_client *cl)
 	if (off == len)
 		(void)send(cl->fd, "\n", 1, MSG_NOSIGNAL);
 	free(text);
+	/* Discard what the client still sent (an over-long request): closing
+	 * with unread input would reset the connection and lose our answer. */
+	fcntl(cl->fd, F_SETFL, flags | O_NONBLOCK);
+	for (off = 0; off < 64; off++) {
+		char sink[4096];
+
+		if (read(cl->fd, sink, sizeof(sink)) <= 0)
+			break;
+	}
 }
 
 static void client_read(struct xs_loop *loop, int fd, unsigned int events, void *arg)
@@ -310,10 +321,12 @@ static void client_read(struct xs_loop *loop, int fd, unsigned int events, void 
 	if (n > 0 && !memchr(cl->buf, '\n', cl->len) && cl->len < XSCORED_MAX_REQUEST)
 		return; /* wait for the end of the line */
 	if (cl->len >= XSCORED_MAX_REQUEST && !memchr(cl->buf, '\n', cl->len)) {
-		snprintf(cl->buf, sizeof(cl->buf), "request too long");
-		XS_WARN(CTL_LOG, "control request longer than %d bytes dropped", XSCORED_MAX_REQUEST);
+		XS_WARN(CTL_LOG, "control request longer than %d bytes refused", XSCORED_MAX_REQUEST);
+		client_answer(cl, "bad request: longer than 4096 bytes");
+		client_free(cl);
+		return;
 	}
-	client_answer(cl);
+	client_answer(cl, NULL);
 	client_free(cl);
 }
 
@@ -321,6 +334,7 @@ static void client_timeout(struct xs_loop *loop, struct xs_timer *t, void *arg)
 {
 	(void)loop, (void)t;
 	XS_DEBUG(CTL_LOG, "control client timed out");
+	client_answer(arg, "bad request: no complete line within 2 s");
 	client_free(arg);
 }
 

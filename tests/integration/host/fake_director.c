@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -490,6 +492,24 @@ static json_t *xsctl_status(void)
 	return doc;
 }
 
+/* Raw request on xscored's control socket; returns the answer line. */
+static void control_raw(const char *req, size_t len, char *out, size_t cap)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/xscored-%s.sock", workdir, PORTNAME);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "control connect");
+	CHECK(write(fd, req, len) == (ssize_t)len, "control write");
+	while (got + 1 < cap && (n = read(fd, out + got, cap - got - 1)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(fd);
+}
+
 static json_t *find_device(json_t *host, const char *name)
 {
 	json_t *d;
@@ -587,6 +607,28 @@ int main(int argc, char **argv)
 		     "active") == 0, "port state");
 	json_decref(doc);
 	checks++;
+
+	/* bad requests on the control socket get one clear error line */
+	{
+		char out[512], big[5000];
+
+		control_raw("{\"cmd\": \"stat\n", 14, out, sizeof(out));
+		CHECK(strncmp(out, "{\"ok\":false,\"error\":\"bad request: ", 33) == 0, "%s", out);
+		control_raw("{\"cmd\"", 6, out, sizeof(out)); /* never finished */
+		CHECK(strcmp(out, "{\"ok\":false,\"error\":\"bad request: no complete line within "
+			     "2 s\"}\n") == 0, "%s", out);
+		control_raw("{\"cmd\":\"reboot\"}\n", 17, out, sizeof(out));
+		CHECK(strcmp(out, "{\"ok\":false,\"error\":\"unknown command 'reboot' (known: "
+			     "status)\"}\n") == 0, "%s", out);
+		control_raw("[1,2]\n", 6, out, sizeof(out));
+		CHECK(strcmp(out, "{\"ok\":false,\"error\":\"bad request: not a JSON object\"}\n") ==
+			      0, "%s", out);
+		memset(big, 'x', sizeof(big));
+		control_raw(big, sizeof(big), out, sizeof(out));
+		CHECK(strcmp(out, "{\"ok\":false,\"error\":\"bad request: longer than 4096 "
+			     "bytes\"}\n") == 0, "%s", out);
+		checks++;
+	}
 
 	/* XDS: ServiceRecord XSIGOXDS -> our LID */
 	sa_agent = xs_mad_agent_register(f, XS_SA_CLASS, XS_SA_CLASS_VERSION, NULL, 0);
