@@ -221,8 +221,15 @@ static struct host *host_get(struct xsd_xcm *x, const char *name)
 		return NULL;
 	snprintf(h->name, sizeof(h->name), "%s", name);
 	snprintf(h->state, sizeof(h->state), "new");
-	h->next = x->hosts;
-	x->hosts = h;
+	/* keep the list sorted by name: `xcm show hosts` lists it as is */
+	{
+		struct host **pp = &x->hosts;
+
+		while (*pp && strcmp((*pp)->name, name) < 0)
+			pp = &(*pp)->next;
+		h->next = *pp;
+		*pp = h;
+	}
 	return h;
 }
 
@@ -1637,18 +1644,32 @@ static long long ago_s(struct xsd_xcm *x, uint64_t t)
 	return t ? (long long)((xs_loop_now(x->loop) - t) / 1000) : -1;
 }
 
+static int sess_cmp(const void *a, const void *b)
+{
+	const struct sess *x = *(const struct sess *const *)a, *y = *(const struct sess *const *)b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->remote_guid > y->remote_guid) - (x->remote_guid < y->remote_guid);
+}
+
 static json_t *hook_sessions(void *arg)
 {
 	struct xsd_xcm *x = arg;
 	json_t *a = json_array();
+	struct sess **sorted = calloc(x->n_slots ? x->n_slots : 1, sizeof(*sorted));
+	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < x->n_slots; i++) {
-		struct sess *s = x->slots[i];
+	if (!sorted)
+		return a;
+	for (uint32_t i = 0; i < x->n_slots; i++)
+		if (x->slots[i] && x->slots[i]->state != S_CLOSING)
+			sorted[n++] = x->slots[i];
+	qsort(sorted, n, sizeof(*sorted), sess_cmp);
+	for (uint32_t i = 0; i < n; i++) {
+		struct sess *s = sorted[i];
 		int nv = 0, nh = 0;
 		char g[20];
 
-		if (!s || s->state == S_CLOSING)
-			continue;
 		for (struct sdev *d = s->devs; d; d = d->next) {
 			nv += d->type == XS_XSMP_VNIC;
 			nh += d->type == XS_XSMP_VHBA;
@@ -1664,6 +1685,7 @@ static json_t *hook_sessions(void *arg)
 				     "held", (int)s->held, "bad_messages", (json_int_t)s->bad_msgs,
 				     "hello_interval", (int)s->hello_s));
 	}
+	free(sorted);
 	return a;
 }
 
