@@ -149,6 +149,7 @@ struct wait_group {
 	struct xsd_xcm *x;
 	struct xsd_ctl_req *req;
 	struct xs_timer *timer;
+	uint64_t rid;              /* the device the operator changed, 0 none */
 	int n;
 };
 
@@ -359,10 +360,20 @@ static int send_session(struct sess *s, uint8_t code, uint8_t ack, uint32_t vers
 
 /* ------------------------------------------------------------ waiters */
 
+static json_t *hook_device_status(void *arg, uint64_t rid);
+
 static void group_put(struct wait_group *g)
 {
+	json_t *dev;
+
 	if (--g->n > 0)
 		return;
+	/* the device in the reply shows the status after the host's answer */
+	dev = json_object_get(g->req->reply, "vnic");
+	if (!dev)
+		dev = json_object_get(g->req->reply, "vhba");
+	if (dev && g->rid)
+		json_object_set_new(dev, "status", hook_device_status(g->x, g->rid));
 	xs_timer_free(g->timer);
 	xsd_ctl_req_put(g->req);
 	free(g);
@@ -1555,6 +1566,7 @@ static void hook_changed(void *arg, const struct xsd_change *c, struct xsd_ctl_r
 		return;
 	g->x = x;
 	g->req = req;
+	g->rid = c->resource_id;
 	g->n = 1; /* ours until the end of this function */
 	xsd_ctl_req_get(req);
 	g->timer = xs_timer_new(x->loop, group_timeout, g);
