@@ -16,6 +16,8 @@
 #include <xscore/log.h>
 #include <xscore/vnic_wire.h>
 
+#include <linux/virtio_net.h>
+
 #define VW_LOG "vnic_wire"
 
 static _Atomic uint64_t vnic_rejects[XS_VNIC_WIRE_N_CODECS];
@@ -424,7 +426,7 @@ int xs_vnic_ctrl_encode(const struct xs_vnic_ctrl *m, uint8_t *buf, size_t cap)
 #define TSO_FMT_SHIFT 30
 #define TSO_FMT_PLAIN 1u
 #define TSO_FMT_VLAN 3u
-#define TSO_RSVD (1u << 29)
+#define TSO_CSUM (1u << 29)
 #define TSO_NO_GSO (1u << 28)
 #define TSO_HDR_SHIFT 16
 #define TSO_HDR_MASK 0xfffu
@@ -442,9 +444,8 @@ int xs_vnic_tso_decode(const uint8_t *buf, size_t len, struct xs_vnic_tso *t)
 	fmt = w >> TSO_FMT_SHIFT;
 	if (fmt != TSO_FMT_PLAIN && fmt != TSO_FMT_VLAN)
 		return reject(XS_VNIC_WIRE_TSO, -EBADMSG, "format %u is neither 1 nor 3", fmt);
-	if (w & TSO_RSVD)
-		return reject(XS_VNIC_WIRE_TSO, -EBADMSG, "reserved bit 29 set");
 	v.gso = !(w & TSO_NO_GSO);
+	v.csum = w & TSO_CSUM;
 	v.hdr_len = (uint16_t)((w >> TSO_HDR_SHIFT) & TSO_HDR_MASK);
 	v.mss = (uint16_t)w;
 	if (fmt == TSO_FMT_VLAN) {
@@ -469,6 +470,8 @@ int xs_vnic_tso_decode(const uint8_t *buf, size_t len, struct xs_vnic_tso *t)
 	} else {
 		if (v.mss == 0)
 			return reject(XS_VNIC_WIRE_TSO, -EBADMSG, "GSO with mss 0");
+		if (!v.csum)
+			return reject(XS_VNIC_WIRE_TSO, -EBADMSG, "GSO without a partial checksum");
 		if (v.hdr_len < XS_VNIC_TSO_MIN_HDR)
 			return reject(XS_VNIC_WIRE_TSO, -EBADMSG, "GSO header length %u below %d",
 				      v.hdr_len, XS_VNIC_TSO_MIN_HDR);
@@ -487,7 +490,7 @@ int xs_vnic_tso_encode(const struct xs_vnic_tso *t, uint8_t *buf, size_t cap)
 	uint32_t w;
 	int rc;
 
-	if (t->gso && (t->mss == 0 || t->hdr_len < XS_VNIC_TSO_MIN_HDR ||
+	if (t->gso && (t->mss == 0 || !t->csum || t->hdr_len < XS_VNIC_TSO_MIN_HDR ||
 		       t->hdr_len > XS_VNIC_TSO_MAX_HDR)) {
 		XS_DEBUG(VW_LOG, "vnic_tso encode: mss %u / hdr_len %u invalid", t->mss,
 			 t->hdr_len);
@@ -501,10 +504,166 @@ int xs_vnic_tso_encode(const struct xs_vnic_tso *t, uint8_t *buf, size_t cap)
 		w |= (uint32_t)t->hdr_len << TSO_HDR_SHIFT | t->mss;
 	else
 		w |= TSO_NO_GSO;
+	if (t->csum)
+		w |= TSO_CSUM;
 	xs_put32(buf, w);
 	if (t->has_vlan)
 		xs_put32(buf + 4, t->tci);
 	return (int)need;
+}
+
+/* --------------------------------------------- prefix <-> virtio-net header */
+
+#define VW_ETH_P_8021Q 0x8100
+#define VW_ETH_P_IPV4 0x0800
+#define VW_ETH_P_IPV6 0x86dd
+
+struct vw_l4 {
+	size_t l4_off;    /* TCP/UDP header */
+	size_t hdr_end;   /* end of the TCP header (TCP only) */
+	uint8_t proto;    /* 6 or 17 */
+	bool v6;
+	uint16_t csum_off;
+};
+
+/* Locate the TCP/UDP header of an Ethernet frame (the same rules as the
+ * switch's checksum completion). */
+static int vw_locate(const uint8_t *f, size_t len, struct vw_l4 *l)
+{
+	size_t off = 14, end;
+	uint16_t et;
+	uint8_t nh;
+
+	if (len < 14)
+		return -EMSGSIZE;
+	et = xs_get16(f + 12);
+	if (et == VW_ETH_P_8021Q) {
+		if (len < 18)
+			return -EMSGSIZE;
+		et = xs_get16(f + 16);
+		off = 18;
+	}
+	if (et == VW_ETH_P_IPV4) {
+		size_t ihl, tot;
+
+		if (len < off + 20)
+			return -EMSGSIZE;
+		ihl = (size_t)(f[off] & 0x0f) * 4;
+		tot = xs_get16(f + off + 2);
+		if (f[off] >> 4 != 4 || ihl < 20 || tot < ihl)
+			return -EPROTONOSUPPORT;
+		if (len < off + tot)
+			return -EMSGSIZE;
+		if (xs_get16(f + off + 6) & 0x3fff)
+			return -EPROTONOSUPPORT;
+		nh = f[off + 9];
+		l->v6 = false;
+		l->l4_off = off + ihl;
+		end = off + tot;
+	} else if (et == VW_ETH_P_IPV6) {
+		size_t p;
+
+		if (len < off + 40)
+			return -EMSGSIZE;
+		if (f[off] >> 4 != 6)
+			return -EPROTONOSUPPORT;
+		end = off + 40 + xs_get16(f + off + 4);
+		if (len < end)
+			return -EMSGSIZE;
+		nh = f[off + 6];
+		p = off + 40;
+		while (nh == 0 || nh == 43 || nh == 60) {
+			if (end - p < 8)
+				return -EMSGSIZE;
+			nh = f[p];
+			p += ((size_t)f[p + 1] + 1) * 8;
+			if (p > end)
+				return -EMSGSIZE;
+		}
+		l->v6 = true;
+		l->l4_off = p;
+	} else {
+		return -EPROTONOSUPPORT;
+	}
+	l->proto = nh;
+	if (nh == 6) {
+		size_t doff;
+
+		if (end - l->l4_off < 20)
+			return -EMSGSIZE;
+		doff = (size_t)(f[l->l4_off + 12] >> 4) * 4;
+		if (doff < 20 || doff > end - l->l4_off)
+			return -EINVAL;
+		l->hdr_end = l->l4_off + doff;
+		l->csum_off = 16;
+	} else if (nh == 17) {
+		if (end - l->l4_off < 8)
+			return -EMSGSIZE;
+		l->hdr_end = l->l4_off + 8;
+		l->csum_off = 6;
+	} else {
+		return -EPROTONOSUPPORT;
+	}
+	return 0;
+}
+
+int xs_vnic_vnet_to_tso(const struct virtio_net_hdr *vh, const uint8_t *frame, size_t len,
+			struct xs_vnic_tso *t)
+{
+	uint8_t gso = vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+	struct vw_l4 l;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && gso == VIRTIO_NET_HDR_GSO_NONE)
+		return 0;
+	rc = vw_locate(frame, len, &l);
+	if (rc)
+		return rc;
+	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		if (vh->csum_start != l.l4_off || vh->csum_offset != l.csum_off)
+			return -EINVAL;
+		t->csum = true;
+	}
+	if (gso == VIRTIO_NET_HDR_GSO_NONE)
+		return 0;
+	if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_TCPV6) ||
+	    l.proto != 6 || l.v6 != (gso == VIRTIO_NET_HDR_GSO_TCPV6))
+		return -EPROTONOSUPPORT;
+	if (vh->gso_size == 0 || l.hdr_end > XS_VNIC_TSO_MAX_HDR || l.hdr_end >= len)
+		return -EINVAL;
+	t->gso = true;
+	t->csum = true;
+	t->mss = vh->gso_size;
+	t->hdr_len = (uint16_t)l.hdr_end;
+	return 0;
+}
+
+int xs_vnic_tso_to_vnet(const struct xs_vnic_tso *t, const uint8_t *frame, size_t len,
+			struct virtio_net_hdr *vh)
+{
+	struct vw_l4 l;
+	int rc;
+
+	memset(vh, 0, sizeof(*vh));
+	if (!t->csum && !t->gso)
+		return 0;
+	rc = vw_locate(frame, len, &l);
+	if (rc)
+		return rc;
+	vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh->csum_start = (uint16_t)l.l4_off;
+	vh->csum_offset = l.csum_off;
+	if (!t->gso)
+		return 0;
+	if (l.proto != 6)
+		return -EPROTONOSUPPORT;
+	if (t->mss == 0 || t->hdr_len != l.hdr_end)
+		return -EINVAL;
+	vh->gso_type = l.v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+	vh->gso_size = t->mss;
+	vh->hdr_len = t->hdr_len;
+	return 0;
 }
 
 /* -------------------------------------------------- RX checksum trailer */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/virtio_net.h>
+
 #include <xscore/vnic_wire.h>
 
 #define CHECK(c)                  \
@@ -64,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #elif defined(FUZZ_VNIC_TSO)
 	uint64_t before = xs_vnic_wire_rejects(XS_VNIC_WIRE_TSO);
 	struct xs_vnic_tso t, t2;
+	struct virtio_net_hdr vh;
 	uint8_t out[XS_VNIC_TSO_VLAN_LEN];
 	int rc = xs_vnic_tso_decode(data, size, &t);
 
@@ -74,7 +77,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(memcmp(out, data, (size_t)rc) == 0);
 		CHECK(size - (size_t)rc >= 14);
 		CHECK(!t.gso || t.hdr_len < size - (size_t)rc);
-		(void)t2;
+		/* prefix -> vnet header -> prefix gives the same prefix */
+		if (xs_vnic_tso_to_vnet(&t, data + rc, size - (size_t)rc, &vh) == 0) {
+			CHECK(xs_vnic_vnet_to_tso(&vh, data + rc, size - (size_t)rc, &t2) == 0);
+			CHECK(t2.gso == t.gso && t2.csum == t.csum);
+			CHECK(!t.gso || (t2.mss == t.mss && t2.hdr_len == t.hdr_len));
+		}
 	}
 #elif defined(FUZZ_VNIC_CSUM)
 	uint64_t before = xs_vnic_wire_rejects(XS_VNIC_WIRE_CSUM);

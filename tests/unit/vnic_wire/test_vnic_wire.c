@@ -12,8 +12,12 @@
 
 #include <cmocka.h>
 
+#include <linux/virtio_net.h>
+
 #include <xscore/common.h>
 #include <xscore/vnic_wire.h>
+
+#include "frames.h" /* real frames, shared with the vswitch tests */
 
 /* Assert that decoding gives @err and counts exactly one rejection. */
 #define ASSERT_REJECT(codec, err, call)                                          \
@@ -384,13 +388,14 @@ static void ctrl_header_rejects(void **state)
 
 static void tso_known_bytes(void **state)
 {
-	/* GSO: format 01, hdr_len 66 (0x042), mss 1448 (0x05a8) */
-	uint8_t msg[8 + 200] = { 0x40, 0x42, 0x05, 0xa8 };
+	/* GSO: format 01, csum, hdr_len 66 (0x042), mss 1448 (0x05a8) */
+	uint8_t msg[8 + 200] = { 0x60, 0x42, 0x05, 0xa8 };
 	struct xs_vnic_tso t, t2;
 	uint8_t out[8];
 
 	assert_int_equal(xs_vnic_tso_decode(msg, 4 + 200, &t), 4);
 	assert_true(t.gso);
+	assert_true(t.csum);
 	assert_int_equal(t.hdr_len, 66);
 	assert_int_equal(t.mss, 1448);
 	assert_false(t.has_vlan);
@@ -402,11 +407,20 @@ static void tso_known_bytes(void **state)
 	memcpy(msg, nogso, 4);
 	assert_int_equal(xs_vnic_tso_decode(msg, 4 + 60, &t), 4);
 	assert_false(t.gso);
+	assert_false(t.csum);
 	assert_int_equal(xs_vnic_tso_encode(&t, out, 4), 4);
 	assert_memory_equal(out, nogso, 4);
+	/* no-GSO with a partial checksum: 0x70000000 */
+	static const uint8_t nogso_csum[4] = { 0x70, 0, 0, 0 };
+	memcpy(msg, nogso_csum, 4);
+	assert_int_equal(xs_vnic_tso_decode(msg, 4 + 60, &t), 4);
+	assert_false(t.gso);
+	assert_true(t.csum);
+	assert_int_equal(xs_vnic_tso_encode(&t, out, 4), 4);
+	assert_memory_equal(out, nogso_csum, 4);
 
 	/* format 11 with a VLAN word: TCI 0x2064 (PCP 1, VID 100) */
-	static const uint8_t vl[8] = { 0xc0, 0x36, 0x02, 0x18, 0, 0, 0x20, 0x64 };
+	static const uint8_t vl[8] = { 0xe0, 0x36, 0x02, 0x18, 0, 0, 0x20, 0x64 };
 	memcpy(msg, vl, 8);
 	assert_int_equal(xs_vnic_tso_decode(msg, 8 + 100, &t), 8);
 	assert_true(t.gso && t.has_vlan);
@@ -418,6 +432,9 @@ static void tso_known_bytes(void **state)
 	assert_int_equal(xs_vnic_tso_encode(&t, out, 7), -EMSGSIZE);
 	t2 = t;
 	t2.mss = 0;
+	assert_int_equal(xs_vnic_tso_encode(&t2, out, 8), -EINVAL);
+	t2 = t;
+	t2.csum = false;
 	assert_int_equal(xs_vnic_tso_encode(&t2, out, 8), -EINVAL);
 }
 
@@ -432,15 +449,19 @@ static void tso_rejects(void **state)
 	ASSERT_REJECT(XS_VNIC_WIRE_TSO, -EBADMSG, xs_vnic_tso_decode(m, 80, &t));
 	m[0] = 0x80; /* format 10 */
 	ASSERT_REJECT(XS_VNIC_WIRE_TSO, -EBADMSG, xs_vnic_tso_decode(m, 80, &t));
-	m[0] = 0x70; /* reserved bit 29 */
+	m[0] = 0x40; /* GSO without the csum bit */
+	m[1] = 0x36;
+	m[3] = 100;
 	ASSERT_REJECT(XS_VNIC_WIRE_TSO, -EBADMSG, xs_vnic_tso_decode(m, 80, &t));
+	m[1] = 0;
+	m[3] = 0;
 	m[0] = 0x50;
 	m[3] = 1; /* no-GSO with mss */
 	ASSERT_REJECT(XS_VNIC_WIRE_TSO, -EBADMSG, xs_vnic_tso_decode(m, 80, &t));
 	m[3] = 0;
 	ASSERT_REJECT(XS_VNIC_WIRE_TSO, -EMSGSIZE, xs_vnic_tso_decode(m, 4 + 13, &t));
 	assert_int_equal(xs_vnic_tso_decode(m, 4 + 14, &t), 4);
-	m[0] = 0x40; /* GSO, mss 0 */
+	m[0] = 0x60; /* GSO, mss 0 */
 	m[1] = 0x36;
 	ASSERT_REJECT(XS_VNIC_WIRE_TSO, -EBADMSG, xs_vnic_tso_decode(m, 80, &t));
 	m[3] = 100;
@@ -449,10 +470,126 @@ static void tso_rejects(void **state)
 	m[1] = 0x36; /* hdr 54, frame must be longer than 54 */
 	ASSERT_REJECT(XS_VNIC_WIRE_TSO, -EBADMSG, xs_vnic_tso_decode(m, 4 + 54, &t));
 	assert_int_equal(xs_vnic_tso_decode(m, 4 + 55, &t), 4);
-	m[0] = 0xc0; /* VLAN format, truncated VLAN word */
+	m[0] = 0xe0; /* VLAN format, truncated VLAN word */
 	ASSERT_REJECT(XS_VNIC_WIRE_TSO, -EMSGSIZE, xs_vnic_tso_decode(m, 7, &t));
 	m[4] = 0x01; /* upper VLAN bits */
 	ASSERT_REJECT(XS_VNIC_WIRE_TSO, -EBADMSG, xs_vnic_tso_decode(m, 80, &t));
+}
+
+/* --------------------------------------- prefix <-> virtio-net header */
+
+/* tcp4_a_to_lan / tcp6_a_to_lan with @payload bytes appended */
+static size_t with_payload(uint8_t *f, bool v6, size_t payload)
+{
+	const uint8_t *base = v6 ? tcp6_a_to_lan : tcp4_a_to_lan;
+	size_t hdr = v6 ? 74 : 54;
+
+	memcpy(f, base, hdr);
+	memset(f + hdr, 0x77, payload);
+	if (v6)
+		xs_put16(f + 18, (uint16_t)(20 + payload));
+	else
+		xs_put16(f + 16, (uint16_t)(40 + payload));
+	return hdr + payload;
+}
+
+static void vnet_tso_conversions(void **state)
+{
+	struct virtio_net_hdr vh = { 0 }, vh2;
+	struct xs_vnic_tso t;
+	uint8_t f[2000];
+	size_t n;
+
+	/* nothing to say */
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, arp_req_a, arp_req_a_len, &t), 0);
+	assert_false(t.gso || t.csum);
+	assert_int_equal(xs_vnic_tso_to_vnet(&t, arp_req_a, arp_req_a_len, &vh2), 0);
+	assert_int_equal(vh2.flags, 0);
+	assert_int_equal(vh2.gso_type, 0);
+
+	/* partial checksum, IPv4 TCP / UDP, tagged UDP */
+	vh = (struct virtio_net_hdr){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34,
+				      .csum_offset = 16 };
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, tcp4_a_to_lan, tcp4_a_to_lan_len, &t), 0);
+	assert_true(t.csum);
+	assert_false(t.gso);
+	assert_int_equal(xs_vnic_tso_to_vnet(&t, tcp4_a_to_lan, tcp4_a_to_lan_len, &vh2), 0);
+	assert_memory_equal(&vh2, &vh, sizeof(vh));
+	t = (struct xs_vnic_tso){ .csum = true };
+	assert_int_equal(xs_vnic_tso_to_vnet(&t, udp4_a_to_b, udp4_a_to_b_len, &vh2), 0);
+	assert_int_equal(vh2.csum_start, 34);
+	assert_int_equal(vh2.csum_offset, 6);
+	assert_int_equal(xs_vnic_tso_to_vnet(&t, udp4_vlan10_lan_to_a, udp4_vlan10_lan_to_a_len,
+					     &vh2), 0);
+	assert_int_equal(vh2.csum_start, 38);
+	assert_int_equal(xs_vnic_tso_to_vnet(&t, udp6_hbh, udp6_hbh_len, &vh2), 0);
+	assert_int_equal(vh2.csum_start, 62);
+	/* offsets that do not point at the checksum; not TCP/UDP */
+	vh.csum_offset = 6;
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, tcp4_a_to_lan, tcp4_a_to_lan_len, &t), -EINVAL);
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, arp_req_a, arp_req_a_len, &t), -EPROTONOSUPPORT);
+	t = (struct xs_vnic_tso){ .csum = true };
+	assert_int_equal(xs_vnic_tso_to_vnet(&t, ns6_a, ns6_a_len, &vh2), -EPROTONOSUPPORT);
+
+	/* GSO, IPv4: hdr_len from the headers (not from the vnet header) */
+	n = with_payload(f, false, 1500);
+	vh = (struct virtio_net_hdr){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				      .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .hdr_len = 99,
+				      .gso_size = 1448, .csum_start = 34, .csum_offset = 16 };
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, f, n, &t), 0);
+	assert_true(t.gso && t.csum);
+	assert_int_equal(t.mss, 1448);
+	assert_int_equal(t.hdr_len, 54);
+	{
+		/* on the wire: prefix 60 36 05 a8, then the frame; decodes back */
+		static uint8_t msg[4 + 2000];
+		static const uint8_t want[4] = { 0x60, 0x36, 0x05, 0xa8 };
+		struct xs_vnic_tso t2;
+
+		assert_int_equal(xs_vnic_tso_encode(&t, msg, sizeof(msg)), 4);
+		assert_memory_equal(msg, want, 4);
+		memcpy(msg + 4, f, n);
+		assert_int_equal(xs_vnic_tso_decode(msg, 4 + n, &t2), 4);
+		assert_true(t2.gso && t2.csum && !t2.has_vlan);
+		assert_int_equal(t2.mss, t.mss);
+		assert_int_equal(t2.hdr_len, t.hdr_len);
+	}
+	assert_int_equal(xs_vnic_tso_to_vnet(&t, f, n, &vh2), 0);
+	assert_int_equal(vh2.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(vh2.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(vh2.gso_size, 1448);
+	assert_int_equal(vh2.hdr_len, 54);
+	assert_int_equal(vh2.csum_start, 34);
+	assert_int_equal(vh2.csum_offset, 16);
+	/* ECN bit accepted; wrong IP version, UDP GSO, mss 0, no payload */
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN;
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, f, n, &t), 0);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, f, n, &t), -EPROTONOSUPPORT);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, f, n, &t), -EPROTONOSUPPORT);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	vh.gso_size = 0;
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, f, n, &t), -EINVAL);
+	vh.gso_size = 1448;
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, tcp4_a_to_lan, tcp4_a_to_lan_len, &t), -EINVAL);
+	/* a prefix whose hdr_len disagrees with the frame */
+	t = (struct xs_vnic_tso){ .gso = true, .csum = true, .mss = 1000, .hdr_len = 60 };
+	assert_int_equal(xs_vnic_tso_to_vnet(&t, f, n, &vh2), -EINVAL);
+
+	/* GSO, IPv6 */
+	n = with_payload(f, true, 1500);
+	vh = (struct virtio_net_hdr){ .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				      .gso_type = VIRTIO_NET_HDR_GSO_TCPV6, .gso_size = 1428,
+				      .csum_start = 54, .csum_offset = 16 };
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, f, n, &t), 0);
+	assert_int_equal(t.hdr_len, 74);
+	assert_int_equal(xs_vnic_tso_to_vnet(&t, f, n, &vh2), 0);
+	assert_int_equal(vh2.gso_type, VIRTIO_NET_HDR_GSO_TCPV6);
+	assert_int_equal(vh2.hdr_len, 74);
+	assert_int_equal(vh2.csum_start, 54);
+	/* truncated */
+	assert_int_equal(xs_vnic_vnet_to_tso(&vh, f, 60, &t), -EMSGSIZE);
 }
 
 /* ------------------------------------------------ RX checksum trailer */
@@ -659,6 +796,7 @@ int main(void)
 		cmocka_unit_test(ctrl_header_rejects),
 		cmocka_unit_test(tso_known_bytes),
 		cmocka_unit_test(tso_rejects),
+		cmocka_unit_test(vnet_tso_conversions),
 		cmocka_unit_test(csum_known_bytes),
 		cmocka_unit_test(csum_rejects),
 		cmocka_unit_test(batch_known_bytes),

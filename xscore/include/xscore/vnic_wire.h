@@ -207,16 +207,20 @@ int xs_vnic_ctrl_decode(const uint8_t *buf, size_t len, struct xs_vnic_ctrl *m);
  */
 int xs_vnic_ctrl_encode(const struct xs_vnic_ctrl *m, uint8_t *buf, size_t cap);
 
-/* -------------------------------------------------------- TSO prefix (TX) */
+/* ------------------------------------------------------------ TSO prefix */
 /*
- * 4 bytes in front of a frame sent on a data QP that negotiated TSO:
+ * 4 bytes in front of every frame on a data QP that negotiated TSO, in both
+ * directions (the original used it host -> director only; we also use it
+ * director -> host so GSO frames and partial checksums reach the host's
+ * TAP as they are):
  *   bits 31..30 format: 01 = prefix only, 11 = an 802.1Q tag word follows
- *   bit  29     reserved (0)
+ *   bit  29     csum: the L4 checksum is partial (NEEDS_CSUM); ours, the
+ *               original left it 0
  *   bit  28     no-GSO: the frame is sent as is (mss and hdr_len 0)
  *   bits 27..16 hdr_len: bytes of Ethernet+IP+TCP headers to replicate
  *   bits 15..0  mss: TCP payload bytes per segment
  * Format 11 appends a 4-byte word whose low 16 bits are the TCI to insert
- * (upper 16 bits 0).
+ * (upper 16 bits 0). A GSO frame always has a partial checksum (csum set).
  */
 #define XS_VNIC_TSO_LEN 4
 #define XS_VNIC_TSO_VLAN_LEN 8
@@ -224,19 +228,46 @@ int xs_vnic_ctrl_encode(const struct xs_vnic_ctrl *m, uint8_t *buf, size_t cap);
 #define XS_VNIC_TSO_MAX_HDR 4095
 struct xs_vnic_tso {
 	bool gso;         /* false: no-GSO, the frame goes as one */
+	bool csum;        /* L4 checksum partial; always true with gso */
 	uint16_t mss;     /* gso: >= 1 */
 	uint16_t hdr_len; /* gso: 54..4095 and below the frame's length */
 	bool has_vlan;
 	uint16_t tci;     /* has_vlan: 802.1Q TCI to insert */
 };
 /*
- * Decode the prefix at the front of a TX message of @len bytes (prefix and
+ * Decode the prefix at the front of a message of @len bytes (prefix and
  * frame). Returns the prefix length (4 or 8), so the frame starts at
  * buf + rc and is len - rc bytes long; the frame must be at least 14 bytes
- * and, with gso, longer than hdr_len.
+ * and, with gso, longer than hdr_len; gso without csum is rejected.
  */
 int xs_vnic_tso_decode(const uint8_t *buf, size_t len, struct xs_vnic_tso *t);
 int xs_vnic_tso_encode(const struct xs_vnic_tso *t, uint8_t *buf, size_t cap);
+
+/*
+ * Between the prefix and the virtio-net header of a TAP or a packet socket.
+ * Both parse the frame (Ethernet, one optional 802.1Q tag, IPv4 or IPv6
+ * with hop-by-hop/routing/destination-options headers, TCP or UDP):
+ *
+ * xs_vnic_vnet_to_tso: a frame read from a TAP. NEEDS_CSUM must point at
+ * the TCP/UDP checksum of the frame (the peer re-derives the offsets from
+ * the frame); GSO must be TCPV4/TCPV6 (ECN bit allowed) matching the IP
+ * version; hdr_len is taken from the headers, not from @vh.
+ *
+ * xs_vnic_tso_to_vnet: the header to write a received frame with:
+ * NEEDS_CSUM with csum_start/csum_offset of its TCP/UDP checksum when
+ * csum, gso_type/gso_size/hdr_len when gso (hdr_len must equal the
+ * frame's headers). A VLAN word (has_vlan) is not represented: the caller
+ * inserts the tag into the frame first.
+ *
+ * Both return 0, -EPROTONOSUPPORT (the frame is not what the header claims,
+ * e.g. NEEDS_CSUM on something that is not TCP/UDP, UDP GSO), -EINVAL
+ * (offsets or lengths that disagree with the frame), -EMSGSIZE (truncated).
+ */
+struct virtio_net_hdr;
+int xs_vnic_vnet_to_tso(const struct virtio_net_hdr *vh, const uint8_t *frame, size_t len,
+			struct xs_vnic_tso *t);
+int xs_vnic_tso_to_vnet(const struct xs_vnic_tso *t, const uint8_t *frame, size_t len,
+			struct virtio_net_hdr *vh);
 
 /* -------------------------------------------------- RX checksum trailer */
 /*
