@@ -111,7 +111,10 @@ struct xsd_scsi_cmd_priv {
 
 /*
  * One SCSI command. The caller fills the "in" part, keeps the struct and
- * the buffers alive until done runs, and reads the "out" part there.
+ * the buffers alive until done runs, and reads the "out" part there. A
+ * command moves data one way only (dir); none of the emulated commands is
+ * bidirectional. Done callbacks may submit new commands, free their nexus
+ * or add and remove LUNs.
  */
 struct xsd_scsi_cmd {
 	/* in */
@@ -139,7 +142,7 @@ struct xsd_scsi_cmd {
 /* ------------------------------------------------------------- targets */
 struct xsd_scsi_target *xsd_scsi_target_new(void);
 /* Waits for commands still in flight (their done callbacks run), then
- * frees every LUN (and its back end) and nexus. */
+ * frees every LUN (and its back end) and nexus. Not from a done callback. */
 void xsd_scsi_target_free(struct xsd_scsi_target *t);
 /* Pollable: readable while completions wait for xsd_scsi_target_process. */
 int xsd_scsi_target_fd(const struct xsd_scsi_target *t);
