@@ -32,6 +32,8 @@
 #include <xscore/common.h>
 #include <xsvnic/tap.h>
 
+#include <xscore/vnic_wire.h>
+
 #include "vswitch.h" /* checksum completion/verification, to cross-check */
 
 #define TAP "xsvt0"
@@ -596,6 +598,136 @@ static void software_segments_accepted_by_kernel_tcp(void **state)
 	tap_done(tap);
 }
 
+/* With TSO negotiated the kernel hands out GSO frames. A TCP connection
+ * from the namespace to a fake peer behind the TAP: the frames read are
+ * turned into the fabric's TSO prefix and back, cut by the switch's
+ * segmentation, and every byte sent must come out in order with correct
+ * checksums. */
+static void kernel_gso_frames_through_prefix_and_segmentation(void **state)
+{
+	struct xsvnic_tap *tap = make_tap(XSVNIC_OFF_CSUM | XSVNIC_OFF_TSO4);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(80) };
+	static uint8_t buf[XSVNIC_FRAME_BUF], segbuf[2 * XSVNIC_FRAME_BUF], data[30000],
+		got[30000];
+	struct virtio_net_hdr vh, vh2;
+	struct xs_vnic_tso t, t2;
+	struct iovec segs[64];
+	size_t total = 0;
+	uint32_t c_isn, s_isn = 5000;
+	uint16_t cport;
+	int s, gso_frames = 0;
+	ssize_t n;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 31 + 7);
+	memcpy(&to.sin_addr, PEER_IP, 4);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(s >= 0);
+	assert_int_equal(connect(s, (struct sockaddr *)&to, sizeof(to)), -1);
+	assert_int_equal(errno, EINPROGRESS);
+	do
+		n = read_until(tap, 0x0800, &vh, buf, sizeof(buf));
+	while (buf[23] != 6 || buf[47] != 0x02);
+	c_isn = xs_get32(buf + 38);
+	cport = xs_get16(buf + 34);
+	{
+		/* SYN-ACK with MSS 8960, window 65535, no other options */
+		uint8_t sa[58];
+		struct virtio_net_hdr cv = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					     .csum_start = 34, .csum_offset = 16 };
+		uint32_t sum = 0;
+
+		memcpy(sa, TAP_MAC, 6);
+		memcpy(sa + 6, PEER_MAC, 6);
+		xs_put16(sa + 12, 0x0800);
+		memcpy(sa + 14, buf + 14, 20); /* IP header of the SYN, turned round */
+		memcpy(sa + 26, PEER_IP, 4);
+		memcpy(sa + 30, TAP_IP, 4);
+		xs_put16(sa + 16, 44);
+		xs_put16(sa + 24, 0);
+		for (int i = 0; i < 20; i += 2)
+			sum += xs_get16(sa + 14 + i);
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		xs_put16(sa + 24, (uint16_t)~sum);
+		xs_put16(sa + 34, 80);
+		xs_put16(sa + 36, cport);
+		xs_put32(sa + 38, s_isn);
+		xs_put32(sa + 42, c_isn + 1);
+		sa[46] = 6 << 4;
+		sa[47] = 0x12;
+		xs_put16(sa + 48, 65535);
+		xs_put16(sa + 50, 0);
+		xs_put16(sa + 52, 0);
+		sa[54] = 2;
+		sa[55] = 4;
+		xs_put16(sa + 56, 8960);
+		assert_int_equal(xsd_vsw_csum_complete(sa, sizeof(sa), &cv), 0);
+		assert_int_equal(xsvnic_tap_write(tap, NULL, sa, sizeof(sa)), (ssize_t)sizeof(sa));
+	}
+	{
+		struct pollfd pfd = { .fd = s, .events = POLLOUT };
+
+		assert_int_equal(poll(&pfd, 1, 3000), 1);
+	}
+	assert_int_equal(send(s, data, sizeof(data), 0), (ssize_t)sizeof(data));
+
+	while (total < sizeof(data)) {
+		size_t plen;
+		int k;
+
+		n = read_until(tap, 0x0800, &vh, buf, sizeof(buf));
+		if (buf[23] != 6 || xs_get16(buf + 34) != cport)
+			continue;
+		plen = (size_t)n - 54;
+		if (!plen)
+			continue; /* a bare ACK */
+		assert_int_equal(xs_vnic_vnet_to_tso(&vh, buf, (size_t)n, &t), 0);
+		assert_true(t.csum);
+		{
+			/* over the fabric: prefix in front, decoded on the far side */
+			static uint8_t msg[4 + XSVNIC_FRAME_BUF];
+			int pl = xs_vnic_tso_encode(&t, msg, sizeof(msg));
+
+			assert_int_equal(pl, 4);
+			memcpy(msg + 4, buf, (size_t)n);
+			assert_int_equal(xs_vnic_tso_decode(msg, 4 + (size_t)n, &t2), 4);
+			assert_int_equal(xs_vnic_tso_to_vnet(&t2, msg + 4, (size_t)n, &vh2), 0);
+		}
+		if (t.gso) {
+			gso_frames++;
+			assert_int_equal(t.hdr_len, 54);
+			assert_int_equal(vh2.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+			assert_int_equal(vh2.gso_size, vh.gso_size);
+			k = xsd_vsw_gso_segment(buf, (size_t)n, &vh2, segbuf, sizeof(segbuf), segs, 64);
+			assert_true(k >= 2);
+		} else {
+			assert_int_equal(xsd_vsw_csum_complete(buf, (size_t)n, &vh2), 0);
+			segs[0].iov_base = buf;
+			segs[0].iov_len = (size_t)n;
+			k = 1;
+		}
+		for (int i = 0; i < k; i++) {
+			const uint8_t *sg = segs[i].iov_base;
+			size_t sl = segs[i].iov_len - 54;
+			uint32_t off = xs_get32(sg + 38) - (c_isn + 1);
+
+			assert_int_equal(xsd_vsw_csum_verify(sg, segs[i].iov_len), 1);
+			assert_true(segs[i].iov_len <= 9014);
+			if (off + sl <= total)
+				continue; /* a retransmission (a slow run) */
+			assert_int_equal(off, total);
+			memcpy(got + total, sg + 54, sl);
+			total += sl;
+		}
+	}
+	assert_int_equal(total, sizeof(data));
+	assert_memory_equal(got, data, sizeof(data));
+	assert_true(gso_frames >= 1);
+	close(s);
+	tap_done(tap);
+}
+
 static bool watch_says_changed(struct xsvnic_mcast_watch *w, int ifindex)
 {
 	struct pollfd pfd = { .fd = xsvnic_mcast_watch_fd(w), .events = POLLIN };
@@ -698,6 +830,8 @@ int main(void)
 		cmocka_unit_test_teardown(frames_read_carry_offload_state, teardown_tap),
 		cmocka_unit_test_teardown(multicast_list_through_netlink, teardown_tap),
 		cmocka_unit_test_teardown(software_segments_accepted_by_kernel_tcp, teardown_tap),
+		cmocka_unit_test_teardown(kernel_gso_frames_through_prefix_and_segmentation,
+					  teardown_tap),
 		cmocka_unit_test_teardown(multicast_changes_are_notified, teardown_tap),
 		cmocka_unit_test_teardown(delete_removes_the_interface, teardown_tap),
 		cmocka_unit_test_teardown(name_pattern, teardown_tap),
