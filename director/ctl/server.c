@@ -103,8 +103,10 @@ static int flush_out(struct ctl_conn *c)
 			return -EPIPE;
 		c->out_off += (size_t)n;
 	}
+	/* while a request waits for hosts, read nothing more (later lines stay
+	 * in the socket; a hangup is still reported) */
 	xs_loop_mod_fd(c->srv->loop, c->fd,
-		       XS_IO_IN | (c->out_off < c->out_len ? XS_IO_OUT : 0));
+		       (c->busy ? 0 : XS_IO_IN) | (c->out_off < c->out_len ? XS_IO_OUT : 0));
 	return 0;
 }
 

@@ -70,6 +70,23 @@ vhba fcb 128" || fail "hostB holds: $(devs hostB)"
 [ -z "$(devs hostC)" ] || fail "hostC holds devices: $(devs hostC)"
 expect_match "^a2 +pA +02:58:53:00:00:03 +1500 +untagged +- +up +hostA:installed$" show vnic
 
+# control socket: requests pipelined behind one that waits for a host are
+# answered in order; a client that leaves while its request waits harms nothing
+CHECKS=$((CHECKS + 1))
+python3 - "$T/ctl.sock" <<'PY' || fail "pipelined / abandoned control requests"
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rwb")
+f.write(b'{"op":"vnic.set","name":"a2","mtu":2000,"id":1}\n{"op":"ping","id":2}\n'); f.flush()
+r1 = json.loads(f.readline()); r2 = json.loads(f.readline())
+assert r1["id"] == 1 and r1["push"][0]["result"] == "acknowledged", r1
+assert r1["vnic"]["status"] == [{"host": "hostA", "state": "installed", "reason": ""}], r1
+assert r2 == {"id": 2, "ok": True, "version": "0.1.0", "schema": 1}, r2
+t = socket.socket(socket.AF_UNIX); t.connect(sys.argv[1])
+t.sendall(b'{"op":"vnic.set","name":"a2","mtu":1500}\n'); t.close()
+PY
+wait_for 10 "hostA has a2 at MTU 1500 again" devs_are hostA "vnic a2 1500"
+expect_match "^a2 +pA +02:58:53:00:00:03 +1500 +untagged +- +up +hostA:installed$" show vnic
+
 # director SIGKILL + restart: sessions back, config intact, no device churn
 before=$(devkeys hostB)
 kill -KILL "$DIRECTOR_PID"; wait "$DIRECTOR_PID" 2>/dev/null
