@@ -968,6 +968,73 @@ static void lun_counters(void **state)
 	assert_int_equal(xsd_scsi_target_lun_stats(r->t, 1, &st), -ENOENT);
 }
 
+struct reentry {
+	struct xsd_scsi_target *t;
+	struct xsd_scsi_cmd next;
+	int stage;
+	int next_done;
+};
+
+static void reentry_next_done(struct xsd_scsi_cmd *cmd)
+{
+	struct reentry *re = cmd->arg;
+
+	re->next_done++;
+}
+
+/* From inside a done callback: submit again, remove the LUN, free the nexus. */
+static void reentry_done(struct xsd_scsi_cmd *cmd)
+{
+	struct reentry *re = cmd->arg;
+	struct xsd_scsi_nexus *n = cmd->nexus;
+
+	re->stage++;
+	memset(&re->next, 0, sizeof(re->next));
+	re->next.nexus = n;
+	re->next.cdb_len = 6; /* TEST UNIT READY, LUN 0 */
+	re->next.done = reentry_next_done;
+	re->next.arg = re;
+	assert_int_equal(xsd_scsi_submit(re->t, &re->next), 0);
+	assert_int_equal(xsd_scsi_target_remove_lun(re->t, 0), 0);
+	assert_int_equal(xsd_scsi_nexus_free(n), -EBUSY); /* the TUR is in flight */
+}
+
+static void callbacks_may_reenter(void **state)
+{
+	struct scsi_rig *r = *state;
+	uint8_t buf[BS];
+	struct iovec iov = { buf, BS };
+	struct xsd_scsi_cmd c;
+	struct reentry re = { .t = r->t };
+
+	memset(&c, 0, sizeof(c));
+	c.nexus = r->n;
+	c.cdb_len = 10;
+	c.cdb[0] = 0x28;
+	c.cdb[8] = 1;
+	c.dir = XSD_SCSI_DIR_IN;
+	c.iov = &iov;
+	c.iovcnt = 1;
+	c.done = reentry_done;
+	c.arg = &re;
+	assert_int_equal(xsd_scsi_submit(r->t, &c), 0);
+	/* the READ completes, its callback queues the TUR: one more round */
+	assert_int_equal(xsd_scsi_target_wait(r->t, 1000), 1);
+	assert_int_equal(re.stage, 1);
+	assert_int_equal(c.status, 0);
+	assert_int_equal(re.next_done, 0);
+	assert_int_equal(xsd_scsi_target_wait(r->t, 1000), 1);
+	assert_int_equal(re.next_done, 1);
+	/* emulated commands are answered at submit time: before the removal */
+	assert_int_equal(re.next.status, 0);
+	/* later ones find the LUN gone */
+	static const uint8_t tur[16] = { 0 };
+	rig_cmd(r, 0, tur, XSD_SCSI_DIR_NONE, NULL, 0, &c);
+	assert_sense(&c, 0x05, 0x25, 0x00);
+	assert_int_equal(xsd_scsi_nexus_free(r->n), 0);
+	r->n = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -994,6 +1061,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(lun_masking, setup, teardown),
 		cmocka_unit_test_setup_teardown(resize_lun, setup, teardown),
 		cmocka_unit_test_setup_teardown(lun_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(callbacks_may_reenter, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
