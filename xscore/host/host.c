@@ -240,6 +240,11 @@ struct xs_fabric *xs_host_fabric(struct xs_host *h)
 	return h->fabric;
 }
 
+struct xs_loop *xs_host_loop(struct xs_host *h)
+{
+	return h->loop;
+}
+
 void xs_host_apply_xcms(struct xs_host *h, const struct xs_xcm_record *xcms, int n,
 			uint64_t now)
 {

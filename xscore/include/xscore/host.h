@@ -62,7 +62,9 @@ int xs_host_shutdown(struct xs_host *h, const char *why);
 bool xs_host_quiet(const struct xs_host *h);
 
 const char *xs_host_session_name(const struct xs_host *h);
+/* The port and loop a module builds its data path on. */
 struct xs_fabric *xs_host_fabric(struct xs_host *h);
+struct xs_loop *xs_host_loop(struct xs_host *h);
 
 /* ---------------------------------------------------------------- ULP API */
 
