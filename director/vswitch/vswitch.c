@@ -97,11 +97,10 @@ static enum colour policer_check(struct policer *p, size_t len, uint64_t now_ns)
 #define STATIC_VLAN 0 /* key of vNIC MACs: valid in every VLAN the port is in */
 
 struct mac_ent {
-	uint8_t mac[XSD_VSW_MAC_LEN];
-	uint16_t vlan;
+	uint64_t key;       /* VLAN << 48 | MAC */
 	uint32_t port;
-	uint64_t last_ns;
 	int32_t next;
+	uint64_t last_ns;
 	bool used;
 };
 
@@ -113,16 +112,17 @@ struct mac_table {
 	int32_t free_head;
 };
 
-static uint32_t mac_hash(uint16_t vlan, const uint8_t *mac)
-{
-	uint32_t h = 2166136261u;
-	unsigned int i;
+#define KEY_MAC_MASK UINT64_C(0xffffffffffff)
 
-	for (i = 0; i < XSD_VSW_MAC_LEN; i++)
-		h = (h ^ mac[i]) * 16777619u;
-	h = (h ^ (vlan & 0xff)) * 16777619u;
-	h = (h ^ (vlan >> 8)) * 16777619u;
-	return h;
+static uint64_t mac_key(uint16_t vlan, const uint8_t *mac)
+{
+	return (uint64_t)vlan << 48 | (uint64_t)xs_get16(mac) << 32 | xs_get32(mac + 2);
+}
+
+/* Fibonacci hashing: one multiply, the high bits are well mixed. */
+static uint32_t key_hash(uint64_t key)
+{
+	return (uint32_t)((key * UINT64_C(0x9e3779b97f4a7c15)) >> 32);
 }
 
 static int mt_init(struct mac_table *t, uint32_t cap)
@@ -156,12 +156,13 @@ static void mt_fini(struct mac_table *t)
 
 static struct mac_ent *mt_find(const struct mac_table *t, uint16_t vlan, const uint8_t *mac)
 {
-	int32_t i = t->buckets[mac_hash(vlan, mac) & t->mask];
+	uint64_t key = mac_key(vlan, mac);
+	int32_t i = t->buckets[key_hash(key) & t->mask];
 
 	while (i != NIL) {
 		struct mac_ent *e = &t->ents[i];
 
-		if (e->vlan == vlan && memcmp(e->mac, mac, XSD_VSW_MAC_LEN) == 0)
+		if (e->key == key)
 			return e;
 		i = e->next;
 	}
@@ -170,7 +171,8 @@ static struct mac_ent *mt_find(const struct mac_table *t, uint16_t vlan, const u
 
 static struct mac_ent *mt_insert(struct mac_table *t, uint16_t vlan, const uint8_t *mac)
 {
-	uint32_t b = mac_hash(vlan, mac) & t->mask;
+	uint64_t key = mac_key(vlan, mac);
+	uint32_t b = key_hash(key) & t->mask;
 	struct mac_ent *e;
 	int32_t i = t->free_head;
 
@@ -178,8 +180,7 @@ static struct mac_ent *mt_insert(struct mac_table *t, uint16_t vlan, const uint8
 		return NULL;
 	e = &t->ents[i];
 	t->free_head = e->next;
-	memcpy(e->mac, mac, XSD_VSW_MAC_LEN);
-	e->vlan = vlan;
+	e->key = key;
 	e->used = true;
 	e->next = t->buckets[b];
 	t->buckets[b] = i;
@@ -188,7 +189,7 @@ static struct mac_ent *mt_insert(struct mac_table *t, uint16_t vlan, const uint8
 
 static void mt_remove(struct mac_table *t, struct mac_ent *victim)
 {
-	int32_t *link = &t->buckets[mac_hash(victim->vlan, victim->mac) & t->mask];
+	int32_t *link = &t->buckets[key_hash(victim->key) & t->mask];
 	int32_t idx = (int32_t)(victim - t->ents);
 
 	while (*link != NIL && *link != idx)
@@ -226,6 +227,7 @@ struct xsd_vsw {
 	struct vsw_port **ports;
 	uint32_t max_ports;
 	uint32_t n_ports;
+	uint32_t *active;          /* ids of the n_ports ports, for flooding */
 	int32_t uplink;
 	struct mac_table vnic_macs; /* key (STATIC_VLAN, mac) -> vNIC port */
 	struct mac_table learned;   /* key (vlan, mac) -> uplink */
@@ -302,8 +304,11 @@ struct xsd_vsw *xsd_vsw_create(const struct xsd_vsw_opts *opts)
 	sw->ports = calloc(o.max_ports, sizeof(*sw->ports));
 	if (!sw->ports)
 		goto err_free_sw;
-	if (mt_init(&sw->vnic_macs, o.max_ports))
+	sw->active = calloc(o.max_ports, sizeof(*sw->active));
+	if (!sw->active)
 		goto err_free_ports;
+	if (mt_init(&sw->vnic_macs, o.max_ports))
+		goto err_free_active;
 	if (mt_init(&sw->learned, o.max_learned))
 		goto err_fini_vnic_macs;
 	sw->max_ports = o.max_ports;
@@ -315,6 +320,8 @@ struct xsd_vsw *xsd_vsw_create(const struct xsd_vsw_opts *opts)
 
 err_fini_vnic_macs:
 	mt_fini(&sw->vnic_macs);
+err_free_active:
+	free(sw->active);
 err_free_ports:
 	free(sw->ports);
 err_free_sw:
@@ -334,6 +341,7 @@ void xsd_vsw_destroy(struct xsd_vsw *sw)
 		free(sw->ports[i]);
 	mt_fini(&sw->learned);
 	mt_fini(&sw->vnic_macs);
+	free(sw->active);
 	free(sw->ports);
 	free(sw);
 }
@@ -395,7 +403,7 @@ static void flush_learned_mac(struct xsd_vsw *sw, const uint8_t *mac)
 	for (i = 0; i < sw->learned.cap; i++) {
 		struct mac_ent *e = &sw->learned.ents[i];
 
-		if (e->used && memcmp(e->mac, mac, XSD_VSW_MAC_LEN) == 0) {
+		if (e->used && (e->key & KEY_MAC_MASK) == mac_key(0, mac)) {
 			mt_remove(&sw->learned, e);
 			sw->n_learned--;
 		}
@@ -475,7 +483,7 @@ int xsd_vsw_port_add(struct xsd_vsw *sw, enum xsd_vsw_port_kind kind,
 		sw->uplink = (int32_t)id;
 	}
 	sw->ports[id] = p;
-	sw->n_ports++;
+	sw->active[sw->n_ports++] = id;
 	XS_DEBUG(VSW_LOG, "port %u added (%s)", id, kind == XSD_VSW_PORT_VNIC ? "vnic" : "uplink");
 	return (int)id;
 }
@@ -511,6 +519,7 @@ int xsd_vsw_port_del(struct xsd_vsw *sw, uint32_t port)
 {
 	struct vsw_port *p = port_get(sw, port);
 	struct mac_ent *e;
+	uint32_t i;
 
 	if (!p)
 		return -ENOENT;
@@ -523,7 +532,12 @@ int xsd_vsw_port_del(struct xsd_vsw *sw, uint32_t port)
 		sw->uplink = -1;
 	}
 	sw->ports[port] = NULL;
-	sw->n_ports--;
+	for (i = 0; i < sw->n_ports; i++) {
+		if (sw->active[i] == port) {
+			sw->active[i] = sw->active[--sw->n_ports];
+			break;
+		}
+	}
 	free(p);
 	return 0;
 }
@@ -743,7 +757,6 @@ int xsd_vsw_forward(struct xsd_vsw *sw, uint32_t ingress, const uint8_t *frame, 
 	uint32_t n_cand = 0, i;
 	uint16_t vlan = 0;
 	enum colour col;
-	int dport;
 
 	if (!in)
 		return -ENOENT;
@@ -803,13 +816,12 @@ int xsd_vsw_forward(struct xsd_vsw *sw, uint32_t ingress, const uint8_t *frame, 
 	if (mac_is_group(dst)) {
 		flood = true;
 	} else {
-		bool is_static = false;
+		const struct mac_ent *se = mt_find(&sw->vnic_macs, STATIC_VLAN, dst);
 
-		dport = xsd_vsw_mac_lookup(sw, vlan, dst, meta->now_ns, &is_static);
-		if (dport >= 0 && is_static) {
-			if ((uint32_t)dport == ingress)
+		if (se && port_in_vlan(sw->ports[se->port], vlan)) {
+			if (se->port == ingress)
 				return drop_in(in, res, XSD_VSW_DROP_NO_EGRESS);
-			cand[n_cand++] = (uint32_t)dport;
+			cand[n_cand++] = se->port;
 		} else if (in->kind == XSD_VSW_PORT_UPLINK) {
 			return drop_in(in, res, XSD_VSW_DROP_UNKNOWN_DST);
 		} else if (sw->uplink >= 0 && port_in_vlan(sw->ports[sw->uplink], vlan)) {
@@ -820,9 +832,9 @@ int xsd_vsw_forward(struct xsd_vsw *sw, uint32_t ingress, const uint8_t *frame, 
 	}
 	if (flood) {
 		/* Count candidates first: a flood to nobody is an ingress drop. */
-		for (i = 0; i < sw->max_ports; i++) {
-			q = sw->ports[i];
-			if (q && i != ingress && port_in_vlan(q, vlan) && port_wants_group(q, dst))
+		for (i = 0; i < sw->n_ports; i++) {
+			q = sw->ports[sw->active[i]];
+			if (q != in && port_in_vlan(q, vlan) && port_wants_group(q, dst))
 				n_cand++;
 		}
 		if (!n_cand)
@@ -840,19 +852,20 @@ int xsd_vsw_forward(struct xsd_vsw *sw, uint32_t ingress, const uint8_t *frame, 
 	else if (in->kind == XSD_VSW_PORT_VNIC && cand[0] != (uint32_t)sw->uplink)
 		sw->st.vnic_to_vnic++;
 	else if (in->kind == XSD_VSW_PORT_VNIC) {
-		if (mt_find(&sw->learned, vlan, dst) &&
-		    learned_live(sw, mt_find(&sw->learned, vlan, dst), meta->now_ns))
+		const struct mac_ent *le = mt_find(&sw->learned, vlan, dst);
+
+		if (le && learned_live(sw, le, meta->now_ns))
 			sw->st.to_uplink_known++;
 		else
 			sw->st.to_uplink_unknown++;
 	}
 
-	for (i = 0; i < (flood ? sw->max_ports : n_cand); i++) {
+	for (i = 0; i < (flood ? sw->n_ports : n_cand); i++) {
 		struct xsd_vsw_egress *e;
 
 		if (flood) {
-			q = sw->ports[i];
-			if (!q || i == ingress || !port_in_vlan(q, vlan) || !port_wants_group(q, dst))
+			q = sw->ports[sw->active[i]];
+			if (q == in || !port_in_vlan(q, vlan) || !port_wants_group(q, dst))
 				continue;
 		} else {
 			q = sw->ports[cand[i]];
