@@ -3,10 +3,10 @@
  * discovery.c - find the XDS and ask it for this host's XCMs.
  *
  *   IDLE --(due)--> SA_QUERY: SA Get(ServiceRecord, name "XSIGOXDS") to the SM
- *     LID, 3 s per attempt, abandoned after 30 s; the reply's ServiceData16[0]
- *     is the XDS LID (ServiceData64[0] its GUID)
+ *     LID, 3 s (+ up to 1 s jitter) per attempt, abandoned after 30 s; the
+ *     reply's ServiceData16[0] is the XDS LID (ServiceData64[0] its GUID)
  *   --> XCPM_QUERY: XCM_REQUEST (class 0x0B v2, attribute 0xB002) to the XDS
- *     LID, 3 s per attempt, 2 retries; the reply lists up to 8 XCMs
+ *     LID, 3 s (+ up to 1 s jitter) per attempt, 2 retries; up to 8 XCMs
  *   --> IDLE: sessions are (re)aligned to the list; next query after the
  *     re-query period (20 s, +-10 %), or after a full-jitter back-off
  *     (1 s .. 60 s) when anything failed.
@@ -127,6 +127,16 @@ static void disc_fail(struct xs_host *h, uint64_t now, const char *fmt, ...)
 		 d->st.last_result, delay);
 }
 
+/*
+ * Per-attempt timeout plus up to a third more at random: when an overloaded
+ * XDS or SA drops a burst of requests, the hosts that lost theirs do not all
+ * come back in the same millisecond 3 s later.
+ */
+static uint64_t attempt_timeout(struct xs_host *h, int timeout_ms)
+{
+	return (uint64_t)timeout_ms + xs_backoff_rand(&h->disc.backoff, (uint32_t)timeout_ms / 3 + 1);
+}
+
 static int send_sa_query(struct xs_host *h, uint64_t now)
 {
 	struct xs_disc *d = &h->disc;
@@ -158,7 +168,7 @@ static int send_sa_query(struct xs_host *h, uint64_t now)
 	dst.qpn = 1;
 	dst.qkey = XS_GSI_QKEY;
 	dst.sl = h->port.sm_sl;
-	d->attempt_deadline_ms = now + (uint64_t)h->opts.sa_timeout_ms;
+	d->attempt_deadline_ms = now + attempt_timeout(h, h->opts.sa_timeout_ms);
 	return xs_mad_send(d->sa_agent, &dst, mad, sizeof(mad));
 }
 
@@ -205,7 +215,7 @@ static int send_xcm_request(struct xs_host *h, uint64_t now)
 	dst.lid = d->st.xds_lid;
 	dst.qpn = 1;
 	dst.qkey = XS_GSI_QKEY;
-	d->attempt_deadline_ms = now + (uint64_t)h->opts.xcpm_timeout_ms;
+	d->attempt_deadline_ms = now + attempt_timeout(h, h->opts.xcpm_timeout_ms);
 	d->xcpm_tries++;
 	return xs_mad_send(d->xcpm_agent, &dst, mad, sizeof(mad));
 }
