@@ -304,7 +304,9 @@ int xs_vnic_csum_encode(const struct xs_vnic_csum *c, uint8_t *buf, size_t cap);
  * then the frame, then 0..3 zero bytes to the next 4-byte boundary. The
  * last entry has the final bit; nothing but its padding may follow it.
  * The same container carries RX batches (director -> host, the original's
- * format) and our TX batches (host -> director).
+ * format) and our TX batches (host -> director). When TSO is negotiated as
+ * well, each entry is the TSO prefix followed by its frame (the entry
+ * length counts both).
  */
 #define XS_VNIC_BATCH_HDR_LEN 4
 #define XS_VNIC_BATCH_MAX_FRAME 16383
