@@ -634,6 +634,62 @@ int xsd_vsw_mac_lookup(const struct xsd_vsw *sw, uint16_t vlan, const uint8_t *m
 
 unsigned int xsd_vsw_learned_count(const struct xsd_vsw *sw) { return sw->n_learned; }
 
+static void key_to_mac(uint64_t key, uint8_t *mac)
+{
+	xs_put16(mac, (uint16_t)(key >> 32));
+	xs_put32(mac + 2, (uint32_t)key);
+}
+
+static int learned_row_cmp(const void *a, const void *b)
+{
+	const struct xsd_vsw_mac_entry *x = a, *y = b;
+
+	if (x->vlan != y->vlan)
+		return x->vlan < y->vlan ? -1 : 1;
+	return memcmp(x->mac, y->mac, XSD_VSW_MAC_LEN);
+}
+
+size_t xsd_vsw_mac_dump(const struct xsd_vsw *sw, uint64_t now_ns, struct xsd_vsw_mac_entry *out,
+			size_t cap)
+{
+	size_t n = 0, first_learned;
+	uint32_t i;
+
+	for (i = 0; i < sw->max_ports; i++) {
+		const struct vsw_port *p = sw->ports[i];
+
+		if (!p || p->kind != XSD_VSW_PORT_VNIC)
+			continue;
+		if (n < cap) {
+			memcpy(out[n].mac, p->mac, XSD_VSW_MAC_LEN);
+			out[n].vlan = 0;
+			out[n].port = i;
+			out[n].is_static = true;
+			out[n].idle_ns = 0;
+		}
+		n++;
+	}
+	first_learned = n;
+	for (i = 0; i < sw->learned.cap; i++) {
+		const struct mac_ent *e = &sw->learned.ents[i];
+
+		if (!e->used || !learned_live(sw, e, now_ns))
+			continue;
+		if (n < cap) {
+			key_to_mac(e->key, out[n].mac);
+			out[n].vlan = (uint16_t)(e->key >> 48);
+			out[n].port = e->port;
+			out[n].is_static = false;
+			out[n].idle_ns = now_ns > e->last_ns ? now_ns - e->last_ns : 0;
+		}
+		n++;
+	}
+	if (first_learned < cap)
+		qsort(out + first_learned, XS_MIN(n, cap) - first_learned, sizeof(*out),
+		      learned_row_cmp);
+	return n;
+}
+
 unsigned int xsd_vsw_age(struct xsd_vsw *sw, uint64_t now_ns)
 {
 	unsigned int n = 0;

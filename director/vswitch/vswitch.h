@@ -211,6 +211,22 @@ int xsd_vsw_mac_lookup(const struct xsd_vsw *sw, uint16_t vlan, const uint8_t *m
 /* Learned entries in the table (expired ones included until aged out). */
 unsigned int xsd_vsw_learned_count(const struct xsd_vsw *sw);
 
+/* One row of the MAC table as an operator sees it. */
+struct xsd_vsw_mac_entry {
+	uint8_t mac[XSD_VSW_MAC_LEN];
+	uint16_t vlan;        /* 0 for a vNIC's static MAC (valid in its VLANs) */
+	uint32_t port;
+	bool is_static;
+	uint64_t idle_ns;     /* learned: time since last seen */
+};
+/*
+ * The table: static entries (by port number) then unexpired learned
+ * entries (by VLAN, then MAC). Fills up to @cap rows and returns how many
+ * there are (which may be more than @cap).
+ */
+size_t xsd_vsw_mac_dump(const struct xsd_vsw *sw, uint64_t now_ns, struct xsd_vsw_mac_entry *out,
+			size_t cap);
+
 /* ------------------------------------------------- frame rewriting helpers */
 
 /*

@@ -594,6 +594,39 @@ static void learning_and_ageing(void **state)
 	assert_int_equal(f->res.drop, XSD_VSW_DROP_NO_EGRESS);
 }
 
+static void mac_table_dump(void **state)
+{
+	struct fx *f = *state;
+	struct xsd_vsw_mac_entry rows[8];
+	uint8_t in[128];
+	size_t n;
+
+	/* L seen in VLAN 10 at 5 s and in VLAN 1 at 7 s */
+	n = remac(in, udp4_vlan10_lan_to_a, udp4_vlan10_lan_to_a_len, MAC_T, MAC_L);
+	assert_int_equal(fwd_at(f, f->u, in, n, S(5)), 1);
+	n = remac(in, arp_req_a, arp_req_a_len, NULL, MAC_L);
+	assert_int_equal(fwd_at(f, f->u, in, n, S(7)), 2);
+	n = xsd_vsw_mac_dump(f->sw, S(8), rows, 8);
+	assert_int_equal(n, 6);
+	/* four static vNIC MACs by port, then learned by VLAN */
+	assert_memory_equal(rows[0].mac, MAC_A, 6);
+	assert_int_equal(rows[0].port, (uint32_t)f->a);
+	assert_true(rows[0].is_static);
+	assert_int_equal(rows[0].vlan, 0);
+	assert_memory_equal(rows[3].mac, MAC_T, 6);
+	assert_int_equal(rows[4].vlan, 1);
+	assert_memory_equal(rows[4].mac, MAC_L, 6);
+	assert_false(rows[4].is_static);
+	assert_int_equal(rows[4].port, (uint32_t)f->u);
+	assert_true(rows[4].idle_ns == S(1));
+	assert_int_equal(rows[5].vlan, 10);
+	assert_true(rows[5].idle_ns == S(3));
+	/* a short array still gets the count; expired rows are not shown */
+	assert_int_equal(xsd_vsw_mac_dump(f->sw, S(8), rows, 2), 6);
+	assert_int_equal(xsd_vsw_mac_dump(f->sw, S(16), rows, 8), 5); /* VLAN 10 row expired */
+	assert_int_equal(rows[4].vlan, 1);
+}
+
 static void learned_table_full(void **state)
 {
 	struct xsd_vsw_opts o = { .size = sizeof(o), .max_learned = 2 };
@@ -850,6 +883,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(takeover_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(multicast_only_to_joined_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(learning_and_ageing, setup, teardown),
+		cmocka_unit_test_setup_teardown(mac_table_dump, setup, teardown),
 		cmocka_unit_test(learned_table_full),
 		cmocka_unit_test_setup_teardown(policer_committed_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(policer_two_rate_and_egress, setup, teardown),
