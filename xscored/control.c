@@ -196,6 +196,8 @@ static json_t *host_json(struct xscored_host *xh, uint64_t now)
 		json_object_set_new(d, "name", json_string(dev->name));
 		json_object_set_new(d, "resource_id", hex64(dev->resource_id));
 		json_object_set_new(d, "state", json_string(res_state_str(dev->state)));
+		json_object_set_new(d, "module",
+				    json_string(xs_host_ulp_name(h, dev->xsmp_type) ?: "-"));
 		json_object_set_new(d, "xcm_guid", hex64(dev->xcm_guid));
 		json_object_set_new(d, "installed_s_ago", ago(dev->installed_ms, now));
 		json_object_set_new(d, "updates", json_integer(xscored_registry_updates(dev)));

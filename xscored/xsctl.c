@@ -146,7 +146,8 @@ static void print_host(json_t *h)
 		       str(v, "last_error"));
 	}
 	printf("  devices:\n");
-	printf("    %-5s %-16s %-18s %-10s %s\n", "TYPE", "NAME", "RESOURCE", "STATE", "CONFIG");
+	printf("    %-5s %-16s %-18s %-10s %-14s %s\n", "TYPE", "NAME", "RESOURCE", "STATE",
+	       "MODULE", "CONFIG");
 	json_array_foreach(json_object_get(h, "devices"), i, v) {
 		json_t *cfg = json_object_get(v, "config");
 		char conf[256];
@@ -167,8 +168,8 @@ static void print_host(json_t *h)
 				 str(cfg, "wwpn"), str(cfg, "wwnn"), num(cfg, "queue_depth"),
 				 json_array_size(json_object_get(cfg, "targets")), str(cfg, "admin"));
 		}
-		printf("    %-5s %-16s %-18s %-10s %s\n", str(v, "type"), str(v, "name"),
-		       str(v, "resource_id"), str(v, "state"), conf);
+		printf("    %-5s %-16s %-18s %-10s %-14s %s\n", str(v, "type"), str(v, "name"),
+		       str(v, "resource_id"), str(v, "state"), str(v, "module"), conf);
 	}
 }
 

@@ -166,6 +166,13 @@ int xs_host_register_ulp(struct xs_host *h, const struct xs_ulp_ops *ops, void *
 	return 0;
 }
 
+const char *xs_host_ulp_name(const struct xs_host *h, uint8_t xsmp_type)
+{
+	if (xsmp_type >= XS_ARRAY_SIZE(h->ulps) || !h->ulps[xsmp_type].ops)
+		return NULL;
+	return h->ulps[xsmp_type].ops->name ? h->ulps[xsmp_type].ops->name : "?";
+}
+
 uint32_t xs_host_resource_flags(const struct xs_host *h)
 {
 	uint32_t f = 0;

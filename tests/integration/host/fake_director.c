@@ -721,6 +721,8 @@ int main(int argc, char **argv)
 		     "02:00:00:00:00:42") == 0, "mac");
 	CHECK(json_integer_value(json_array_get(
 		      json_object_get(json_object_get(dev, "config"), "vlans"), 0)) == 10, "vlan");
+	CHECK(strcmp(json_string_value(json_object_get(dev, "module")), "registry-vnic") == 0,
+	      "module of eth-int0");
 	dev = find_device(host, "vhba-int0");
 	CHECK(dev, "vhba-int0 not shown");
 	CHECK(strcmp(json_string_value(json_array_get(

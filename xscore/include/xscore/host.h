@@ -124,6 +124,8 @@ struct xs_ulp_ops {
 
 /* Register a module for its XSMP type (one per type): -EEXIST, -EINVAL. */
 int xs_host_register_ulp(struct xs_host *h, const struct xs_ulp_ops *ops, void *ctx);
+/* Name of the module registered for an XSMP type, or NULL. */
+const char *xs_host_ulp_name(const struct xs_host *h, uint8_t xsmp_type);
 /* Send a ULP message about dev (e.g. XS_VNIC_OPER_UP) on the session that
  * configured it: -ENOTCONN when that session is not up. */
 int xs_ulp_send(struct xs_ulp_dev *dev, uint8_t code);
