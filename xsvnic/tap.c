@@ -397,7 +397,7 @@ static int mc_parse(struct nl_msg *msg, void *arg)
 }
 
 /* One RTM_GETMULTICAST dump of @family on a private socket. A family the
- * kernel cannot dump (IPv4 before 6.12) gives -EOPNOTSUPP. */
+ * kernel cannot dump (IPv4 on older kernels) gives -EOPNOTSUPP. */
 static int mc_dump_family(struct mc_dump *d, int family)
 {
 	struct ifaddrmsg ifa = { .ifa_family = (unsigned char)family };
@@ -462,7 +462,7 @@ out:
 
 /* ------------------------------------------------ multicast change watch */
 
-/* Group numbers from the kernel's enum rtnetlink_groups (6.12+); older
+/* Group numbers from the kernel's enum rtnetlink_groups (recent kernels); older
  * userspace headers do not have them. */
 #define XSV_RTNLGRP_IPV4_MCADDR 37
 #define XSV_RTNLGRP_IPV6_MCADDR 38

@@ -80,10 +80,11 @@ struct xsvnic_link_info {
 int xsvnic_tap_link_info(struct xsvnic_tap *tap, struct xsvnic_link_info *li);
 
 /*
- * The interface's multicast MACs: the IPv4 and IPv6 groups it has joined
- * (RTM_GETMULTICAST dumps, kernel 6.12 or later for IPv4) mapped to MACs
- * (01:00:5e + low 23 bits; 33:33 + low 32 bits), sorted, without
- * duplicates. Fills up to @cap MACs and returns how many there are (which
+ * The interface's multicast MACs: the IPv4 and IPv6 groups it has joined,
+ * read with RTM_GETMULTICAST dumps (IPv6 on every kernel; IPv4 on recent
+ * ones such as the 6.18 this was tested on; where the IPv4 dump is refused
+ * only IPv6 groups are listed), mapped to MACs (01:00:5e + low 23 bits;
+ * 33:33 + low 32 bits), sorted, without duplicates. Fills up to @cap MACs and returns how many there are (which
  * may be more than @cap). *all_multi is set when the interface is
  * all-multicast or promiscuous. Link-layer-only memberships (ip maddr add,
  * PACKET_ADD_MEMBERSHIP) are not exposed by rtnetlink and are not listed.
@@ -94,7 +95,7 @@ int xsvnic_tap_get_mcast(struct xsvnic_tap *tap, uint8_t (*macs)[XSVNIC_MAC_LEN]
 /*
  * Change notifications for the multicast list: a netlink socket subscribed
  * to IPv4 and IPv6 group membership changes (RTNLGRP_IPV4_MCADDR and
- * RTNLGRP_IPV6_MCADDR, kernel 6.12 or later) and to link changes (the
+ * RTNLGRP_IPV6_MCADDR, 37 and 38 in recent kernels) and to link changes (the
  * ALLMULTI/PROMISC flags). Poll its fd; when readable, call
  * xsvnic_mcast_watch_poll and, if it says the interface changed, read the
  * list again with xsvnic_tap_get_mcast.
