@@ -14,6 +14,7 @@ void xsd_scsi_bdev_init(struct xsd_scsi_bdev *be, const struct xsd_scsi_bdev_ops
 	be->ops = ops;
 	be->caps = caps;
 	be->align = 1;
+	be->plugged = false;
 	snprintf(be->desc, sizeof(be->desc), "%s", desc ? desc : ops->name);
 }
 
@@ -40,6 +41,11 @@ int xsd_bdev_process(struct xsd_scsi_bdev *be)
 int xsd_bdev_execute(struct xsd_scsi_bdev *be, struct xsd_scsi_cmd *cmd)
 {
 	return be->ops->execute ? be->ops->execute(be, cmd) : -EOPNOTSUPP;
+}
+
+int xsd_bdev_kick(struct xsd_scsi_bdev *be)
+{
+	return be->ops->kick ? be->ops->kick(be) : -EOPNOTSUPP;
 }
 
 void xsd_scsi_bdev_free(struct xsd_scsi_bdev *be)

@@ -11,7 +11,8 @@
  * the back end's pollable fd. Short reads/writes are resubmitted for the
  * rest; a read that returns 0 bytes (the file shrank under us) is -EIO.
  * At most queue_depth SQEs are in flight; beyond that submit answers
- * -EAGAIN and the command gets TASK SET FULL.
+ * -EAGAIN and the command gets TASK SET FULL. While plugged, submit only
+ * queues SQEs and kick() hands them all to the kernel in one system call.
  */
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -106,7 +107,17 @@ static int file_submit(struct xsd_scsi_bdev *be, struct xsd_scsi_bio *bio)
 		}
 	}
 	f->inflight += need;
-	ring_submit(f);
+	if (!be->plugged)
+		ring_submit(f);
+	return 0;
+}
+
+static int file_kick(struct xsd_scsi_bdev *be)
+{
+	struct file_bdev *f = to_file(be);
+
+	if (io_uring_sq_ready(&f->ring))
+		ring_submit(f);
 	return 0;
 }
 
@@ -229,6 +240,7 @@ static const struct xsd_scsi_bdev_ops file_ops = {
 	.capacity = file_capacity,
 	.event_fd = file_event_fd,
 	.process = file_process,
+	.kick = file_kick,
 	.destroy = file_destroy,
 };
 

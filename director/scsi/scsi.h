@@ -151,6 +151,16 @@ int xsd_scsi_target_fd(const struct xsd_scsi_target *t);
 int xsd_scsi_target_process(struct xsd_scsi_target *t);
 /* Block up to timeout_ms (-1 forever) for completions, then process them. */
 int xsd_scsi_target_wait(struct xsd_scsi_target *t, int timeout_ms);
+/*
+ * Batching: between plug and unplug, back end I/O of submitted commands is
+ * queued but not started; unplug starts all of it at once (for io_uring,
+ * one system call for the batch). Meant around a burst of submissions, e.g.
+ * all SRP_CMDs one receive poll returned. process() also starts anything
+ * queued, so a forgotten unplug stalls I/O until the next process() but
+ * loses nothing. Not nested.
+ */
+void xsd_scsi_target_plug(struct xsd_scsi_target *t);
+void xsd_scsi_target_unplug(struct xsd_scsi_target *t);
 /* Commands submitted and not yet completed. */
 unsigned int xsd_scsi_target_inflight(const struct xsd_scsi_target *t);
 

@@ -18,6 +18,9 @@
  *   execute   pass-through back ends (SG_IO, iSCSI) take whole commands:
  *             return 0 and later call xsd_scsi_passthrough_done(). The stub
  *             (-EOPNOTSUPP) selects the built-in SBC emulation on submit.
+ *   kick      start work queued while the back end was plugged (see
+ *             xsd_scsi_target_plug); back ends that start work in submit
+ *             ignore plugging and leave it NULL.
  *   destroy   free everything (no I/O is in flight when it is called).
  */
 #ifndef XSD_SCSI_BACKEND_H
@@ -84,6 +87,7 @@ struct xsd_scsi_bdev_ops {
 	int (*event_fd)(struct xsd_scsi_bdev *be);
 	int (*process)(struct xsd_scsi_bdev *be);
 	int (*execute)(struct xsd_scsi_bdev *be, struct xsd_scsi_cmd *cmd);
+	int (*kick)(struct xsd_scsi_bdev *be);
 	void (*destroy)(struct xsd_scsi_bdev *be);
 };
 
@@ -91,6 +95,7 @@ struct xsd_scsi_bdev {
 	const struct xsd_scsi_bdev_ops *ops;
 	uint32_t caps;
 	uint32_t align;  /* buffer/offset alignment the back end needs (O_DIRECT), or 1 */
+	bool plugged;    /* set by the target: queue in submit, start in kick */
 	char desc[96];   /* "file /srv/lun0.img (O_DIRECT)" for logs */
 };
 
@@ -104,6 +109,7 @@ int xsd_bdev_capacity(struct xsd_scsi_bdev *be, uint64_t *bytes);
 int xsd_bdev_event_fd(struct xsd_scsi_bdev *be);
 int xsd_bdev_process(struct xsd_scsi_bdev *be);
 int xsd_bdev_execute(struct xsd_scsi_bdev *be, struct xsd_scsi_cmd *cmd);
+int xsd_bdev_kick(struct xsd_scsi_bdev *be);
 
 /* Pass-through completion: status, sense (copied, up to 18 bytes) and the
  * bytes moved. Queues the command for its done callback. */

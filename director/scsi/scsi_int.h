@@ -85,6 +85,7 @@ struct xsd_scsi_target {
 	struct xsd_scsi_cmd *done_head;
 	struct xsd_scsi_cmd *done_tail;
 	unsigned int inflight;
+	bool plugged;
 };
 
 /* target.c */

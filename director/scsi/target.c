@@ -170,8 +170,11 @@ int xsd_scsi_target_process(struct xsd_scsi_target *t)
 	int n = 0;
 
 	/* Back ends first: their completions land on the done list. */
-	for (unsigned int i = 0; i < t->n_luns; i++)
+	for (unsigned int i = 0; i < t->n_luns; i++) {
+		if (t->plugged)
+			xsd_bdev_kick(t->luns[i].lun->be);
 		xsd_bdev_process(t->luns[i].lun->be);
+	}
 	for (struct xsd_scsi_lun *lu = t->removed; lu; lu = lu->next_removed)
 		xsd_bdev_process(lu->be);
 	/* Everything queued so far is handled below; only commands completed
@@ -201,6 +204,26 @@ int xsd_scsi_target_process(struct xsd_scsi_target *t)
 	if (t->removed)
 		reap_removed(t);
 	return n;
+}
+
+void xsd_scsi_target_plug(struct xsd_scsi_target *t)
+{
+	t->plugged = true;
+	for (unsigned int i = 0; i < t->n_luns; i++)
+		t->luns[i].lun->be->plugged = true;
+}
+
+void xsd_scsi_target_unplug(struct xsd_scsi_target *t)
+{
+	t->plugged = false;
+	for (unsigned int i = 0; i < t->n_luns; i++) {
+		t->luns[i].lun->be->plugged = false;
+		xsd_bdev_kick(t->luns[i].lun->be);
+	}
+	for (struct xsd_scsi_lun *lu = t->removed; lu; lu = lu->next_removed) {
+		lu->be->plugged = false;
+		xsd_bdev_kick(lu->be);
+	}
 }
 
 int xsd_scsi_target_wait(struct xsd_scsi_target *t, int timeout_ms)
@@ -366,6 +389,7 @@ int xsd_scsi_target_add_lun(struct xsd_scsi_target *t, uint16_t id, struct xsd_s
 	}
 	lun->t = t;
 	lun->id = id;
+	lun->be->plugged = t->plugged;
 	for (pos = 0; pos < t->n_luns && t->luns[pos].id < id; pos++)
 		;
 	memmove(&t->luns[pos + 1], &t->luns[pos], (t->n_luns - pos) * sizeof(t->luns[0]));
