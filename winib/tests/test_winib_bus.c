@@ -133,6 +133,15 @@ static void test_wide_answers(void **state)
 			 -EINVAL);
 	/* relations with too little room changes nothing */
 	assert_int_equal(winib_bus_relations(f->pm.bus, rel, 1), -ENOSPC);
+	assert_int_equal(rel[0]->state, WINIB_CHILD_REPORTED);
+
+	/* Reported, but the glue failed to make PDOs; then the port went:
+	 * no REMOVE will ever come, so the next relations frees the slots. */
+	assert_int_equal(winib_bus_port_remove(f->pm.bus, GUID1), 2);
+	assert_int_equal(rel[0]->state, WINIB_CHILD_MISSING);
+	assert_int_equal(winib_bus_relations(f->pm.bus, rel, 8), 0);
+	assert_int_equal(f->pm.bus->stats.children_freed, 2);
+	assert_int_equal(winib_bus_all_children(f->pm.bus, rel, 8), 0);
 }
 
 /* Run-time P_Key child: added, enumerated with its own instance ID, removed. */

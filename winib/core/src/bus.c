@@ -358,8 +358,16 @@ int winib_bus_relations(struct winib_bus *bus, struct winib_child **out, size_t 
 	rc = winib_lock_acquire(bus->env, &bus->lock, &lc);
 	if (rc < 0)
 		return rc;
-	for (i = 0; i < bus->limits.max_children; i++)
-		n += child_on_bus(&bus->children[i]);
+	for (i = 0; i < bus->limits.max_children; i++) {
+		struct winib_child *c = &bus->children[i];
+
+		/* Reported last time but the glue could not make its PDO, and
+		 * gone since: PnP never saw it, so no REMOVE will come. PnP
+		 * sends one relations query at a time, so no PDO is being made. */
+		if (c->state == WINIB_CHILD_MISSING && c->os_pdo == NULL)
+			child_release(bus, c);
+		n += child_on_bus(c);
+	}
 	if (n > cap) {
 		rc = -ENOSPC;
 		goto out_unlock;

@@ -178,7 +178,8 @@ int winib_bus_pkey_remove(struct winib_bus *bus, const char *child, uint64_t gui
 
 /* IRP_MN_QUERY_DEVICE_RELATIONS (BusRelations): fills out with every child
  * on the bus (NEW ones become REPORTED) and returns the count, or -ENOSPC
- * without changing anything when cap is too small (ask again). */
+ * when cap is too small (ask again). The glue sets each new child's PDO
+ * before the next call; a MISSING child still without one is freed then. */
 int winib_bus_relations(struct winib_bus *bus, struct winib_child **out, size_t cap);
 /* How many children are on the bus now (not MISSING or FREE). */
 int winib_bus_present_count(struct winib_bus *bus);
