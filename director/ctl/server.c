@@ -41,6 +41,7 @@ struct ctl_conn {
 	size_t out_len, out_off;
 	struct xsd_ctl_req *busy;   /* request whose reply we wait for */
 	bool closing;               /* close once out is flushed */
+	bool peer_gone;             /* EOF: run what was sent, then free */
 	struct xs_timer *idle;
 };
 
@@ -65,7 +66,8 @@ static void conn_free(struct ctl_conn *c)
 	srv->n_conns--;
 	if (c->busy)
 		c->busy->complete = NULL; /* the XCM still holds it; reply goes nowhere */
-	xs_loop_del_fd(srv->loop, c->fd);
+	if (!c->peer_gone)
+		xs_loop_del_fd(srv->loop, c->fd);
 	close(c->fd);
 	xs_timer_free(c->idle);
 	free(c->in);
@@ -92,6 +94,10 @@ static int out_append(struct ctl_conn *c, const char *s, size_t n)
 /* Write what we can; returns <0 when the connection is dead. */
 static int flush_out(struct ctl_conn *c)
 {
+	if (c->peer_gone) { /* nobody to read replies */
+		c->out_off = c->out_len;
+		return 0;
+	}
 	while (c->out_off < c->out_len) {
 		ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
 
@@ -179,7 +185,8 @@ static void conn_io(struct xs_loop *loop, int fd, unsigned int events, void *arg
 static void conn_kick(struct ctl_conn *c)
 {
 	process(c);
-	if (flush_out(c) < 0 || (c->closing && c->out_off == c->out_len && !c->busy)) {
+	if (flush_out(c) < 0 || ((c->closing || c->peer_gone) && c->out_off == c->out_len &&
+				 !c->busy)) {
 		conn_free(c);
 		return;
 	}
@@ -222,9 +229,11 @@ static void conn_io(struct xs_loop *loop, int fd, unsigned int events, void *arg
 			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 				break;
 			if (n <= 0) {
-				/* peer closed: finish nothing more, drop the connection */
-				conn_free(c);
-				return;
+				/* peer closed: requests it sent in full still run (their
+				 * replies are dropped), then the connection goes */
+				c->peer_gone = true;
+				xs_loop_del_fd(loop, fd);
+				break;
 			}
 			c->in_len += (size_t)n;
 			if (c->in_len > XSD_CTL_MAX_LINE && !memchr(c->in, '\n', c->in_len))
@@ -232,7 +241,8 @@ static void conn_io(struct xs_loop *loop, int fd, unsigned int events, void *arg
 		}
 	}
 	process(c);
-	if (flush_out(c) < 0 || (c->closing && c->out_off == c->out_len && !c->busy)) {
+	if (flush_out(c) < 0 || ((c->closing || c->peer_gone) && c->out_off == c->out_len &&
+				 !c->busy)) {
 		conn_free(c);
 		return;
 	}
