@@ -168,7 +168,8 @@ unsigned int xsd_scsi_target_inflight(const struct xsd_scsi_target *t);
  * Add @lun under @id (0..16383); the target owns it from then on (also on
  * failure: it is freed). Every nexus gets POWER ON/RESET for the new LUN
  * and REPORTED LUNS DATA HAS CHANGED on its other LUNs.
- * -EEXIST when the id is taken, -ERANGE for an id above 16383.
+ * -EEXIST when the id is taken, -ERANGE for an id above 16383, -EINVAL
+ * for a NULL lun (a failed xsd_scsi_lun_new passed straight in).
  */
 int xsd_scsi_target_add_lun(struct xsd_scsi_target *t, uint16_t id, struct xsd_scsi_lun *lun);
 /* Remove LUN @id: new commands see it gone at once, commands in flight

@@ -357,6 +357,8 @@ int xsd_scsi_target_add_lun(struct xsd_scsi_target *t, uint16_t id, struct xsd_s
 	unsigned int pos;
 	int rc;
 
+	if (!lun) /* so add_lun(t, id, xsd_scsi_lun_new(...)) needs no check */
+		return -EINVAL;
 	if (id > XSD_SCSI_MAX_LUN_ID) {
 		rc = -ERANGE;
 		goto err_free_lun;

@@ -432,6 +432,10 @@ static void report_luns_exact(void **state)
 	assert_int_equal(xsd_scsi_target_add_lun(r->t, 300, ram_lun(8, 512, "SN300")), 0);
 	assert_int_equal(xsd_scsi_target_add_lun(r->t, 5, ram_lun(8, 512, "SN5")), 0);
 	assert_int_equal(xsd_scsi_target_luns(r->t, ids, 4), 3);
+	assert_int_equal(xsd_scsi_target_add_lun(r->t, 5, ram_lun(8, 512, "DUP")), -EEXIST);
+	assert_int_equal(xsd_scsi_target_add_lun(r->t, 16384, ram_lun(8, 512, "BIG")), -ERANGE);
+	assert_int_equal(xsd_scsi_target_add_lun(r->t, 6, NULL), -EINVAL);
+	assert_int_equal(xsd_scsi_target_luns(r->t, ids, 4), 3);
 	assert_int_equal(ids[0], 0);
 	assert_int_equal(ids[1], 5);
 	assert_int_equal(ids[2], 300);
