@@ -39,6 +39,7 @@ struct options {
 	uint16_t xds_lid;
 	int requery_ms;
 	int backoff_max_ms;
+	int mad_timeout_ms;
 };
 
 static void usage(FILE *f)
@@ -57,6 +58,7 @@ static void usage(FILE *f)
 		"  -x, --xds-lid LID      ask this XDS LID directly instead of the SA (RoCE)\n"
 		"      --requery SECONDS  XDS re-query period while all is well (default 20)\n"
 		"      --backoff-max SECONDS  cap of the retry back-off (default 60)\n"
+		"      --mad-timeout MS   wait per SA / XCM_REQUEST attempt (default 3000)\n"
 		"  -h, --help             this text\n");
 }
 
@@ -87,6 +89,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "xds-lid", required_argument, NULL, 'x' },
 		{ "requery", required_argument, NULL, 1 },
 		{ "backoff-max", required_argument, NULL, 2 },
+		{ "mad-timeout", required_argument, NULL, 3 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -132,6 +135,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			o->backoff_max_ms = (int)v * 1000;
+			break;
+		case 3:
+			if (parse_uint(optarg, 100, 60000, &v) < 0) {
+				fprintf(stderr, "xscored: --mad-timeout '%s': give 100..60000 ms\n",
+					optarg);
+				return 2;
+			}
+			o->mad_timeout_ms = (int)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -264,6 +275,8 @@ int main(int argc, char **argv)
 			.xds_lid = o.xds_lid,
 			.requery_ms = o.requery_ms,
 			.backoff_max_ms = o.backoff_max_ms,
+			.sa_timeout_ms = o.mad_timeout_ms,
+			.xcpm_timeout_ms = o.mad_timeout_ms,
 		};
 
 		if (o.hosts > 1) {

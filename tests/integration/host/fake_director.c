@@ -552,6 +552,7 @@ int main(int argc, char **argv)
 	json_t *doc, *host, *sess, *dev;
 	double installed_ago;
 	uint64_t ids[2] = { 0x100, 0x200 }, silent_from;
+	char why[128], want[128];
 	int status, i;
 
 	if (argc != 5) {
@@ -587,7 +588,8 @@ int main(int argc, char **argv)
 	{
 		char log[600], spec[600];
 		char *hargv[] = { (char *)argv[2], "-f", "-F", spec, "-p", PORTNAME, "-H", HOSTNAME,
-				  "-s", (char *)workdir, "-d", "xsmp,host,disc", NULL };
+				  "-s", (char *)workdir, "-d", "xsmp,host,disc", "--mad-timeout", "300", "--backoff-max", "2",
+				  NULL };
 
 		snprintf(spec, sizeof(spec), "soft:%s", fab_sock);
 		snprintf(log, sizeof(log), "%s/xscored.log", workdir);
@@ -654,6 +656,24 @@ int main(int argc, char **argv)
 	CHECK(xs_mad_rpc(sa_agent, &sm, req, sizeof(req), resp, sizeof(resp), 1000, 2) > 0,
 	      "SA Set(ServiceRecord) unanswered");
 	CHECK(xs_get16(resp + 4) == 0, "SA Set status 0x%04x", xs_get16(resp + 4));
+
+	/* the XDS record exists but nobody answers XCM_REQUEST yet: 3 tries, then a
+	 * failure the operator can read */
+	for (i = 0; i < 50; i++) {
+		const char *res;
+
+		doc = xsctl_status();
+		host = json_array_get(json_object_get(doc, "hosts"), 0);
+		res = json_string_value(json_object_get(json_object_get(host, "xds"), "result"));
+		snprintf(why, sizeof(why), "%s", res ? res : "");
+		json_decref(doc);
+		if (strstr(why, "did not answer"))
+			break;
+		usleep(100000);
+	}
+	snprintf(want, sizeof(want), "XDS at LID %u did not answer XCM_REQUEST (3 tries)", me.lid);
+	CHECK(strcmp(why, want) == 0, "xds result '%s', want '%s'", why, want);
+	checks++;
 
 	xcpm = xs_mad_agent_register(f, XS_XCPM_CLASS, XS_XCPM_CLASS_VERSION, NULL,
 				     XS_MAD_AGENT_SERVER);
