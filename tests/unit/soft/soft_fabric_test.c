@@ -1002,6 +1002,73 @@ static void test_rdma_write_read(void **state)
 	pair_down(&p);
 }
 
+
+/* Large SENDs, WRITEs and READs interleaved on one connection: every byte
+ * lands where it belongs, whatever order the records come in. */
+static void test_mixed_stream(void **state)
+{
+	enum { L = 150 * 1024, R = 4 };
+	uint8_t *src = malloc(4 * L), *rbuf = calloc(R, L), *tgt = calloc(1, 2 * L),
+		*back = calloc(1, L);
+	struct xs_mr *smr, *rmr, *tmr, *bmr;
+	struct xs_wc wc;
+	struct pair p;
+	int sends = 0;
+
+	assert_non_null(src);
+	for (size_t i = 0; i < 4 * (size_t)L; i++)
+		src[i] = (uint8_t)(i * 7 + (i >> 10));
+	pair_up(&p, "mix-a", "mix-b", 0x10c);
+	smr = xs_mr_reg(p.a.pd, src, 4 * L, 0);
+	bmr = xs_mr_reg(p.a.pd, back, L, XS_ACCESS_LOCAL_WRITE);
+	rmr = xs_mr_reg(p.b.pd, rbuf, (size_t)R * L, XS_ACCESS_LOCAL_WRITE);
+	tmr = xs_mr_reg(p.b.pd, tgt, 2 * L,
+			XS_ACCESS_LOCAL_WRITE | XS_ACCESS_REMOTE_WRITE | XS_ACCESS_REMOTE_READ);
+	for (int i = 0; i < R; i++)
+		assert_int_equal(post_recv1(&p.b, 200 + i, rbuf + (size_t)i * L, L, xs_mr_lkey(rmr)),
+				 0);
+	/* SEND, WRITE, SEND, WRITE, SEND, READ, SEND */
+	for (int k = 0; k < 7; k++) {
+		int rc;
+
+		if (k == 1 || k == 3)
+			rc = post_send1(&p.a, (uint64_t)k, XS_WR_RDMA_WRITE, src + (size_t)L * (k == 1 ? 1 : 2),
+					L, xs_mr_lkey(smr), (uintptr_t)tgt + (k == 1 ? 0 : L),
+					xs_mr_rkey(tmr), XS_SEND_SIGNALED);
+		else if (k == 5)
+			rc = post_send1(&p.a, (uint64_t)k, XS_WR_RDMA_READ, back, L, xs_mr_lkey(bmr),
+					(uintptr_t)tgt, xs_mr_rkey(tmr), XS_SEND_SIGNALED);
+		else
+			rc = post_send1(&p.a, (uint64_t)k, XS_WR_SEND, src + (size_t)L * (sends % 4), L,
+					xs_mr_lkey(smr), 0, 0, XS_SEND_SIGNALED), sends++;
+		assert_int_equal(rc, 0);
+	}
+	for (int k = 0; k < 7; k++) {
+		assert_int_equal(wait_wc(p.a.cq, &wc, 5000), 1);
+		assert_int_equal(wc.status, XS_WC_SUCCESS);
+		assert_int_equal(wc.wr_id, k);
+	}
+	for (int i = 0; i < R; i++) {
+		assert_int_equal(wait_wc(p.b.cq, &wc, 5000), 1);
+		assert_int_equal(wc.status, XS_WC_SUCCESS);
+		assert_int_equal(wc.wr_id, 200 + i);
+		assert_int_equal(wc.byte_len, L);
+		assert_memory_equal(rbuf + (size_t)i * L, src + (size_t)L * i, L);
+	}
+	assert_memory_equal(tgt, src + L, L);
+	assert_memory_equal(tgt + L, src + 2 * (size_t)L, L);
+	assert_memory_equal(back, src + L, L);
+	xs_mr_dereg(smr);
+	xs_mr_dereg(bmr);
+	xs_mr_dereg(rmr);
+	xs_mr_dereg(tmr);
+	pair_down(&p);
+	free(src);
+	free(rbuf);
+	free(tgt);
+	free(back);
+}
+
 /* One refused RDMA operation: REM_ACCESS_ERR, both QPs in error, flushed. */
 static void rdma_refused(enum xs_wr_opcode op, int target_access, bool other_pd, bool bad_key,
 			 size_t off, uint32_t len)
@@ -1382,6 +1449,7 @@ int main(void)
 		cmocka_unit_test(test_send_recv_order),
 		cmocka_unit_test(test_large_and_scatter),
 		cmocka_unit_test(test_rdma_write_read),
+		cmocka_unit_test(test_mixed_stream),
 		cmocka_unit_test(test_rdma_bad_rkey),
 		cmocka_unit_test(test_rdma_out_of_bounds),
 		cmocka_unit_test(test_rdma_wrong_access),

@@ -1062,6 +1062,8 @@ static int rx_next_spec(struct soft_qp *qp, struct xs_soft_dhdr *h, const uint8_
 		return 1;
 	}
 	/* not what we aimed for: gather the payload into the bounce buffer */
+	XS_DLOG(SOFT_COMP, "QP 0x%x: speculative read got op %u (%u bytes)", qp->base.qpn, h->op,
+		h->len);
 	in_recv = XS_MIN((size_t)h->len, (size_t)room);
 	if (in_recv) {
 		size_t done = 0;
