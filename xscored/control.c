@@ -4,6 +4,9 @@
  * carrying one JSON request line per connection and one JSON answer:
  *   -> {"cmd": "status"}
  *   <- {"ok": true, "uptime_s": .., "hosts": [...]}
+ *   -> {"cmd": "summary"}
+ *   <- {"ok": true, "hosts": N, "hosts_up": .., "sessions": .., "sessions_up": ..,
+ *       "vnics": .., "vhbas": ..}
  *   <- {"ok": false, "error": "..."} for anything else
  * Requests are bounded (4 KiB, 2 s); the answer is written with a 2 s send
  * timeout, so a stuck client cannot hold the event loop.
@@ -228,6 +231,45 @@ json_t *xscored_status_json(struct xscored *d)
 	return o;
 }
 
+/* Counts only: cheap to poll with many emulated hosts (benchmarks). */
+static json_t *summary_json(struct xscored *d)
+{
+	struct xs_session_status ss[XS_XCPM_MAX_XCMS];
+	long long sessions = 0, up = 0, vnics = 0, vhbas = 0, hosts_up = 0;
+	json_t *o = json_object();
+	int i, j, n;
+
+	for (i = 0; i < d->n_hosts; i++) {
+		struct xs_host *h = d->hosts[i].host;
+		struct xs_ulp_dev *dev;
+		bool any_up = false;
+
+		n = xs_host_sessions(h, ss, XS_XCPM_MAX_XCMS);
+		for (j = 0; j < n && j < XS_XCPM_MAX_XCMS; j++) {
+			sessions++;
+			if (ss[j].state == XS_SESS_UP) {
+				up++;
+				any_up = true;
+			}
+		}
+		hosts_up += any_up;
+		for (dev = xs_host_devices(h); dev; dev = dev->next) {
+			if (dev->xsmp_type == XS_XSMP_VNIC)
+				vnics++;
+			else
+				vhbas++;
+		}
+	}
+	json_object_set_new(o, "ok", json_true());
+	json_object_set_new(o, "hosts", json_integer(d->n_hosts));
+	json_object_set_new(o, "hosts_up", json_integer(hosts_up));
+	json_object_set_new(o, "sessions", json_integer(sessions));
+	json_object_set_new(o, "sessions_up", json_integer(up));
+	json_object_set_new(o, "vnics", json_integer(vnics));
+	json_object_set_new(o, "vhbas", json_integer(vhbas));
+	return o;
+}
+
 static json_t *error_json(const char *msg)
 {
 	json_t *o = json_object();
@@ -269,10 +311,13 @@ static void client_answer(struct ctl_client *cl, const char *forced_error)
 			ans = error_json("bad request: no \"cmd\" string");
 		else if (strcmp(cmd, "status") == 0)
 			ans = xscored_status_json(cl->d);
+		else if (strcmp(cmd, "summary") == 0)
+			ans = summary_json(cl->d);
 		else {
 			char msg[200];
 
-			snprintf(msg, sizeof(msg), "unknown command '%.64s' (known: status)", cmd);
+			snprintf(msg, sizeof(msg), "unknown command '%.64s' (known: status, summary)",
+				 cmd);
 			ans = error_json(msg);
 		}
 	}

@@ -18,7 +18,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xsctl [-S SOCKET | -s STATE_DIR -p PORT_NAME] status [--json]\n"
+	fprintf(f, "usage: xsctl [-S SOCKET | -s STATE_DIR -p PORT_NAME] status|summary [--json]\n"
 		   "  -S, --socket PATH      xscored control socket\n"
 		   "  -s, --state-dir DIR    xscored state directory (default /run/xsigo or $XS_STATE_DIR)\n"
 		   "  -p, --port-name NAME   the port name xscored was started with (default: host name)\n"
@@ -184,8 +184,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock = NULL, *dir = NULL, *port = NULL;
-	char path[256], host[64], *answer = NULL;
+	const char *sock = NULL, *dir = NULL, *port = NULL, *cmd;
+	char path[256], host[64], req[64], *answer = NULL;
 	bool json = false;
 	int c, timeout_ms = 5000, ret = 1;
 	json_error_t jerr;
@@ -207,15 +207,25 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!argv[optind][0] || strncmp(argv[optind], "status", strlen(argv[optind])) != 0) {
-		fprintf(stderr, "xsctl: unknown command '%s' (valid: status)\n", argv[optind]);
+	cmd = argv[optind];
+	if (cmd[0] && strncmp(cmd, "status", strlen(cmd)) == 0 &&
+	    strncmp(cmd, "summary", strlen(cmd)) == 0) {
+		fprintf(stderr, "xsctl: '%s' is ambiguous (status, summary)\n", cmd);
+		return 2;
+	}
+	if (cmd[0] && strncmp(cmd, "status", strlen(cmd)) == 0) {
+		cmd = "status";
+	} else if (cmd[0] && strncmp(cmd, "summary", strlen(cmd)) == 0) {
+		cmd = "summary";
+	} else {
+		fprintf(stderr, "xsctl: unknown command '%s' (valid: status, summary)\n", cmd);
 		return 2;
 	}
 	for (i = (size_t)optind + 1; i < (size_t)argc; i++) {
 		if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0) {
 			json = true;
 		} else {
-			fprintf(stderr, "xsctl: status: unexpected argument '%s' (valid: --json)\n",
+			fprintf(stderr, "xsctl: %s: unexpected argument '%s' (valid: --json)\n", cmd,
 				argv[i]);
 			return 2;
 		}
@@ -235,7 +245,8 @@ int main(int argc, char **argv)
 		xscored_sock_path(path, sizeof(path), dir, port);
 		sock = path;
 	}
-	if (request(sock, "{\"cmd\":\"status\"}\n", timeout_ms, &answer) < 0)
+	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
+	if (request(sock, req, timeout_ms, &answer) < 0)
 		return 1;
 	doc = json_loads(answer, 0, &jerr);
 	if (!doc) {
@@ -252,6 +263,11 @@ int main(int argc, char **argv)
 		if (s)
 			printf("%s\n", s);
 		free(s);
+	} else if (strcmp(cmd, "summary") == 0) {
+		printf("hosts %lld (%lld with a session up), sessions %lld up of %lld, "
+		       "vNICs %lld, vHBAs %lld\n", num(doc, "hosts"), num(doc, "hosts_up"),
+		       num(doc, "sessions_up"), num(doc, "sessions"), num(doc, "vnics"),
+		       num(doc, "vhbas"));
 	} else {
 		json_array_foreach(json_object_get(doc, "hosts"), i, v)
 			print_host(v);

@@ -621,7 +621,7 @@ int main(int argc, char **argv)
 			     "2 s\"}\n") == 0, "%s", out);
 		control_raw("{\"cmd\":\"reboot\"}\n", 17, out, sizeof(out));
 		CHECK(strcmp(out, "{\"ok\":false,\"error\":\"unknown command 'reboot' (known: "
-			     "status)\"}\n") == 0, "%s", out);
+			     "status, summary)\"}\n") == 0, "%s", out);
 		control_raw("[1,2]\n", 6, out, sizeof(out));
 		CHECK(strcmp(out, "{\"ok\":false,\"error\":\"bad request: not a JSON object\"}\n") ==
 			      0, "%s", out);
@@ -748,6 +748,13 @@ int main(int argc, char **argv)
 	CHECK(strcmp(json_string_value(json_array_get(
 			     json_object_get(json_object_get(dev, "config"), "targets"), 0)),
 		     "array-1") == 0, "target");
+	{
+		char out[512];
+
+		control_raw("{\"cmd\":\"summary\"}\n", 18, out, sizeof(out));
+		CHECK(strcmp(out, "{\"ok\":true,\"hosts\":1,\"hosts_up\":1,\"sessions\":1,"
+			     "\"sessions_up\":1,\"vnics\":1,\"vhbas\":1}\n") == 0, "summary: %s", out);
+	}
 	installed_ago = json_real_value(json_object_get(find_device(host, "eth-int0"),
 							"installed_s_ago"));
 	json_decref(doc);
