@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* frames.c - real frames for the vswitch tests. Generated once with an
- * independent checksum implementation (a short Python script); checksums in
+ * independent checksum implementation (gen_frames.py); checksums in
  * these bytes are correct. */
 #include "frames.h"
 
