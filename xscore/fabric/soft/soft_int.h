@@ -82,6 +82,7 @@ struct soft_cq {
 	uint64_t overflows;
 	uint64_t last_poll_ms;
 	bool skip_probe;       /* the last poll read a record: let poll() probe next */
+	int last_burst;        /* completions the last inline progress made */
 	pthread_mutex_t qlock; /* qps[] */
 	struct soft_qp **qps;
 	int n_qps, cap_qps;

@@ -248,7 +248,7 @@ int soft_cq_fd(struct xs_cq *cq) { return to_scq(cq)->epfd; }
  * no wake-up through the eventfd, and once it has one the thread stops
  * reading (the caller drains the CQ until empty and comes back). */
 static __thread struct soft_cq *tls_polling;
-static __thread bool tls_pushed;
+static __thread int tls_pushed, tls_limit;
 
 void soft_cq_push(struct soft_cq *cq, const struct xs_wc *wc)
 {
@@ -263,7 +263,7 @@ void soft_cq_push(struct soft_cq *cq, const struct xs_wc *wc)
 	}
 	/* the fd is written only when the CQ turns non-empty */
 	if (tls_polling == cq)
-		tls_pushed = true;
+		tls_pushed++;
 	else if (!cq->signaled) {
 		uint64_t one = 1;
 		ssize_t n = write(cq->evfd, &one, sizeof(one));
@@ -297,14 +297,17 @@ static int cq_take(struct soft_cq *cq, struct xs_wc *wc, int n)
 
 /* Make progress on the CQ's QPs from the polling thread. Returns true when
  * that produced a completion for this CQ. */
-static bool cq_progress(struct soft_cq *cq)
+static bool cq_progress(struct soft_cq *cq, int want)
 {
-	bool pushed;
+	int pushed;
 
 	pthread_mutex_lock(&cq->qlock);
 	tls_polling = cq;
-	tls_pushed = false;
-	for (int i = 0; i < cq->n_qps && !tls_pushed; i++) {
+	tls_pushed = 0;
+	/* one record at a time while traffic comes one message at a time (the
+	 * next poll() is the cheapest probe); in a burst, read on */
+	tls_limit = cq->last_burst > 1 ? want : 1;
+	for (int i = 0; i < cq->n_qps && tls_pushed < tls_limit; i++) {
 		struct soft_qp *qp = cq->qps[i];
 
 		if (qp->sock < 0 || pthread_mutex_trylock(&qp->lock) != 0)
@@ -315,8 +318,9 @@ static bool cq_progress(struct soft_cq *cq)
 	}
 	pushed = tls_pushed;
 	tls_polling = NULL;
+	cq->last_burst = pushed;
 	pthread_mutex_unlock(&cq->qlock);
-	return pushed;
+	return pushed > 0;
 }
 
 int soft_cq_poll(struct xs_cq *xcq, struct xs_wc *wc, int n)
@@ -339,7 +343,7 @@ int soft_cq_poll(struct xs_cq *xcq, struct xs_wc *wc, int n)
 		cq->skip_probe = false;
 		return 0;
 	}
-	cq->skip_probe = cq_progress(cq);
+	cq->skip_probe = cq_progress(cq, n - got);
 	return got + cq_take(cq, wc + got, n - got);
 }
 
@@ -1171,7 +1175,7 @@ static void qp_rx(struct soft_qp *qp)
 		}
 		if (res == RX_DEAD)
 			return;
-		if (res == RX_STOP || tls_pushed)
+		if (res == RX_STOP || (tls_polling && tls_pushed >= tls_limit))
 			break;
 	}
 	if (qp->rx_done - qp->ack_sent >= SOFT_ACK_EVERY)
