@@ -1069,6 +1069,65 @@ static void test_mixed_stream(void **state)
 	free(back);
 }
 
+/* Unsignaled sends complete silently; a signaled one behind them completes
+ * alone; destroying a QP flushes what it still holds. */
+static void test_unsignaled_and_destroy_flush(void **state)
+{
+	static uint8_t sbuf[64] = "x", rbuf[8][64];
+	struct xs_mr *smr, *rmr;
+	struct xs_wc wc[8];
+	struct pair p;
+
+	pair_up(&p, "unsig-a", "unsig-b", 0x10d);
+	smr = xs_mr_reg(p.a.pd, sbuf, sizeof(sbuf), 0);
+	rmr = xs_mr_reg(p.b.pd, rbuf, sizeof(rbuf), XS_ACCESS_LOCAL_WRITE);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(post_recv1(&p.b, 300 + i, rbuf[i], 64, xs_mr_lkey(rmr)), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(post_send1(&p.a, 10 + i, XS_WR_SEND, sbuf, 16, xs_mr_lkey(smr), 0, 0,
+					    0),
+				 0);
+	assert_int_equal(post_send1(&p.a, 13, XS_WR_SEND, sbuf, 16, xs_mr_lkey(smr), 0, 0,
+				    XS_SEND_SIGNALED),
+			 0);
+	assert_int_equal(wait_wc(p.a.cq, wc, 2000), 1);
+	assert_int_equal(wc[0].wr_id, 13);
+	assert_int_equal(wc[0].status, XS_WC_SUCCESS);
+	usleep(50000);
+	assert_int_equal(xs_cq_poll(p.a.cq, wc, 8), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(wait_wc(p.b.cq, wc, 2000), 1);
+		assert_int_equal(wc[0].wr_id, 300 + i);
+	}
+	/* four receives left on b: destroying its QP flushes them, without an event */
+	assert_int_equal(xs_qp_destroy(p.b.qp), 0);
+	for (int i = 4; i < 8; i++) {
+		assert_int_equal(wait_wc(p.b.cq, wc, 2000), 1);
+		assert_int_equal(wc[0].wr_id, 300 + i);
+		assert_int_equal(wc[0].status, XS_WC_WR_FLUSH_ERR);
+	}
+	{
+		struct xs_event ev;
+
+		assert_int_equal(xs_fabric_wait_event(p.fb, &ev, 200), -ETIMEDOUT);
+		/* a sees the hang-up */
+		assert_int_equal(wait_event_type(p.fa, XS_EV_DISCONNECTED, &ev, 2000), 0);
+	}
+	{
+		struct xs_qp_attr a = { .pd = p.b.pd, .send_cq = p.b.cq, .recv_cq = p.b.cq };
+
+		p.b.qp = xs_qp_create(p.fb, &a); /* for pair_down */
+		assert_non_null(p.b.qp);
+		assert_int_equal(xs_qp_state(p.b.qp), XS_QPS_RESET);
+		assert_int_equal(post_send1(&p.b, 1, XS_WR_SEND, rbuf[0], 1, xs_mr_lkey(rmr), 0, 0,
+					    0),
+				 -ENOTCONN);
+	}
+	xs_mr_dereg(smr);
+	xs_mr_dereg(rmr);
+	pair_down(&p);
+}
+
 /* One refused RDMA operation: REM_ACCESS_ERR, both QPs in error, flushed. */
 static void rdma_refused(enum xs_wr_opcode op, int target_access, bool other_pd, bool bad_key,
 			 size_t off, uint32_t len)
@@ -1450,6 +1509,7 @@ int main(void)
 		cmocka_unit_test(test_large_and_scatter),
 		cmocka_unit_test(test_rdma_write_read),
 		cmocka_unit_test(test_mixed_stream),
+		cmocka_unit_test(test_unsignaled_and_destroy_flush),
 		cmocka_unit_test(test_rdma_bad_rkey),
 		cmocka_unit_test(test_rdma_out_of_bounds),
 		cmocka_unit_test(test_rdma_wrong_access),
