@@ -11,8 +11,6 @@
 
 #include "host_int.h"
 
-void xs_host_remove_all_devices(struct xs_host *h);
-
 static void host_defaults(struct xs_host_opts *o, const struct xs_host_opts *in)
 {
 	memset(o, 0, sizeof(*o));
@@ -96,9 +94,6 @@ static void host_tick(struct xs_loop *loop, struct xs_timer *t, void *arg)
 	for (i = 0; i < h->n_clients; i++)
 		xs_xsmp_client_tick(h->clients[i], now);
 }
-
-struct xs_xsmp_client *xs_host_client_by_qp(struct xs_host *h, struct xs_qp *qp);
-void xs_fabric_transport_event(struct xs_host *h, const struct xs_event *ev);
 
 static void host_fabric_event(struct xs_loop *loop, int fd, unsigned int events, void *arg)
 {

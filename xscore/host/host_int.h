@@ -109,6 +109,8 @@ int xs_xsmp_client_send(struct xs_xsmp_client *c, uint8_t type, const uint8_t *b
 			size_t body_len);
 
 extern const struct xs_xsmp_transport_ops xs_xsmp_fabric_transport;
+/* A CM event of the fabric for one of the host's session QPs (transport.c). */
+void xs_fabric_transport_event(struct xs_host *h, const struct xs_event *ev);
 
 /* ---------------------------------------------------------------- host */
 
@@ -163,6 +165,8 @@ void xs_host_session_down(struct xs_host *h, struct xs_xsmp_client *c);
 /* A ULP message (header type 2/3) arrived on an UP session; answers it. */
 void xs_host_ulp_message(struct xs_host *h, struct xs_xsmp_client *c, uint8_t xsmp_type,
 			 const uint8_t *body, size_t len);
+/* Remove every device through its module (xs_host_free). */
+void xs_host_remove_all_devices(struct xs_host *h);
 /* Send RESOURCE_LIST on c. */
 int xs_host_send_resource_list(struct xs_host *h, struct xs_xsmp_client *c);
 uint32_t xs_host_resource_flags(const struct xs_host *h);

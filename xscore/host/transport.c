@@ -293,7 +293,6 @@ const struct xs_xsmp_transport_ops xs_xsmp_fabric_transport = {
 	.close = fc_close,
 };
 
-void xs_fabric_transport_event(struct xs_host *h, const struct xs_event *ev);
 void xs_fabric_transport_event(struct xs_host *h, const struct xs_event *ev)
 {
 	struct xs_fab_conn *fc;

@@ -238,7 +238,6 @@ static void dev_remove(struct xs_host *h, struct xs_ulp_dev *dev, enum xs_ulp_re
 	free(dev);
 }
 
-void xs_host_remove_all_devices(struct xs_host *h);
 void xs_host_remove_all_devices(struct xs_host *h)
 {
 	while (h->devs)
