@@ -187,9 +187,23 @@ static void hdr_init(void *msg, int type, uint32_t seq)
 	h->seq = seq;
 }
 
+static int client_send_x(struct client *c, const void *msg, int pass_fd, bool droppable);
+
 /* Send one record (and optionally an fd). A client that can't take it is
  * dropped: the daemon never blocks on one port. */
 static int client_send(struct client *c, const void *msg, int pass_fd)
+{
+	return client_send_x(c, msg, pass_fd, false);
+}
+
+/* A MAD for a client whose socket is full is dropped and counted instead
+ * (datagram semantics): a flood from one port can't get another dropped. */
+static int client_send_mad(struct client *c, const void *msg)
+{
+	return client_send_x(c, msg, -1, true);
+}
+
+static int client_send_x(struct client *c, const void *msg, int pass_fd, bool droppable)
 {
 	const struct xs_softp_hdr *h = msg;
 	union {
@@ -219,6 +233,10 @@ static int client_send(struct client *c, const void *msg, int pass_fd)
 	while (n < 0 && errno == EINTR);
 	if (n == (ssize_t)h->len)
 		return 0;
+	if (n < 0 && errno == EAGAIN && droppable) {
+		c->d->cnt.mads_drop_full++;
+		return -EAGAIN;
+	}
 	if (n < 0 && errno == EAGAIN) {
 		client_kill(c, "not reading its socket (send buffer full)");
 		return -EAGAIN;
@@ -412,7 +430,7 @@ static void mad_route(struct client *c, const struct xs_softp_mad_send *m)
 			r.mad_len = resp[i].mad_len;
 			memcpy(r.sgid, d->sm_gid, 16);
 			memcpy(r.mad, resp[i].mad, r.mad_len);
-			client_send(c, &r, -1);
+			client_send_mad(c, &r);
 		}
 		return;
 	}
@@ -443,7 +461,7 @@ static void mad_route(struct client *c, const struct xs_softp_mad_send *m)
 	memcpy(r.sgid, c->port->gid, 16);
 	memcpy(r.mad, m->mad, m->mad_len);
 	d->cnt.mads_routed++;
-	client_send(dst->client, &r, -1);
+	client_send_mad(dst->client, &r);
 }
 
 static void conn_timeout(struct xs_loop *loop, struct xs_timer *t, void *arg)
@@ -752,13 +770,15 @@ static void log_counters(struct fabricd *d)
 
 	XS_NOTICE(FD_COMP,
 		  "counters: attaches %llu, bad messages %llu, clients dropped %llu, MADs routed "
-		  "%llu, dropped (P_Key %llu, no LID %llu, no agent %llu, QPN %llu), SA requests "
+		  "%llu, dropped (P_Key %llu, no LID %llu, no agent %llu, QPN %llu, queue full "
+		  "%llu), SA requests "
 		  "%llu (bad %llu), CM REQ %llu, established %llu, rejected %llu, timed out %llu, "
 		  "unreachable %llu",
 		  (unsigned long long)k->attaches, (unsigned long long)k->bad_msgs,
 		  (unsigned long long)k->clients_dropped, (unsigned long long)k->mads_routed,
 		  (unsigned long long)k->mads_drop_pkey, (unsigned long long)k->mads_drop_nolid,
 		  (unsigned long long)k->mads_drop_noagent, (unsigned long long)k->mads_drop_qpn,
+		  (unsigned long long)k->mads_drop_full,
 		  (unsigned long long)k->sa_requests, (unsigned long long)k->sa_bad,
 		  (unsigned long long)k->cm_reqs, (unsigned long long)k->cm_established,
 		  (unsigned long long)k->cm_rejected, (unsigned long long)k->cm_timeouts,

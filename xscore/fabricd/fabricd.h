@@ -37,6 +37,7 @@ struct fd_counters {
 	uint64_t mads_drop_nolid;   /* DLID unknown or port detached */
 	uint64_t mads_drop_noagent; /* no agent for the class at the destination */
 	uint64_t mads_drop_qpn;     /* destination QP not the GSI */
+	uint64_t mads_drop_full;    /* destination's socket full */
 	uint64_t sa_requests;
 	uint64_t sa_bad;
 	uint64_t cm_reqs;
