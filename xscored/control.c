@@ -183,6 +183,9 @@ static json_t *host_json(struct xscored_host *xh, uint64_t now)
 		json_object_set_new(s, "hellos_rx", json_integer(ss[i].hellos_rx));
 		json_object_set_new(s, "msgs_rx", json_integer(ss[i].msgs_rx));
 		json_object_set_new(s, "msgs_tx", json_integer(ss[i].msgs_tx));
+		json_object_set_new(s, "bad_msgs", json_integer(ss[i].bad_msgs));
+		json_object_set_new(s, "seq_mismatch", json_integer(ss[i].seq_mismatch));
+		json_object_set_new(s, "timeouts", json_integer(ss[i].timeouts));
 		json_object_set_new(s, "last_error", json_string(ss[i].last_error));
 		json_object_set_new(s, "next_attempt_in_s",
 				    ss[i].next_attempt_ms > now
@@ -220,14 +223,21 @@ static json_t *host_json(struct xscored_host *xh, uint64_t now)
 json_t *xscored_status_json(struct xscored *d)
 {
 	uint64_t now = xs_now_ms();
-	json_t *o = json_object(), *hosts = json_array();
+	json_t *o = json_object(), *hosts = json_array(), *rejects = json_object();
 	int i;
 
 	for (i = 0; i < d->n_hosts; i++)
 		json_array_append_new(hosts, host_json(&d->hosts[i], now));
+	for (i = 0; i < XS_WIRE_N_CODECS; i++)
+		json_object_set_new(rejects, xs_wire_codec_name((enum xs_wire_codec)i),
+				    json_integer((json_int_t)xs_wire_rejects((enum xs_wire_codec)i)));
+	for (i = 0; i < XS_ULP_N_CODECS; i++)
+		json_object_set_new(rejects, xs_ulp_codec_name((enum xs_ulp_codec)i),
+				    json_integer((json_int_t)xs_ulp_wire_rejects((enum xs_ulp_codec)i)));
 	json_object_set_new(o, "ok", json_true());
 	json_object_set_new(o, "uptime_s", json_real((double)(now - d->started_ms) / 1000.0));
 	json_object_set_new(o, "hosts", hosts);
+	json_object_set_new(o, "wire_rejects", rejects);
 	return o;
 }
 

@@ -325,6 +325,9 @@ int xs_host_sessions(const struct xs_host *h, struct xs_session_status *st, int 
 		s->msgs_rx = c->msgs_rx;
 		s->msgs_tx = c->msgs_tx;
 		s->rejects = c->rejects;
+		s->bad_msgs = c->bad_msgs;
+		s->seq_mismatch = c->seq_mismatch;
+		s->timeouts = c->timeouts;
 		s->next_attempt_ms = c->state == XS_SESS_INIT ? c->next_attempt_ms : 0;
 		snprintf(s->chassis_name, sizeof(s->chassis_name), "%s", c->chassis_name);
 		snprintf(s->last_error, sizeof(s->last_error), "%s", c->last_error);

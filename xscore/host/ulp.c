@@ -211,6 +211,25 @@ static struct xs_ulp_dev *dev_find_name(struct xs_host *h, uint8_t type, const c
 	return NULL;
 }
 
+int xs_host_unregister_ulp(struct xs_host *h, uint8_t xsmp_type)
+{
+	struct xs_ulp_dev *d;
+
+	if (xsmp_type >= XS_ARRAY_SIZE(h->ulps) || !h->ulps[xsmp_type].ops)
+		return -ENOENT;
+	for (d = h->devs; d; d = d->next)
+		if (d->xsmp_type == xsmp_type)
+			return -EBUSY;
+	h->ulps[xsmp_type].ops = NULL;
+	h->ulps[xsmp_type].ctx = NULL;
+	return 0;
+}
+
+struct xs_ulp_dev *xs_host_device(struct xs_host *h, uint64_t resource_id)
+{
+	return dev_find(h, resource_id);
+}
+
 static void dev_unlink(struct xs_host *h, struct xs_ulp_dev *dev)
 {
 	struct xs_ulp_dev **pp;

@@ -731,6 +731,9 @@ int main(int argc, char **argv)
 	      "director name");
 	CHECK(json_integer_value(json_object_get(sess, "hello_interval_s")) == HELLO_S, "hello");
 	CHECK(json_integer_value(json_object_get(sess, "reconnects")) == 0, "reconnects");
+	CHECK(json_integer_value(json_object_get(sess, "bad_msgs")) == 0, "bad messages");
+	CHECK(json_is_integer(json_object_get(json_object_get(doc, "wire_rejects"), "xsmp_vnic")),
+	      "no wire reject counters");
 	dev = find_device(host, "eth-int0");
 	CHECK(dev, "eth-int0 not shown");
 	CHECK(strcmp(json_string_value(json_object_get(dev, "resource_id")),

@@ -671,9 +671,22 @@ static void test_ulp_send_and_state(void **state)
 	assert_int_equal(rl.count, 1);
 	assert_int_equal(rl.entries[0].state, XS_RES_STATE_OPER_UP);
 	assert_int_equal(rl.entries[0].xsmp_type, XS_XSMP_VNIC);
+	assert_ptr_equal(xs_host_device(fx->h, 0x77), dev);
+	assert_null(xs_host_device(fx->h, 0x78));
+	assert_int_equal(xs_host_unregister_ulp(fx->h, XS_XSMP_VNIC), -EBUSY);
+	assert_int_equal(xs_host_unregister_ulp(fx->h, XS_XSMP_VHBA), -ENOENT);
+	assert_string_equal(xs_host_ulp_name(fx->h, XS_XSMP_VNIC), "test-vnic");
 	/* no session, no send */
 	xs_xsmp_transport_down(fx->c, 1000, "connection lost (disconnected)");
 	assert_int_equal(xs_ulp_send(dev, XS_VNIC_OPER_DOWN), -ENOTCONN);
+	deliver_vnic_code(fx->c, XS_VNIC_DELETE, 0x77, 1000); /* dropped: not up */
+	xs_xsmp_client_tick(fx->c, fx->c->next_attempt_ms);
+	xs_xsmp_transport_up(fx->c, fx->c->next_attempt_ms);
+	deliver_session(fx->c, XS_XSMP_REG_CONFIRM, 5, 0, NULL, fx->c->next_attempt_ms);
+	deliver_vnic_code(fx->c, XS_VNIC_DELETE, 0x77, fx->c->next_attempt_ms);
+	assert_int_equal(xs_host_unregister_ulp(fx->h, XS_XSMP_VNIC), 0);
+	assert_null(xs_host_ulp_name(fx->h, XS_XSMP_VNIC));
+	assert_int_equal(xs_host_resource_flags(fx->h), 0);
 }
 
 /* More ids than one RESOURCE_LIST holds: FIRST ... LAST parts. */

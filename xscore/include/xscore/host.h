@@ -124,6 +124,11 @@ struct xs_ulp_ops {
 
 /* Register a module for its XSMP type (one per type): -EEXIST, -EINVAL. */
 int xs_host_register_ulp(struct xs_host *h, const struct xs_ulp_ops *ops, void *ctx);
+/* Unregister the module of a type: -ENOENT when none, -EBUSY while it
+ * still holds devices. */
+int xs_host_unregister_ulp(struct xs_host *h, uint8_t xsmp_type);
+/* The device bound to a resource id, or NULL. */
+struct xs_ulp_dev *xs_host_device(struct xs_host *h, uint64_t resource_id);
 /* Name of the module registered for an XSMP type, or NULL. */
 const char *xs_host_ulp_name(const struct xs_host *h, uint8_t xsmp_type);
 /* Send a ULP message about dev (e.g. XS_VNIC_OPER_UP) on the session that
@@ -175,6 +180,9 @@ struct xs_session_status {
 	uint32_t hellos_rx;
 	uint32_t msgs_rx, msgs_tx;
 	uint32_t rejects;
+	uint32_t bad_msgs;            /* dropped or NACKed as malformed */
+	uint32_t seq_mismatch;        /* sequence numbers out of order */
+	uint32_t timeouts;            /* connect, REG_CONFIRM and hello timeouts */
 	char chassis_name[33];
 	char last_error[128];
 	uint64_t next_attempt_ms;
