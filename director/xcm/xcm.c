@@ -167,6 +167,7 @@ struct xsd_xcm {
 	uint32_t n_slots, next_serial;
 	int n_sessions;
 	struct host *hosts;
+	uint32_t n_hosts;
 	struct waiter *waiters;
 	bool shutting_down;
 	struct {
@@ -210,6 +211,27 @@ static const char *host_label(const struct sess *s)
 	return s->name[0] ? s->name : "?";
 }
 
+/* Host records outlive sessions (for `xcm show hosts`); bounded so that
+ * hosts with ever new names cannot grow the list without end: past the
+ * bound the record changed longest ago and without a session goes. */
+#define MAX_HOST_RECORDS 8192
+
+static void host_evict_one(struct xsd_xcm *x)
+{
+	struct host **victim = NULL;
+
+	for (struct host **pp = &x->hosts; *pp; pp = &(*pp)->next)
+		if (!(*pp)->sess && (!victim || (*pp)->last_change_ms < (*victim)->last_change_ms))
+			victim = pp;
+	if (victim) {
+		struct host *h = *victim;
+
+		*victim = h->next;
+		free(h);
+		x->n_hosts--;
+	}
+}
+
 static struct host *host_get(struct xsd_xcm *x, const char *name)
 {
 	struct host *h;
@@ -217,6 +239,8 @@ static struct host *host_get(struct xsd_xcm *x, const char *name)
 	for (h = x->hosts; h; h = h->next)
 		if (!strcmp(h->name, name))
 			return h;
+	if (x->n_hosts >= MAX_HOST_RECORDS)
+		host_evict_one(x);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
@@ -231,6 +255,7 @@ static struct host *host_get(struct xsd_xcm *x, const char *name)
 		h->next = *pp;
 		*pp = h;
 	}
+	x->n_hosts++;
 	return h;
 }
 

@@ -87,6 +87,33 @@ PY
 wait_for 10 "hostA has a2 at MTU 1500 again" devs_are hostA "vnic a2 1500"
 expect_match "^a2 +pA +02:58:53:00:00:03 +1500 +untagged +- +up +hostA:installed$" show vnic
 
+# moving a vNIC to another profile moves it to that host
+# has_lines "OUTPUT" LINE...: every LINE is a line of OUTPUT
+has_lines() {
+	local out=$1 l
+	shift
+	CHECKS=$((CHECKS + 1))
+	for l in "$@"; do
+		printf '%s\n' "$out" | grep -qxF -- "$l" || { fail "missing line: $l"; printf '%s\n' "$out" | sed 's/^/    |/'; }
+	done
+}
+has_lines "$("$XCM" vnic set a2 --profile pB)" "vnic a2 updated" \
+	"vnic a2 removed on hostA (acknowledged)" "vnic a2 installed on hostB (acknowledged)"
+CHECKS=$((CHECKS + 2))
+devs_are hostA "" || fail "hostA holds: $(devs hostA)"
+devs_are hostB "vnic a2 1500
+vnic b1 9000
+vhba fcb 128" || fail "hostB holds: $(devs hostB)"
+has_lines "$("$XCM" vnic set a2 --profile pA)" "vnic a2 updated" \
+	"vnic a2 removed on hostB (acknowledged)" "vnic a2 installed on hostA (acknowledged)"
+expect_out "vnic a2 updated
+vnic a2 updated on hostA (acknowledged)" 0 vnic set a2 --admin down
+CHECKS=$((CHECKS + 1))
+"$XSCTL" -S "$T/hostA/xscored-port-hostA.sock" status --json | grep -q '"admin": "down"' ||
+	fail "a2 is not admin down on hostA"
+expect_out "vnic a2 updated
+vnic a2 updated on hostA (acknowledged)" 0 vnic set a2 --admin up
+
 # director SIGKILL + restart: sessions back, config intact, no device churn
 before=$(devkeys hostB)
 kill -KILL "$DIRECTOR_PID"; wait "$DIRECTOR_PID" 2>/dev/null
