@@ -121,10 +121,84 @@ uint16_t fd_shared_pkey(const struct fd_port *a, const struct fd_port *b, uint16
 	return 0;
 }
 
+/* ------------------------------------------------- state file (-S) */
+
+/* One line per port: "<lid> <name>", the name %-escaped (bytes <= 0x20,
+ * '%', >= 0x7f). Appended when a port name is first seen, read at start. */
+static void state_append(struct fabricd *d, const struct fd_port *p)
+{
+	char esc[64 * 3 + 1], *o = esc;
+
+	if (!d->state)
+		return;
+	for (const unsigned char *c = (const unsigned char *)p->name; *c; c++) {
+		if (*c <= 0x20 || *c == '%' || *c >= 0x7f)
+			o += sprintf(o, "%%%02x", *c);
+		else
+			*o++ = (char)*c;
+	}
+	*o = '\0';
+	if (fprintf(d->state, "%u %s\n", p->lid, esc) < 0 || fflush(d->state) != 0 ||
+	    fdatasync(fileno(d->state)) != 0)
+		XS_ERR(FD_COMP, "state file %s: %s (LID of '%s' not saved)", d->state_path,
+		       strerror(errno), p->name);
+}
+
+static struct fd_port *port_create(struct fabricd *d, const char *name, uint16_t lid);
+
+static int state_load(struct fabricd *d)
+{
+	char line[512];
+	int n = 0, lineno = 0;
+	FILE *f = fopen(d->state_path, "a+");
+
+	if (!f) {
+		XS_ERR(FD_COMP, "state file %s: %s", d->state_path, strerror(errno));
+		return -1;
+	}
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		char name[64], *c, *end;
+		unsigned long lid;
+		size_t k = 0;
+
+		lineno++;
+		lid = strtoul(line, &end, 10);
+		if (end == line || *end != ' ' || lid < 2 || lid >= 0xbfff || fd_port_by_lid(d, (uint16_t)lid))
+			goto bad;
+		for (c = end + 1; *c && *c != '\n'; c++) {
+			unsigned int v;
+
+			if (k >= sizeof(name) - 1)
+				goto bad;
+			if (*c == '%') {
+				if (sscanf(c + 1, "%2x", &v) != 1 || v == 0)
+					goto bad;
+				name[k++] = (char)v;
+				c += 2;
+			} else {
+				name[k++] = *c;
+			}
+		}
+		name[k] = '\0';
+		if (!k || port_create(d, name, (uint16_t)lid) == NULL)
+			goto bad;
+		if (lid >= d->next_lid)
+			d->next_lid = (uint16_t)(lid + 1);
+		n++;
+		continue;
+bad:
+		XS_WARN(FD_COMP, "state file %s line %d: not '<lid> <name>' or a duplicate; ignored",
+			d->state_path, lineno);
+	}
+	d->state = f;
+	XS_INFO(FD_COMP, "state file %s: %d port(s) keep their LIDs", d->state_path, n);
+	return 0;
+}
+
 static struct fd_port *port_get(struct fabricd *d, const char *name)
 {
 	struct fd_port *p;
-	uint64_t h;
 
 	for (p = d->ports; p; p = p->next)
 		if (strcmp(p->name, name) == 0)
@@ -133,11 +207,27 @@ static struct fd_port *port_get(struct fabricd *d, const char *name)
 		XS_ERR(FD_COMP, "out of unicast LIDs for port '%s'", name);
 		return NULL;
 	}
+	p = port_create(d, name, d->next_lid);
+	if (p) {
+		d->next_lid++;
+		state_append(d, p);
+	}
+	return p;
+}
+
+static struct fd_port *port_create(struct fabricd *d, const char *name, uint16_t lid)
+{
+	struct fd_port *p;
+	uint64_t h;
+
+	for (p = d->ports; p; p = p->next)
+		if (strcmp(p->name, name) == 0)
+			return NULL;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->lid = d->next_lid++;
+	p->lid = lid;
 	/* GUID: our OUI on top, 40 bits of the name's hash below; bump on collision */
 	h = name_hash(name);
 	do {
@@ -847,12 +937,13 @@ static int parse_partition(const char *arg)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: xs-fabricd [-f] [-s PATH] [-d COMPONENTS] [-P PKEY:PORT[,PORT...]]...\n"
+		"usage: xs-fabricd [-f] [-s PATH] [-S FILE] [-d COMPONENTS] [-P PKEY:PORT[,PORT...]]...\n"
 		"  -s PATH   listening socket (default $XS_FABRIC_SOCK or %s)\n"
 		"  -f        stay in the foreground, log to stderr (default: syslog)\n"
 		"  -d LIST   debug output for components: fabricd,sa or all\n"
 		"  -P SPEC   partition: P_Key and the port names that are full members\n"
 		"            (repeatable; every port is a full member of 0xffff)\n"
+		"  -S FILE   keep port LIDs in FILE across restarts\n"
 		"  -h        this help\n",
 		XS_SOFT_DEFAULT_SOCK);
 }
@@ -923,7 +1014,7 @@ int main(int argc, char **argv)
 	d.sock_path = getenv("XS_FABRIC_SOCK");
 	if (!d.sock_path || !*d.sock_path)
 		d.sock_path = XS_SOFT_DEFAULT_SOCK;
-	while ((opt = getopt(argc, argv, "fs:d:P:h")) != -1) {
+	while ((opt = getopt(argc, argv, "fs:d:P:S:h")) != -1) {
 		switch (opt) {
 		case 'f':
 			foreground = true;
@@ -937,6 +1028,9 @@ int main(int argc, char **argv)
 		case 'P':
 			if (parse_partition(optarg) < 0)
 				return 2;
+			break;
+		case 'S':
+			d.state_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -958,6 +1052,8 @@ int main(int argc, char **argv)
 
 	d.sm_guid = ((uint64_t)XS_SOFT_OUI << 40) | 1;
 	guid_to_gid(d.sm_guid, d.sm_gid);
+	if (d.state_path && state_load(&d) < 0)
+		goto out_partitions;
 	d.lfd = open_listener(d.sock_path);
 	if (d.lfd < 0)
 		goto out_partitions;
@@ -1024,6 +1120,14 @@ out_sock:
 	close(d.lfd);
 	unlink(d.sock_path);
 out_partitions:
+	if (d.state)
+		fclose(d.state);
+	while (d.ports) {
+		struct fd_port *p = d.ports;
+
+		d.ports = p->next;
+		free(p);
+	}
 	for (int i = 0; i < n_partitions; i++)
 		for (int j = 0; j < partitions[i].n; j++)
 			free(partitions[i].members[j]);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <xscore/evloop.h>
 #include <xscore/fabric.h>
@@ -61,6 +62,8 @@ struct fabricd {
 	struct xs_timer *reap_timer;
 	struct sa *sa;
 	struct fd_counters cnt;
+	const char *state_path; /* -S */
+	FILE *state;
 };
 
 /* Port lookup for the SA. */

@@ -32,18 +32,22 @@ static pid_t daemon_pid = -1;
 
 /* ------------------------------------------------------------ daemon */
 
-static pid_t start_daemon(const char *path, const char *log, bool partitions)
+static pid_t start_daemon_state(const char *path, const char *log, bool partitions,
+				const char *state)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
 		if (fd >= 0) {
 			dup2(fd, 2);
 			close(fd);
 		}
-		if (partitions)
+		if (state)
+			execl(XS_FABRICD_PATH, "xs-fabricd", "-f", "-s", path, "-S", state,
+			      (char *)NULL);
+		else if (partitions)
 			execl(XS_FABRICD_PATH, "xs-fabricd", "-f", "-s", path, "-P",
 			      "0x8001:pa1,pa2", "-P", "0x8002:pb1", (char *)NULL);
 		else
@@ -65,6 +69,11 @@ static pid_t start_daemon(const char *path, const char *log, bool partitions)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	return -1;
+}
+
+static pid_t start_daemon(const char *path, const char *log, bool partitions)
+{
+	return start_daemon_state(path, log, partitions, NULL);
 }
 
 static int stop_daemon(pid_t pid)
@@ -1493,6 +1502,52 @@ static void test_daemon_gone(void **state)
 	xs_fabric_close(fb);
 }
 
+/* With a state file (-S) port names keep their LIDs across daemon restarts. */
+static void test_state_file(void **state)
+{
+	char path[160], log[180], sp[180], st[180];
+	struct xs_fabric_opts o = { .size = sizeof(o), .attach_timeout_ms = 2000 };
+	struct xs_port_attr a1, b1, a2, b2;
+	struct xs_fabric *f;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/third.sock", tmpdir);
+	snprintf(log, sizeof(log), "%s/third.log", tmpdir);
+	snprintf(st, sizeof(st), "%s/ports.state", tmpdir);
+	snprintf(sp, sizeof(sp), "soft:%s", path);
+	pid = start_daemon_state(path, log, false, st);
+	assert_true(pid > 0);
+	o.port_name = "keep me";
+	f = xs_fabric_open(sp, &o);
+	assert_non_null(f);
+	xs_fabric_query_port(f, &a1);
+	xs_fabric_close(f);
+	o.port_name = "keep-me-too";
+	f = xs_fabric_open(sp, &o);
+	assert_non_null(f);
+	xs_fabric_query_port(f, &b1);
+	xs_fabric_close(f);
+	assert_int_equal(stop_daemon(pid), 0);
+
+	pid = start_daemon_state(path, log, false, st);
+	assert_true(pid > 0);
+	/* the other order this time: without the file, LIDs would swap */
+	f = xs_fabric_open(sp, &o);
+	assert_non_null(f);
+	xs_fabric_query_port(f, &b2);
+	xs_fabric_close(f);
+	o.port_name = "keep me";
+	f = xs_fabric_open(sp, &o);
+	assert_non_null(f);
+	xs_fabric_query_port(f, &a2);
+	xs_fabric_close(f);
+	assert_int_equal(stop_daemon(pid), 0);
+	assert_int_equal(a2.lid, a1.lid);
+	assert_int_equal(b2.lid, b1.lid);
+	assert_int_equal(a2.port_guid, a1.port_guid);
+	assert_int_not_equal(a1.lid, b1.lid);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1522,6 +1577,7 @@ int main(void)
 		cmocka_unit_test(test_peer_killed),
 		cmocka_unit_test(test_passive_vanishes),
 		cmocka_unit_test(test_daemon_gone),
+		cmocka_unit_test(test_state_file),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
