@@ -73,32 +73,42 @@ static void usage(FILE *f)
 
 /* ---- control hooks: the XCM's, plus XDS counters in "stats" */
 
+/* Without an XCM (a MAD-only fabric such as "umad"), the director still
+ * serves discovery and its configuration; sessions are simply absent. */
 static void d_changed(void *arg, const struct xsd_change *c, struct xsd_ctl_req *req)
 {
 	struct director *d = arg;
 
-	xsd_xcm_ctl_hooks.changed(d->xcm, c, req);
+	if (d->xcm)
+		xsd_xcm_ctl_hooks.changed(d->xcm, c, req);
 }
 
 static json_t *d_sessions(void *arg)
 {
-	return xsd_xcm_ctl_hooks.sessions(((struct director *)arg)->xcm);
+	struct director *d = arg;
+
+	return d->xcm ? xsd_xcm_ctl_hooks.sessions(d->xcm) : json_array();
 }
 
 static json_t *d_hosts(void *arg)
 {
-	return xsd_xcm_ctl_hooks.hosts(((struct director *)arg)->xcm);
+	struct director *d = arg;
+
+	return d->xcm ? xsd_xcm_ctl_hooks.hosts(d->xcm) : json_array();
 }
 
 static json_t *d_device_status(void *arg, uint64_t rid)
 {
-	return xsd_xcm_ctl_hooks.device_status(((struct director *)arg)->xcm, rid);
+	struct director *d = arg;
+
+	return d->xcm ? xsd_xcm_ctl_hooks.device_status(d->xcm, rid) : json_array();
 }
 
 static json_t *d_stats(void *arg)
 {
 	struct director *d = arg;
-	json_t *o = xsd_xcm_ctl_hooks.stats(d->xcm), *x = xsd_xds_stats(d->xds);
+	json_t *o = d->xcm ? xsd_xcm_ctl_hooks.stats(d->xcm) : json_object();
+	json_t *x = xsd_xds_stats(d->xds);
 
 	json_object_update(o, x);
 	json_decref(x);
@@ -126,10 +136,12 @@ static void fabric_cb(struct xs_loop *loop, int fd, unsigned int events, void *a
 				ev.attr.state, ev.attr.lid, ev.attr.sm_lid);
 			d->port = ev.attr;
 			xsd_xds_port_changed(d->xds, &ev.attr);
-			xsd_xcm_port_changed(d->xcm, &ev.attr);
+			if (d->xcm)
+				xsd_xcm_port_changed(d->xcm, &ev.attr);
 			continue;
 		}
-		xsd_xcm_fabric_event(d->xcm, &ev);
+		if (d->xcm)
+			xsd_xcm_fabric_event(d->xcm, &ev);
 	}
 }
 
@@ -139,9 +151,10 @@ static void stop_poll(struct xs_loop *loop, struct xs_timer *t, void *arg)
 {
 	struct director *d = arg;
 
-	if ((xsd_xcm_idle(d->xcm) && xsd_xds_idle(d->xds)) ||
-	    xs_loop_now(loop) >= d->stop_deadline) {
-		if (!xsd_xcm_idle(d->xcm) || !xsd_xds_idle(d->xds))
+	bool xcm_idle = !d->xcm || xsd_xcm_idle(d->xcm);
+
+	if ((xcm_idle && xsd_xds_idle(d->xds)) || xs_loop_now(loop) >= d->stop_deadline) {
+		if (!xcm_idle || !xsd_xds_idle(d->xds))
 			XS_WARN(COMP, "shutdown bound of %d ms reached; stopping anyway",
 				SHUTDOWN_BOUND_MS);
 		xs_loop_stop(loop);
@@ -162,7 +175,8 @@ static void on_signal(struct xs_loop *loop, int signo, void *arg)
 	d->stopping = true;
 	XS_NOTICE(COMP, "%s: stopping (SHUTDOWN to hosts, ServiceRecord delete)",
 		  strsignal(signo));
-	xsd_xcm_shutdown(d->xcm);
+	if (d->xcm)
+		xsd_xcm_shutdown(d->xcm);
 	xsd_xds_shutdown(d->xds);
 	d->stop_deadline = xs_loop_now(loop) + SHUTDOWN_BOUND_MS;
 	xs_timer_arm(d->stop_timer, 0, 0);
@@ -257,8 +271,12 @@ int main(int argc, char **argv)
 		goto del_fabric_fd;
 	xo.chassis_name = name;
 	d.xcm = xsd_xcm_new(d.loop, d.fabric, &d.port, d.store, &xo);
-	if (!d.xcm)
+	if (!d.xcm && errno == EOPNOTSUPP) {
+		XS_WARN(COMP, "fabric '%s' has no connection manager: serving discovery (XDS) "
+			"only, no XSMP sessions", xs_fabric_backend(d.fabric));
+	} else if (!d.xcm) {
 		goto free_xds;
+	}
 	d.ctl.store = d.store;
 	d.ctl.hooks = &director_hooks;
 	d.ctl.hooks_arg = &d;
