@@ -58,7 +58,8 @@ start_fabricd() {
 start_director() {
 	rm -f "$T/ctl.sock"
 	"$DIRECTORD" -f -F "soft:$T/fabric.sock" --state-dir "$T/state" \
-		--ctl-socket "$T/ctl.sock" --name director-it "$@" >>"$T/director.log" 2>&1 &
+		--ctl-socket "$T/ctl.sock" --ctl-group "$(id -gn)" --name director-it "$@" \
+		>>"$T/director.log" 2>&1 &
 	DIRECTOR_PID=$!
 	PIDS+=("$DIRECTOR_PID")
 	wait_for 15 "director control socket" "$XCM" show config

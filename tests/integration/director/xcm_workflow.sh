@@ -83,6 +83,8 @@ assert v["vlans"] == "10" and v["uplink"] == "u1" and v["generation"] == 2, r
 CHECKS=$((CHECKS + 1))
 [ "$(stat -c %a "$T/ctl.sock")" = 660 ] || fail "control socket mode is $(stat -c %a "$T/ctl.sock")"
 CHECKS=$((CHECKS + 1))
+[ "$(stat -c %G "$T/ctl.sock")" = "$(id -gn)" ] || fail "control socket group is $(stat -c %G "$T/ctl.sock")"
+CHECKS=$((CHECKS + 1))
 python3 - "$T/ctl.sock" <<'PY' || fail "raw control socket checks"
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rwb")
@@ -113,6 +115,13 @@ CHECKS=$((CHECKS + 1))
 CHECKS=$((CHECKS + 1))
 wait_for 5 "SA delete of XSIGOXDS" grep -q "ServiceRecord(s) deleted by 'director'" "$T/fabricd.log"
 expect_out "xcm: cannot talk to the director at $T/ctl.sock: No such file or directory (is xsdirectord running?)" 1 show vnic
+
+# a start that cannot work says why and exits 1 (bounded)
+CHECKS=$((CHECKS + 1))
+out=$(timeout 20 "$DIRECTORD" -f -F "soft:$T/fabric.sock" --port-name other --state-dir "$T/state2" \
+	--ctl-socket "$T/ctl2.sock" --ctl-group no-such-group-xs 2>&1); rc=$?
+[ $rc = 1 ] && printf '%s\n' "$out" | grep -q "control socket group 'no-such-group-xs' does not exist" ||
+	fail "bad --ctl-group: rc $rc, output: $out"
 
 # restart: everything committed is back
 start_director

@@ -451,6 +451,64 @@ static void test_bad_messages_counted(void **state)
 	assert_int_equal(h_n_sent, 0);
 }
 
+static void test_limit_reached(void **state)
+{
+	struct t *t = *state;
+	struct xsd_err err;
+	struct sess *a, *b;
+	struct xs_xsmp_session r;
+
+	add_profile(t, "p1", "host1");
+	add_profile(t, "p2", "host2");
+	assert_int_equal(xsd_store_set_config(t->st, &op, "max-sessions", "1", &err), 0);
+	a = h_connect(t->x, 0x1, 3);
+	do_register(t, a, "host1", XS_XSMP_VERSION);
+	assert_int_equal(a->state, S_UP);
+	b = h_connect(t->x, 0x2, 4);
+	do_register(t, b, "host2", XS_XSMP_VERSION);
+	r = sent_session(h_n_sent - 1);
+	assert_int_equal(r.type, XS_XSMP_REG_REJECT);
+	assert_int_equal(r.reason, 3);
+	assert_string_equal(r.reason_text, "limit reached: the director holds 1 sessions");
+	/* the same host reconnecting is not counted against the limit */
+	b = h_connect(t->x, 0x1, 3);
+	do_register(t, b, "host1", XS_XSMP_VERSION);
+	assert_int_equal(b->state, S_UP);
+}
+
+static void test_resource_list(void **state)
+{
+	struct t *t = *state;
+	uint8_t m[XS_XSMP_MAX_MSG], body[XS_XSMP_MAX_MSG];
+	struct xs_xsmp_session sb = { .type = XS_XSMP_RESOURCE_LIST, .xsmp_version = 1 };
+	struct xs_reslist rl = { .count = 1, .flags = XS_RESLIST_FIRST | XS_RESLIST_LAST,
+				 .total = 1 };
+	struct sess *s;
+	json_t *a, *st;
+	uint64_t rid;
+	int n;
+
+	add_profile(t, "p1", "host1");
+	rid = add_vnic(t, "eth0", "p1", 1500);
+	s = h_connect(t->x, 0x2222, 9);
+	do_register(t, s, "host1", XS_XSMP_VERSION);
+	n = h_reply(m, 2, true, 0, NULL);
+	deliver(s, m, (size_t)n);
+	rl.entries[0].xsmp_type = XS_XSMP_VNIC;
+	rl.entries[0].state = XS_RES_STATE_OPER_UP;
+	rl.entries[0].resource_id = rid;
+	n = xs_xsmp_session_encode(&sb, body, sizeof(body));
+	n += xs_reslist_encode(&rl, body + n, sizeof(body) - (size_t)n);
+	n = (int)h_build(m, XS_XSMP_SESSION, body, (size_t)n, 0x2222);
+	deliver(s, m, (size_t)n);
+	a = hook_sessions(t->x);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "held")), 1);
+	json_decref(a);
+	st = hook_device_status(t->x, rid);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(st, 0), "state")), "up");
+	json_decref(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +521,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hello_and_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_replaces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_messages_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_reached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resource_list, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
