@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -107,6 +108,8 @@ static pid_t spawn(char *const argv[], const char *log)
 		FILE *l = freopen(log, "w", stderr);
 
 		(void)l;
+		/* If this test dies without cleaning up, its daemons go with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execv(argv[0], argv);
 		_exit(127);
 	}
