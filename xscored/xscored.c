@@ -40,6 +40,7 @@ struct options {
 	int requery_ms;
 	int backoff_max_ms;
 	int mad_timeout_ms;
+	int fabric_wait_ms;
 };
 
 static void usage(FILE *f)
@@ -59,6 +60,7 @@ static void usage(FILE *f)
 		"      --requery SECONDS  XDS re-query period while all is well (default 20)\n"
 		"      --backoff-max SECONDS  cap of the retry back-off (default 60)\n"
 		"      --mad-timeout MS   wait per SA / XCM_REQUEST attempt (default 3000)\n"
+		"      --fabric-wait SECONDS  keep trying to open the port this long (default 10)\n"
 		"  -h, --help             this text\n");
 }
 
@@ -90,6 +92,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "requery", required_argument, NULL, 1 },
 		{ "backoff-max", required_argument, NULL, 2 },
 		{ "mad-timeout", required_argument, NULL, 3 },
+		{ "fabric-wait", required_argument, NULL, 4 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -144,6 +147,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			}
 			o->mad_timeout_ms = (int)v;
 			break;
+		case 4:
+			if (parse_uint(optarg, 0, 3600, &v) < 0) {
+				fprintf(stderr, "xscored: --fabric-wait '%s': give 0..3600 seconds\n",
+					optarg);
+				return 2;
+			}
+			o->fabric_wait_ms = (int)v * 1000;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -158,6 +169,33 @@ static int parse_args(int argc, char **argv, struct options *o)
 		return 2;
 	}
 	return 0;
+}
+
+/*
+ * Open one host's port. A fabric that is not there yet (xs-fabricd still
+ * starting, device not up) is retried with back-off until wait_ms have
+ * passed: daemons started together need no ordering.
+ */
+static struct xs_host *open_host(struct xs_loop *loop, const struct xs_host_opts *ho,
+				 int wait_ms)
+{
+	uint64_t deadline = xs_now_ms() + (uint64_t)wait_ms;
+	useconds_t delay_us = 50000;
+	struct xs_host *h;
+
+	for (;;) {
+		h = xs_host_new(loop, ho);
+		if (h)
+			return h;
+		if (errno != ENOENT && errno != ECONNREFUSED && errno != ETIMEDOUT &&
+		    errno != EAGAIN)
+			return NULL;
+		if (xs_now_ms() + delay_us / 1000 >= deadline)
+			return NULL;
+		usleep(delay_us);
+		if (delay_us < 1000000)
+			delay_us *= 2;
+	}
 }
 
 static void stop_poll(struct xs_loop *loop, struct xs_timer *t, void *arg)
@@ -211,7 +249,7 @@ static int make_dir(const char *dir)
 
 int main(int argc, char **argv)
 {
-	struct options o = { 0 };
+	struct options o = { .fabric_wait_ms = 10000 };
 	struct xscored d = { .listen_fd = -1 };
 	char base_port[64], base_host[64], name[128], hname[128];
 	int i, rc, ret = 1;
@@ -288,7 +326,7 @@ int main(int argc, char **argv)
 		}
 		ho.port_name = name;
 		ho.hostname = hname;
-		d.hosts[i].host = xs_host_new(d.loop, &ho);
+		d.hosts[i].host = open_host(d.loop, &ho, o.fabric_wait_ms);
 		if (!d.hosts[i].host) {
 			XS_ERR(MAIN_LOG, "host %s: cannot open fabric port '%s' on %s: %s", hname,
 			       name, o.fabric ? o.fabric : "soft", xs_strerror(-errno));
