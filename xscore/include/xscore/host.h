@@ -79,7 +79,9 @@ struct xs_ulp_dev {
 	uint64_t resource_id;
 	uint8_t xsmp_type;              /* XS_XSMP_VNIC / XS_XSMP_VHBA */
 	char name[XS_ULP_NAME_LEN + 1];
-	union xs_ulp_config cfg;        /* as last installed / updated */
+	union xs_ulp_config cfg;        /* as last installed / updated; the per-message
+	                                   fields (type, code, length, bitmask,
+	                                   ext_version, reason, reason_text) are 0 */
 	enum xs_res_state state;        /* set by the module, reported in RESOURCE_LIST */
 	uint64_t xcm_guid;              /* session that configured it */
 	uint64_t installed_ms;          /* monotonic */
