@@ -153,4 +153,12 @@ wait_for 20 "hostC accepted" session_up hostC
 wait_for 20 "hostC holds c1" devs_are hostC "vnic c1 1500"
 CHECKS=$((CHECKS + 1))
 devs_are hostA "vnic a2 1500" || fail "hostA holds: $(devs hostA)"
+
+# clean director stop: every host is told, and keeps its devices
+kill -TERM "$DIRECTOR_PID"
+wait_for 10 "hostB told of the stop" grep -q "director shut the session down: director stopping" "$T/hostB.log"
+wait_for 10 "hostC told of the stop" grep -q "director shut the session down: director stopping" "$T/hostC.log"
+CHECKS=$((CHECKS + 1))
+devs_are hostB "vnic b1 9000
+vhba fcb 128" || fail "hostB lost devices when the director stopped: $(devs hostB)"
 finish
