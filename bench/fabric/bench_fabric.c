@@ -5,6 +5,12 @@
  * AF_UNIX SOCK_SEQPACKET socketpair between the same two processes, in one
  * run. Prints a human summary and, last, one JSON line.
  *
+ * Both sides do the same work: the senders send from one buffer, the
+ * receivers receive into a ring of WINDOW 64 KiB buffers (the soft one has
+ * WINDOW receives posted); both wait the way an event loop does (soft:
+ * poll() on the CQ fd; raw: blocking calls). Rounds alternate raw and soft
+ * so that load drifts hit both alike; medians are reported.
+ *
  * usage: xs-bench-fabric SOCKET_PATH [bw_messages] [pingpongs]
  */
 #include <errno.h>
@@ -44,11 +50,14 @@ static void raw_xfer(int fd, void *buf, size_t len, bool send_it)
 }
 
 static char *raw_buf;
+static char *raw_ring; /* WINDOW x MSG: the raw receiver cycles through as
+			  many buffers as the soft receiver has posted, so both
+			  touch the same amount of memory */
 
 static void raw_child_bw(int fd)
 {
 	for (long i = 0; i < n_bw; i++)
-		raw_xfer(fd, raw_buf, MSG, false);
+		raw_xfer(fd, raw_ring + (size_t)(i % WINDOW) * MSG, MSG, false);
 	raw_xfer(fd, raw_buf, 1, true);
 }
 
@@ -348,7 +357,8 @@ int main(int argc, char **argv)
 	if (n_bw < 1 || n_lat < 1 || rounds < 1 || rounds > MAX_ROUNDS)
 		die("bad arguments");
 	raw_buf = calloc(1, MSG);
-	if (!raw_buf || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0 || pipe(sync) < 0)
+	raw_ring = calloc(WINDOW, MSG);
+	if (!raw_buf || !raw_ring || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0 || pipe(sync) < 0)
 		die("set-up");
 	pid = fork();
 	if (pid == 0) {
@@ -404,5 +414,6 @@ int main(int argc, char **argv)
 	       soft_bw / raw_bw, soft_lat / raw_lat, soft_bw, raw_bw, soft_lat, raw_lat, MSG, n_bw,
 	       n_lat, rounds);
 	free(raw_buf);
+	free(raw_ring);
 	return 0;
 }

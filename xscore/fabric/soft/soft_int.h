@@ -29,7 +29,6 @@
 #define SOFT_AGENT_QUEUE 64
 #define SOFT_SMALL 4096u        /* records up to this size are read whole */
 #define SOFT_APP_ACTIVE_MS 10u  /* a CQ polled this recently is polled by its app */
-#define SOFT_SNDBUF (1 << 20)   /* QP socket send buffer asked for */
 #define SOFT_TICK_MS 20         /* the progress thread's longest sleep with QPs */
 #define XS_MAD_METHOD_RESP_BIT 0x80
 
@@ -82,7 +81,7 @@ struct soft_cq {
 	uint64_t overflows;
 	uint64_t last_poll_ms;
 	bool skip_probe;       /* the last poll read a record: let poll() probe next */
-	int last_burst;        /* completions the last inline progress made */
+	uint64_t empty_at_us;  /* when a poll last found nothing */
 	pthread_mutex_t qlock; /* qps[] */
 	struct soft_qp **qps;
 	int n_qps, cap_qps;

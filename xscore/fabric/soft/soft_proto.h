@@ -251,6 +251,7 @@ enum xs_soft_dop {
 #define XS_SOFT_F_LAST 0x02
 #define XS_SOFT_F_IMM 0x04
 #define XS_SOFT_F_ACKREQ 0x08
+#define XS_SOFT_F_MORE 0x10   /* the sender has more records ready right behind */
 
 struct xs_soft_dhdr {
 	uint8_t op;

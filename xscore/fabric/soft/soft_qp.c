@@ -248,7 +248,8 @@ int soft_cq_fd(struct xs_cq *cq) { return to_scq(cq)->epfd; }
  * no wake-up through the eventfd, and once it has one the thread stops
  * reading (the caller drains the CQ until empty and comes back). */
 static __thread struct soft_cq *tls_polling;
-static __thread int tls_pushed, tls_limit;
+static __thread int tls_pushed, tls_want;
+static __thread bool tls_stream;
 
 void soft_cq_push(struct soft_cq *cq, const struct xs_wc *wc)
 {
@@ -297,17 +298,16 @@ static int cq_take(struct soft_cq *cq, struct xs_wc *wc, int n)
 
 /* Make progress on the CQ's QPs from the polling thread. Returns true when
  * that produced a completion for this CQ. */
-static bool cq_progress(struct soft_cq *cq, int want)
+static bool cq_progress(struct soft_cq *cq, int want, bool stream)
 {
 	int pushed;
 
 	pthread_mutex_lock(&cq->qlock);
 	tls_polling = cq;
 	tls_pushed = 0;
-	/* one record at a time while traffic comes one message at a time (the
-	 * next poll() is the cheapest probe); in a burst, read on */
-	tls_limit = cq->last_burst > 1 ? want : 1;
-	for (int i = 0; i < cq->n_qps && tls_pushed < tls_limit; i++) {
+	tls_want = want;
+	tls_stream = stream;
+	for (int i = 0; i < cq->n_qps && !tls_pushed; i++) {
 		struct soft_qp *qp = cq->qps[i];
 
 		if (qp->sock < 0 || pthread_mutex_trylock(&qp->lock) != 0)
@@ -318,7 +318,6 @@ static bool cq_progress(struct soft_cq *cq, int want)
 	}
 	pushed = tls_pushed;
 	tls_polling = NULL;
-	cq->last_burst = pushed;
 	pthread_mutex_unlock(&cq->qlock);
 	return pushed > 0;
 }
@@ -326,9 +325,14 @@ static bool cq_progress(struct soft_cq *cq, int want)
 int soft_cq_poll(struct xs_cq *xcq, struct xs_wc *wc, int n)
 {
 	struct soft_cq *cq = to_scq(xcq);
+	uint64_t now = xs_now_us();
+	bool stream;
 	int got;
 
-	__atomic_store_n(&cq->last_poll_ms, xs_now_ms(), __ATOMIC_RELAXED);
+	__atomic_store_n(&cq->last_poll_ms, now / 1000, __ATOMIC_RELAXED);
+	/* back within 2 us of finding the CQ empty: the caller's wait didn't
+	 * sleep, data is streaming in - read on rather than one at a time */
+	stream = cq->empty_at_us && now - cq->empty_at_us < 2;
 	got = cq_take(cq, wc, n);
 	if (got == n || n == 0)
 		return got;
@@ -339,12 +343,15 @@ int soft_cq_poll(struct xs_cq *xcq, struct xs_wc *wc, int n)
 	 * be the probe and this call needn't try a read that would most likely
 	 * find nothing.
 	 */
-	if (!got && cq->skip_probe) {
+	if (!got && cq->skip_probe && !stream) {
 		cq->skip_probe = false;
+		cq->empty_at_us = now;
 		return 0;
 	}
-	cq->skip_probe = cq_progress(cq, n - got);
-	return got + cq_take(cq, wc + got, n - got);
+	cq->skip_probe = cq_progress(cq, n - got, stream);
+	got += cq_take(cq, wc + got, n - got);
+	cq->empty_at_us = got ? 0 : xs_now_us();
+	return got;
 }
 
 static int cq_attach_qp(struct soft_cq *cq, struct soft_qp *qp)
@@ -624,6 +631,8 @@ static int send_rresp(struct soft_qp *qp, struct rresp *r)
 		h.op = XS_SOFT_DOP_READ_RESP;
 		h.flags = (r->sent == 0 ? XS_SOFT_F_FIRST : 0) |
 			  (r->sent + len == r->len ? XS_SOFT_F_LAST : 0);
+		if (r->sent + len < r->len || r->next || qp->sq_tx != qp->sq_tail)
+			h.flags |= XS_SOFT_F_MORE;
 		h.msn = r->msn;
 		h.len = len;
 		h.total = r->len;
@@ -656,7 +665,8 @@ static int send_wr(struct soft_qp *qp, struct sq_ent *e)
 	h.rkey = e->rkey;
 	if (e->opcode == XS_WR_RDMA_READ) {
 		h.op = XS_SOFT_DOP_READ_REQ;
-		h.flags = XS_SOFT_F_FIRST | XS_SOFT_F_LAST;
+		h.flags = XS_SOFT_F_FIRST | XS_SOFT_F_LAST |
+			  (qp->sq_tx + 1 != qp->sq_tail ? XS_SOFT_F_MORE : 0);
 		h.raddr = e->raddr;
 		h.total = e->total;
 		rc = send_rec(qp, &h, iov, 0);
@@ -679,6 +689,8 @@ static int send_wr(struct soft_qp *qp, struct sq_ent *e)
 		}
 		if (last && (e->signaled || half_full))
 			h.flags |= XS_SOFT_F_ACKREQ;
+		if (!last || qp->sq_tx + 1 != qp->sq_tail)
+			h.flags |= XS_SOFT_F_MORE;
 		if (e->is_inline) {
 			iov[1].iov_base = e->inl + e->sent;
 			iov[1].iov_len = len;
@@ -1175,7 +1187,15 @@ static void qp_rx(struct soft_qp *qp)
 		}
 		if (res == RX_DEAD)
 			return;
-		if (res == RX_STOP || (tls_polling && tls_pushed >= tls_limit))
+		if (res == RX_STOP)
+			break;
+		/*
+		 * A polling thread with a completion in hand stops unless the
+		 * sender said more is coming: for one message at a time the
+		 * caller's next wait on the CQ fd is the cheapest probe.
+		 */
+		if (tls_polling && tls_pushed &&
+		    ((!tls_stream && !(h.flags & XS_SOFT_F_MORE)) || tls_pushed >= tls_want))
 			break;
 	}
 	if (qp->rx_done - qp->ack_sent >= SOFT_ACK_EVERY)
@@ -1432,13 +1452,11 @@ int soft_qp_attach_sock(struct soft_qp *qp, int sock)
 {
 	int fl = fcntl(sock, F_GETFL);
 
-	int sz = SOFT_SNDBUF;
-
+	/* The socket keeps its default send buffer: a bigger one holds more
+	 * data in flight, which is colder in the cache when the receiver copies
+	 * it out (measured: ~15% less bandwidth with 1 MiB). */
 	if (fl < 0 || fcntl(sock, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -errno;
-	/* more records in flight, fewer full-socket stalls (capped by
-	 * net.core.wmem_max; best effort) */
-	setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	qp->sock = sock;
 	qp->ep_events = 0;
 	qp->base.state = XS_QPS_RTS;
