@@ -434,11 +434,12 @@ static void test_glue_empty_registry(void **state)
 }
 
 /* REG_MULTI_SZ values read from the (UTF-16) registry; a child without
- * DeviceId skipped; StaticChild naming IPoIB and an unknown child. */
+ * DeviceId skipped; StaticChild naming IPoIB; an oversized value ignored. */
 static void test_glue_multi_sz_registry(void **state)
 {
 	static const char kids[] = "IPoIB\0XsigoBus\0NoId\0";
 	static const char hw[] = "IBA\\XsigoBus_v2\0IBA\\XsigoBus\0";
+	static char huge[5000];
 	PDEVICE_OBJECT fdo, pdo;
 	PDEVICE_RELATIONS rel;
 	char buf[128];
@@ -450,6 +451,10 @@ static void test_glue_multi_sz_registry(void **state)
 	fake_reg_multi("Parameters\\XsigoBus", "HardwareId", hw, sizeof(hw));
 	fake_reg_sz("Parameters\\NoId", "Description", "nothing else");
 	fake_reg_sz("Parameters\\IPoIB", "PartitionKey", "0002c90300a1b2c1:0x8002-b");
+	/* Too long to hold: ignored, the child keeps its default text. */
+	memset(huge, 'x', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	fake_reg_sz("Parameters\\XsigoBus", "Description", huge);
 	fdo = bring_up();
 	assert_int_equal(port_ioctl(fdo, WINIB_IOCTL_PORT_ADD, GUID1, 1), STATUS_SUCCESS);
 	rel = bus_relations(fdo);
@@ -459,6 +464,8 @@ static void test_glue_multi_sz_registry(void **state)
 	assert_int_equal(query_id(pdo, BusQueryHardwareIDs, buf, sizeof(buf)), 30);
 	assert_memory_equal(buf, hw, 30);
 	assert_int_equal(query_id(pdo, BusQueryCompatibleIDs, buf, sizeof(buf)), -1);
+	query_text(pdo, DeviceTextDescription, buf, sizeof(buf));
+	assert_string_equal(buf, "XsigoBus");
 	assert_non_null(find_pdo(rel, "IBA\\IPoIB\\0002c90300a1b2c1_8002"));
 	drop_relations(rel);
 	tear_down(fdo);

@@ -66,6 +66,14 @@ static int multi_to_utf8(const uint16_t *w, size_t units, char *out, size_t cap)
 	return (int)o;
 }
 
+/* A value the core cannot hold (too big, bad text) is left out with a log
+ * line, as if absent: one bad optional value must not stop the whole bus. */
+static void skip_value(const char *path, const char *vname, const char *why)
+{
+	DbgPrintEx(DPFLTR_IHVBUS_ID, DPFLTR_WARNING_LEVEL, "winib: HKR\\%s\\%s ignored: %s\n",
+		   path, vname, why);
+}
+
 static NTSTATUS read_value(HANDLE key, const char *path, const char *vname,
 			   struct winib_reg *reg)
 {
@@ -86,8 +94,10 @@ static NTSTATUS read_value(HANDLE key, const char *path, const char *vname,
 		return STATUS_SUCCESS; /* absent: the core applies its default */
 	if (st != STATUS_BUFFER_TOO_SMALL && st != STATUS_BUFFER_OVERFLOW)
 		return st;
-	if (need > 2u * (size_t)WINIB_REG_MAX_DATA + sizeof(*info))
-		return STATUS_BUFFER_OVERFLOW;
+	if (need > 2u * (size_t)WINIB_REG_MAX_DATA + sizeof(*info)) {
+		skip_value(path, vname, "larger than the bus reads");
+		return STATUS_SUCCESS;
+	}
 	info = ExAllocatePoolWithTag(PagedPool, need, WINIB_POOL_TAG);
 	if (info == NULL)
 		return STATUS_INSUFFICIENT_RESOURCES;
@@ -124,8 +134,10 @@ static NTSTATUS read_value(HANDLE key, const char *path, const char *vname,
 	default:
 		break; /* types the bus never reads: the core reports the name missing */
 	}
-	if (rc < 0)
-		st = wdm_status(rc);
+	if (rc == -ENOMEM)
+		st = STATUS_INSUFFICIENT_RESOURCES;
+	else if (rc < 0)
+		skip_value(path, vname, rc == -EILSEQ ? "not valid UTF-16" : "malformed or too long");
 	if (text != NULL)
 		ExFreePoolWithTag(text, WINIB_POOL_TAG);
 out_info:
