@@ -944,6 +944,38 @@ static const char *errno_code(int neg)
 	}
 }
 
+/* Error texts quote what the client sent, which may be any bytes: replace
+ * every byte that is not part of a valid UTF-8 sequence (JSON strings must
+ * be UTF-8; jansson refuses others) and control characters with '?'. */
+static void utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+			: (*p & 0xf8) == 0xf0 ? 3 : -1;
+		int i;
+
+		if (n == 0) {
+			if (*p < 0x20)
+				*p = '?';
+			p++;
+			continue;
+		}
+		for (i = 1; n > 0 && i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+		if (n < 0 || i <= n || (n == 1 && *p < 0xc2) ||
+		    (n == 2 && *p == 0xe0 && p[1] < 0xa0) || (n == 2 && *p == 0xed && p[1] > 0x9f) ||
+		    (n == 3 && *p == 0xf0 && p[1] < 0x90) || (n == 3 && *p > 0xf4) ||
+		    (n == 3 && *p == 0xf4 && p[1] > 0x8f)) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
+}
+
 static int check_fields(struct dreq *d, const struct op *op)
 {
 	const char *key;
@@ -1031,6 +1063,7 @@ counted:
 reply:
 	json_object_set_new(d.reply, "ok", json_boolean(rc == 0));
 	if (rc) {
+		utf8_clean(d.err.msg);
 		json_object_set_new(d.reply, "error", json_string(d.err.msg));
 		json_object_set_new(d.reply, "code", json_string(errno_code(rc)));
 		XS_DEBUG(COMP, "request refused: %s", d.err.msg);

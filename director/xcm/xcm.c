@@ -206,6 +206,15 @@ static struct sess *sess_by_wr(struct xsd_xcm *x, uint64_t id, unsigned int *slo
 	return s;
 }
 
+/* Text from a host (names, reasons) goes into logs and JSON replies: keep
+ * printable ASCII, replace every other byte with '?'. */
+static void text_clean(char *t)
+{
+	for (; *t; t++)
+		if ((unsigned char)*t < 0x20 || (unsigned char)*t > 0x7e)
+			*t = '?';
+}
+
 static const char *host_label(const struct sess *s)
 {
 	return s->name[0] ? s->name : "?";
@@ -950,6 +959,7 @@ static void on_register(struct sess *s, const struct xs_xsmp_session *b)
 		return;
 	}
 	snprintf(s->name, sizeof(s->name), "%s", b->session_name);
+	text_clean(s->name);
 	if (!s->name[0])
 		snprintf(s->name, sizeof(s->name), "0x%016" PRIx64, s->remote_guid);
 	s->resource_flags = b->resource_flags;
@@ -1062,6 +1072,7 @@ static void on_session_msg(struct sess *s, const uint8_t *body, size_t len)
 			s->host->last_hello_ms = s->last_hello_ms;
 		break;
 	case XS_XSMP_SHUTDOWN:
+		text_clean(b.reason_text);
 		XS_INFO(COMP, "host %s sent SHUTDOWN%s%s", host_label(s), b.reason_text[0] ? ": " : "",
 			b.reason_text);
 		snprintf(s->close_reason, sizeof(s->close_reason), "host sent SHUTDOWN%s%.60s",
@@ -1122,6 +1133,7 @@ static void on_ulp_msg(struct sess *s, uint8_t type, const uint8_t *body, size_t
 				snprintf(reason, sizeof(reason), "%s", m.reason_text);
 			}
 		}
+		text_clean(reason);
 		if (!reason[0])
 			snprintf(reason, sizeof(reason), "%s", xs_ulp_nack_reason_str(full));
 		s->x->ctr.nacks++;

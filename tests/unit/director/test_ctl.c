@@ -84,9 +84,14 @@ static void test_bad_requests(void **state)
 			    "{\"code\":\"EPROTO\",\"error\":\"field 'mtu' must be a number\",\"ok\":false}");
 	assert_string_equal(run(f, "{\"op\":\"ping\",\"op\":\"ping\"}"),
 			    "{\"code\":\"EPROTO\",\"error\":\"bad JSON at column 17: duplicate object key near '\\\"op\\\"'\",\"ok\":false}");
-	assert_int_equal(f->ctx.counters.bad_json, 2);
+	/* whatever bytes a client sends, the error reply is valid JSON text */
+	assert_string_equal(run(f, "{\"op\":\"ma\\\xcb\x8f\"}"),
+			    "{\"code\":\"EPROTO\",\"error\":\"bad JSON at column 11: invalid escape near '\\\"ma\\\\?'\",\"ok\":false}");
+	assert_string_equal(run(f, "{\"op\":\"vnic.add\",\"name\":\"e\\u0001\\u00ff\",\"profile\":\"p\"}"),
+			    "{\"code\":\"EINVAL\",\"error\":\"vnic name 'e?\u00ff' has a bad character; allowed are letters, digits, '.', '_' and '-'\",\"ok\":false}");
+	assert_int_equal(f->ctx.counters.bad_json, 3);
 	assert_int_equal(f->ctx.counters.bad_request, 6);
-	assert_int_equal(f->ctx.counters.requests, 8);
+	assert_int_equal(f->ctx.counters.requests, 10);
 	assert_int_equal(f->ctx.counters.ok, 0);
 }
 

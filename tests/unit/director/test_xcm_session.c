@@ -509,6 +509,23 @@ static void test_resource_list(void **state)
 	json_decref(st);
 }
 
+static void test_host_text_cleaned(void **state)
+{
+	struct t *t = *state;
+	struct xsd_err err;
+	struct sess *s;
+	json_t *a;
+
+	assert_int_equal(xsd_store_set_config(t->st, &op, "auto-accept", "on", &err), 0);
+	s = h_connect(t->x, 0x77, 3);
+	do_register(t, s, "h\x01\xfe\"x", XS_XSMP_VERSION);
+	assert_int_equal(s->state, S_UP);
+	a = hook_sessions(t->x);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(a, 0), "host")),
+			    "h??\"x");
+	json_decref(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +540,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_messages_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_reached, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resource_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_host_text_cleaned, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
