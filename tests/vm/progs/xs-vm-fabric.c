@@ -59,6 +59,8 @@ static const char *server_ip;
 static struct side *sides[2];
 static const char *check = "setup";
 
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
 static void fail(const char *fmt, ...)
 {
 	va_list ap;

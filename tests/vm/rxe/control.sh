@@ -59,6 +59,16 @@ echo "$out" | grep -qx "xcm $XDS_GUID lid 0" ||
 pass $c
 
 # --- 4. the host agent: discovery by GID, XSMP session, vNIC configuration
+# what the host side needs after the XCM_REQUEST: named when it is missing
+LID0_PIECE="xs_host_apply_xcms() (xscore/host/host.c) drops every XCM whose LID is 0,
+which on RoCE is every XCM: it must keep them on an Ethernet port."
+CONNECT_PIECE="fc_connect() (xscore/host/transport.c) sets only dest.lid (0 on RoCE),
+and the verbs backend's verbs_qp_connect() refuses a RoCE connect without dest.ip
+(-EDESTADDRREQ): the host must connect to the XCM's GID (the director's, the source
+GID of the XCPM reply) and verbs_qp_connect() must turn a GID into an address
+(IPv4-mapped -> AF_INET; otherwise IPv6, link-local scoped to the port's netdev,
+/sys/class/infiniband/DEV/ports/N/gid_attrs/ndevs/GID_INDEX)."
+NEXT_PIECES="Then: $LID0_PIECE Then: $CONNECT_PIECE"
 c=xscored-xds-address
 if ! xscored --help 2>&1 | grep -q -- '--xds-gid'; then
 	# what a user gets today: the only address option is a LID
@@ -68,24 +78,31 @@ if ! xscored --help 2>&1 | grep -q -- '--xds-gid'; then
 	res=$(xsctl -S "$HOSTDIR/xscored-p0.sock" status --json | jq -r '.hosts[0].xds.result')
 	fail $c "xscored cannot address the XDS on RoCE: its only option is --xds-lid, and" \
 		"a LID-routed MAD (no GRH) cannot leave a RoCE port; with --xds-lid 1 the host" \
-		"reports: '$res'. Needed: an option --xds-gid GID (xscored/xscored.c," \
-		"struct xs_host_opts) that send_xcm_request() (xscore/host/discovery.c) uses" \
-		"with xs_mad_addr.has_grh=true and that GID; then the XSMP connect in" \
-		"fc_connect() (xscore/host/transport.c) needs a RoCE destination: today it" \
-		"sets only dest.lid (the XCM's LID, 0 on RoCE), and the verbs backend's" \
-		"verbs_qp_connect() refuses a RoCE connect without dest.ip (-EDESTADDRREQ)."
+		"reports: '$res'. Needed: an option --xds-gid GID (xscored/xscored.c, a GID in" \
+		"struct xs_host_opts) that start_query() takes as 'skip the SA' and" \
+		"send_xcm_request() (xscore/host/discovery.c) sends to with" \
+		"xs_mad_addr.has_grh=true. $NEXT_PIECES"
 fi
 bg xscored xscored -f -F verbs:rxe0:1 -p p0 -H host0 -s "$HOSTDIR" --xds-gid "$RXE1_LL" \
 	--backoff-max 1 -d disc,xsmp
 CTL="xsctl -S $HOSTDIR/xscored-p0.sock"
 if ! wait_for 40 bash -c "$CTL status --json | jq -e '.hosts[0].sessions[0].state == \"up\"'"; then
-	fail $c "no XSMP session up in 40 s: $($CTL status --json 2>&1 | jq -c '.hosts[0] | {xds, sessions}')"
+	st=$($CTL status --json 2>&1)
+	why="no XSMP session up in 40 s: $(echo "$st" | jq -M -c '.hosts[0] | {xds, sessions}')."
+	if [ "$(echo "$st" | jq '.hosts[0].xds.failures')" != 0 ] &&
+	   [ "$(echo "$st" | jq '.hosts[0].sessions | length')" = 0 ]; then
+		fail $c "$why The XCM_REQUEST by GID failed."
+	elif [ "$(echo "$st" | jq '.hosts[0].sessions | length')" = 0 ]; then
+		fail $c "$why The host got its XCM but opened no session: $LID0_PIECE"
+	else
+		fail $c "$why $CONNECT_PIECE"
+	fi
 fi
 pass $c
 
 c=xsmp-session
 st=$($CTL status --json)
-echo "$st" | jq -c '.hosts[0].sessions[0] | {xcm_guid, director, state, hello_interval_s}'
+echo "$st" | jq -M -c '.hosts[0].sessions[0] | {xcm_guid, director, state, hello_interval_s}'
 [ "$(echo "$st" | jq -r '.hosts[0].sessions[0].xcm_guid')" = "$XDS_GUID" ] ||
 	fail $c "the session is not with the director's port $XDS_GUID"
 [ "$(echo "$st" | jq -r '.hosts[0].sessions[0].director')" = vm-director ] ||
@@ -95,8 +112,8 @@ pass $c
 
 c=vnic-config
 wait_for 15 bash -c "$CTL status --json | jq -e '.hosts[0].devices | map(select(.type == \"vnic\" and .name == \"h0-eth0\")) | length == 1'" ||
-	fail $c "the vNIC h0-eth0 did not arrive: $($CTL status --json | jq -c '.hosts[0].devices')"
-$CTL status --json | jq -c '.hosts[0].devices[] | {type, name, state, module, mtu: .config.mtu}'
+	fail $c "the vNIC h0-eth0 did not arrive: $($CTL status --json | jq -M -c '.hosts[0].devices')"
+$CTL status --json | jq -M -c '.hosts[0].devices[] | {type, name, state, "module": .module, mtu: .config.mtu}'
 [ "$($CTL status --json | jq -r '.hosts[0].devices[] | select(.name == "h0-eth0") | .config.mtu')" = 9000 ] ||
 	fail $c "h0-eth0 arrived without its MTU 9000"
 [ "$($CTL status --json | jq '.hosts[0].devices | length')" = 1 ] ||
