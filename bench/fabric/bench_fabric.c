@@ -8,7 +8,9 @@
  * Both sides do the same work: the senders send from one buffer, the
  * receivers receive into a ring of WINDOW 64 KiB buffers (the soft one has
  * WINDOW receives posted); both wait the way an event loop does (soft:
- * poll() on the CQ fd; raw: blocking calls). Rounds alternate raw and soft
+ * poll() on the CQ fd; raw: blocking calls). The raw ping-pong is also
+ * measured waiting the way an event loop must (poll() on an epoll set, then
+ * a non-blocking recv), reported beside. Rounds alternate raw and soft
  * so that load drifts hit both alike; medians are reported.
  *
  * usage: xs-bench-fabric SOCKET_PATH [bw_messages] [pingpongs]
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,6 +70,54 @@ static void raw_child_lat(int fd)
 		raw_xfer(fd, raw_buf, SMALL, false);
 		raw_xfer(fd, raw_buf, SMALL, true);
 	}
+}
+
+/* The raw pair waited on the way an event loop waits: poll() on an epoll
+ * set holding the socket, then a non-blocking recv. */
+static int raw_epfd = -1;
+
+static void raw_wait_recv(int fd, void *buf, size_t len)
+{
+	struct pollfd p = { .fd = raw_epfd, .events = POLLIN };
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+
+		if (n == (ssize_t)len)
+			return;
+		if (n >= 0 || errno != EAGAIN)
+			die("raw recv");
+		poll(&p, 1, 5000);
+	}
+}
+
+static void raw_epoll_setup(int fd)
+{
+	struct epoll_event ee = { .events = EPOLLIN };
+
+	raw_epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (raw_epfd < 0 || epoll_ctl(raw_epfd, EPOLL_CTL_ADD, fd, &ee) < 0)
+		die("epoll");
+}
+
+static void raw_child_lat_ev(int fd)
+{
+	for (long i = 0; i < n_lat; i++) {
+		raw_wait_recv(fd, raw_buf, SMALL);
+		raw_xfer(fd, raw_buf, SMALL, true);
+	}
+}
+
+static double raw_parent_lat_ev(int fd)
+{
+	uint64_t t0 = xs_now_us(), t1;
+
+	for (long i = 0; i < n_lat; i++) {
+		raw_xfer(fd, raw_buf, SMALL, true);
+		raw_wait_recv(fd, raw_buf, SMALL);
+	}
+	t1 = xs_now_us();
+	return (double)(t1 - t0) / (double)n_lat / 2.0;
 }
 
 static double raw_parent_bw(int fd)
@@ -337,7 +388,8 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
 	double rbw[MAX_ROUNDS], rlat[MAX_ROUNDS], sbw[MAX_ROUNDS], slat[MAX_ROUNDS];
-	double raw_bw, raw_lat, soft_bw, soft_lat;
+	double elat[MAX_ROUNDS];
+	double raw_bw, raw_lat, soft_bw, soft_lat, ev_lat;
 	int sv[2], sync[2], st, rounds = 5;
 	uint16_t lid;
 	pid_t pid;
@@ -367,12 +419,14 @@ int main(int argc, char **argv)
 
 		close(sv[0]);
 		close(sync[0]);
+		raw_epoll_setup(sv[1]);
 		e = soft_child_setup(sync[1], &l);
 		for (int r = 0; r < rounds; r++) {
 			raw_child_bw(sv[1]);
 			soft_child_bw(&e);
 			raw_child_lat(sv[1]);
 			soft_child_lat(&e);
+			raw_child_lat_ev(sv[1]);
 		}
 		usleep(100000);
 		xs_cm_listener_close(l);
@@ -381,6 +435,7 @@ int main(int argc, char **argv)
 	}
 	close(sv[1]);
 	close(sync[1]);
+	raw_epoll_setup(sv[0]);
 	if (read(sync[0], &lid, sizeof(lid)) != sizeof(lid))
 		die("server did not start");
 	{
@@ -392,8 +447,11 @@ int main(int argc, char **argv)
 			sbw[r] = soft_parent_bw(&e);
 			rlat[r] = raw_parent_lat(sv[0]);
 			slat[r] = soft_parent_lat(&e);
-			fprintf(stderr, "round %d: raw %.0f MB/s %.2f us, soft %.0f MB/s %.2f us\n",
-				r + 1, rbw[r], rlat[r], sbw[r], slat[r]);
+			elat[r] = raw_parent_lat_ev(sv[0]);
+			fprintf(stderr,
+				"round %d: raw %.0f MB/s %.2f us (event-loop wait %.2f us), soft %.0f "
+				"MB/s %.2f us\n",
+				r + 1, rbw[r], rlat[r], elat[r], sbw[r], slat[r]);
 		}
 		ep_close(&e);
 	}
@@ -404,15 +462,19 @@ int main(int argc, char **argv)
 	raw_lat = median(rlat, rounds);
 	soft_bw = median(sbw, rounds);
 	soft_lat = median(slat, rounds);
+	ev_lat = median(elat, rounds);
 	printf("medians of %d rounds (%ld x 64 KiB, %ld x 64 B ping-pong each):\n", rounds, n_bw,
 	       n_lat);
-	printf("raw socketpair: %.0f MB/s, %.2f us one-way\n", raw_bw, raw_lat);
+	printf("raw socketpair: %.0f MB/s, %.2f us one-way (blocking recv); %.2f us waiting "
+	       "like an event loop (poll on an epoll set, then recv)\n",
+	       raw_bw, raw_lat, ev_lat);
 	printf("soft fabric   : %.0f MB/s, %.2f us one-way\n", soft_bw, soft_lat);
 	printf("{\"bench\":\"fabric\",\"bw_ratio\":%.3f,\"lat_ratio\":%.3f,\"soft_bw_MBps\":%.0f,"
 	       "\"raw_bw_MBps\":%.0f,\"soft_lat_us\":%.2f,\"raw_lat_us\":%.2f,\"msg_bytes\":%d,"
-	       "\"bw_messages\":%ld,\"pingpongs\":%ld,\"rounds\":%d}\n",
+	       "\"bw_messages\":%ld,\"pingpongs\":%ld,\"rounds\":%d,\"raw_evloop_lat_us\":%.2f,"
+	       "\"lat_ratio_vs_evloop\":%.3f}\n",
 	       soft_bw / raw_bw, soft_lat / raw_lat, soft_bw, raw_bw, soft_lat, raw_lat, MSG, n_bw,
-	       n_lat, rounds);
+	       n_lat, rounds, ev_lat, soft_lat / ev_lat);
 	free(raw_buf);
 	free(raw_ring);
 	return 0;

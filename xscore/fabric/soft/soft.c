@@ -848,9 +848,14 @@ static void *progress_main(void *arg)
 
 			if (!qp)
 				continue;
-			pthread_mutex_lock(&qp->lock);
-			t = soft_qp_timers(qp, now);
-			pthread_mutex_unlock(&qp->lock);
+			/* a QP busy in an application thread is checked again soon
+			 * rather than waited for */
+			if (pthread_mutex_trylock(&qp->lock) != 0) {
+				t = 1;
+			} else {
+				t = soft_qp_timers(qp, now);
+				pthread_mutex_unlock(&qp->lock);
+			}
 			if (t >= 0 && (timeout < 0 || t < timeout))
 				timeout = t;
 		}

@@ -1202,8 +1202,12 @@ static void qp_rx(struct soft_qp *qp)
 		qp->ack_now = true;
 	if (qp->ack_now || qp->rr_head)
 		qp_pump(qp);
+	/* Delayed ACK: 1 ms when the progress thread read the requests; when an
+	 * application thread did, a reply usually carries the ACK first, so
+	 * leave it to the progress thread's regular tick rather than wake it. */
 	if (qp->sock >= 0 && qp->rx_done != qp->ack_sent && !qp->ack_deadline)
-		qp->ack_deadline = xs_now_ms() + SOFT_ACK_DELAY_MS;
+		qp->ack_deadline = xs_now_ms() + (tls_polling ? (uint64_t)SOFT_TICK_MS
+							      : SOFT_ACK_DELAY_MS);
 	sq_complete(qp);
 }
 
