@@ -314,9 +314,30 @@ static void test_attach_no_daemon(void **state)
 				    .attach_timeout_ms = 500 };
 	char bad[200];
 
+	char logf[200], text[512] = "", want[300];
+	int saved = dup(2), fd;
+	FILE *lf;
+
 	snprintf(bad, sizeof(bad), "soft:%s/no-such.sock", tmpdir);
+	/* what the user reads: the path tried and the hint */
+	snprintf(logf, sizeof(logf), "%s/attach-err.log", tmpdir);
+	fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	dup2(fd, 2);
+	close(fd);
 	assert_null(xs_fabric_open(bad, &o));
 	assert_int_equal(errno, ENOENT);
+	dup2(saved, 2);
+	close(saved);
+	lf = fopen(logf, "r");
+	assert_non_null(lf);
+	assert_true(fread(text, 1, sizeof(text) - 1, lf) > 0);
+	fclose(lf);
+	snprintf(want, sizeof(want),
+		 "can't attach to the soft fabric at %s/no-such.sock: No such file or directory - "
+		 "is xs-fabricd running?",
+		 tmpdir);
+	assert_non_null(strstr(text, want));
 	assert_null(xs_fabric_open("nosuchbackend:x", NULL));
 	assert_int_equal(errno, EPROTONOSUPPORT);
 }
@@ -1137,6 +1158,56 @@ static void test_unsignaled_and_destroy_flush(void **state)
 	pair_down(&p);
 }
 
+/* A port can connect to itself (both ends in one process). */
+static void test_loopback(void **state)
+{
+	struct xs_fabric *f = open_port("loop");
+	static uint8_t sbuf[32] = "to myself", rbuf[32];
+	struct xs_mr *smr, *rmr;
+	struct side a, b;
+	struct xs_wc wc;
+
+	assert_non_null(f);
+	side_init(&a, f);
+	side_init(&b, f);
+	{
+		struct xs_cm_listener *l = xs_cm_listen(f, 0x10e);
+		struct xs_cm_dest d = { .lid = port_lid(f) };
+		bool ea = false, eb = false;
+		struct xs_event ev;
+
+		assert_non_null(l);
+		assert_int_equal(xs_qp_connect(a.qp, &d, 0x10e, "me", 2, 2000), 0);
+		assert_int_equal(wait_event_type(f, XS_EV_CONNECT_REQUEST, &ev, 2000), 0);
+		assert_int_equal(ev.private_len, 2);
+		assert_int_equal(xs_qp_accept(b.qp, ev.req, NULL, 0), 0);
+		/* both ends' ESTABLISHED arrive on the one event fd, in either order */
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(wait_event_type(f, XS_EV_ESTABLISHED, &ev, 2000), 0);
+			ea |= ev.qp == a.qp;
+			eb |= ev.qp == b.qp;
+		}
+		assert_true(ea && eb);
+		xs_cm_listener_close(l);
+	}
+	smr = xs_mr_reg(a.pd, sbuf, sizeof(sbuf), 0);
+	rmr = xs_mr_reg(b.pd, rbuf, sizeof(rbuf), XS_ACCESS_LOCAL_WRITE);
+	assert_int_equal(post_recv1(&b, 1, rbuf, sizeof(rbuf), xs_mr_lkey(rmr)), 0);
+	assert_int_equal(post_send1(&a, 2, XS_WR_SEND, sbuf, 10, xs_mr_lkey(smr), 0, 0,
+				    XS_SEND_SIGNALED),
+			 0);
+	assert_int_equal(wait_wc(b.cq, &wc, 2000), 1);
+	assert_int_equal(wc.wr_id, 1);
+	assert_string_equal((char *)rbuf, "to myself");
+	assert_int_equal(wait_wc(a.cq, &wc, 2000), 1);
+	assert_int_equal(wc.wr_id, 2);
+	xs_mr_dereg(smr);
+	xs_mr_dereg(rmr);
+	side_fini(&a);
+	side_fini(&b);
+	xs_fabric_close(f);
+}
+
 /* One refused RDMA operation: REM_ACCESS_ERR, both QPs in error, flushed. */
 static void rdma_refused(enum xs_wr_opcode op, int target_access, bool other_pd, bool bad_key,
 			 size_t off, uint32_t len)
@@ -1565,6 +1636,7 @@ int main(void)
 		cmocka_unit_test(test_rdma_write_read),
 		cmocka_unit_test(test_mixed_stream),
 		cmocka_unit_test(test_unsignaled_and_destroy_flush),
+		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_rdma_bad_rkey),
 		cmocka_unit_test(test_rdma_out_of_bounds),
 		cmocka_unit_test(test_rdma_wrong_access),

@@ -240,11 +240,16 @@ static int attach(struct soft_fabric *f, int timeout_ms)
 		return -ENAMETOOLONG;
 	}
 	memcpy(sa.sun_path, f->sock_path, strlen(f->sock_path) + 1);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		rc = -errno;
+	/* non-blocking: a daemon with a full backlog says EAGAIN, not hang */
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if ((errno == EAGAIN || errno == EINTR) && xs_now_ms() < deadline) {
+			usleep(1000);
+			continue;
+		}
+		rc = errno == EAGAIN ? -ETIMEDOUT : -errno;
 		if (rc == -ECONNREFUSED)
 			rc = -ENOENT;
 		XS_ERR(SOFT_COMP, "can't attach to the soft fabric at %s: %s - is xs-fabricd "
@@ -255,6 +260,8 @@ static int attach(struct soft_fabric *f, int timeout_ms)
 	m.version = XS_SOFTP_VERSION;
 	snprintf(m.port_name, sizeof(m.port_name), "%s", f->port_name);
 	if (send(fd, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
+		if (errno == EAGAIN)
+			errno = ETIMEDOUT;
 		rc = -errno;
 		XS_ERR(SOFT_COMP, "attach to %s: send: %s - is xs-fabricd running?",
 		       f->sock_path, strerror(errno));
