@@ -5,7 +5,7 @@
 # the database passes SQLite's integrity and foreign-key checks.
 . "$(dirname "$0")/lib.sh"
 
-N=${N:-250}
+N=${N:-400}
 KILLS=${KILLS:-10}
 start_fabricd
 start_director
