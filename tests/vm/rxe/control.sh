@@ -20,7 +20,9 @@ HOST_GUID=0x$(echo "$RXE0_GUID" | tr -d :)
 c=director-start
 bg director xsdirectord -f -F verbs:rxe1:1 --state-dir "$DIR" --ctl-socket "$XCM_SOCKET" \
 	--name vm-director -d xds,xcm
-if ! wait_for 20 test -S "$XCM_SOCKET"; then
+# until the socket exists or the director is gone
+wait_for 20 bash -c "test -S $XCM_SOCKET || ! kill -0 $PID_director"
+if [ ! -S "$XCM_SOCKET" ]; then
 	if alive director; then
 		fail $c "xsdirectord runs but made no control socket in 20 s"
 	fi
