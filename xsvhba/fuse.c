@@ -60,7 +60,6 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->direct_io = 1;
 	cfg->use_ino = 0;
 	conn->max_write = 1u << 20;
-	conn->max_read = 1u << 20;
 	return NULL;
 }
 
@@ -345,7 +344,8 @@ int main(int argc, char **argv)
 	lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(lc, threads);
 	fuse_loop_cfg_set_idle_threads(lc, threads);
-	rc = fuse_loop_mt(fu, lc) == 0 ? 0 : 1;
+	/* 0, or the signal that ended the loop (a clean stop); < 0 is an error. */
+	rc = fuse_loop_mt(fu, lc) < 0 ? 1 : 0;
 	fuse_loop_cfg_destroy(lc);
 	fuse_remove_signal_handlers(fuse_get_session(fu));
 	XS_INFO(COMP, "unmounting %s", mnt);

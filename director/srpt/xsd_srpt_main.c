@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,18 @@ int main(int argc, char **argv)
 	nc = calloc(1, sizeof(*nc));
 	if (!nc || parse_conf(a.conf_path, nc) < 0)
 		return 1;
+	/* Block the signals the loop handles before any thread exists (the
+	 * fabric's progress thread inherits the mask), so they reach the
+	 * loop's signalfd and not a default action in another thread. */
+	{
+		sigset_t ss;
+
+		sigemptyset(&ss);
+		sigaddset(&ss, SIGHUP);
+		sigaddset(&ss, SIGTERM);
+		sigaddset(&ss, SIGINT);
+		pthread_sigmask(SIG_BLOCK, &ss, NULL);
+	}
 	a.loop = xs_loop_new();
 	if (!a.loop)
 		return 1;
