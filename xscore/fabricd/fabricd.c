@@ -1044,6 +1044,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* a SIGTERM during start-up waits for the loop (signalfd) instead of
+	 * killing us with the socket half set up */
+	{
+		sigset_t ss;
+
+		sigemptyset(&ss);
+		sigaddset(&ss, SIGTERM);
+		sigaddset(&ss, SIGINT);
+		sigaddset(&ss, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &ss, NULL);
+	}
 	/* start-up errors go to stderr; syslog once detached */
 	xs_log_open("xs-fabricd", XS_LOG_STDERR, XS_LOG_INFO);
 	if (debug)

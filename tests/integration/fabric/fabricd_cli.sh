@@ -49,6 +49,9 @@ python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPA
 	{ : > "$sock"; }
 "$bin" -f -s "$sock" 2>"$tmp/log" &
 pid=$!
-wait_sock "$sock" && kill -0 $pid 2>/dev/null || fail "did not replace a stale socket"
+for _ in $(seq 100); do grep -q "soft fabric up on $sock" "$tmp/log" && break; sleep 0.05; done
+grep -q "soft fabric up on $sock" "$tmp/log" && kill -0 $pid 2>/dev/null ||
+	fail "did not replace a stale socket"
 kill $pid; wait $pid || fail "exit after stale socket"
+
 pass "stale socket replaced"
