@@ -1,8 +1,8 @@
 #!/bin/bash
 # harness-test.sh RUN_VM - the vm tier's harness itself: a guest script's
 # arguments arrive intact and its exit status comes back; rxe0/rxe1 exist
-# with both GIDs; a VM that can't finish in time is a loud failure (124,
-# with the console tail), a missing input a usage error (2).
+# with both GIDs; a VM that can't finish in time (124) or dies (125) is a
+# loud failure with the console tail; a missing input is a usage error (2).
 set -u
 RUN_VM=$1
 T=$(mktemp -d /tmp/xs-vm-harness.XXXXXX)
@@ -52,6 +52,14 @@ if [ -n "$kept" ] && [ -d "$kept" ]; then
 else
 	bad "XS_VM_KEEP=1 did not name the run directory"
 fi
+
+# a guest that dies (kernel panic): no exit status comes back -> 125, console tail
+printf 'echo 1 > /proc/sys/kernel/sysrq\necho c > /proc/sysrq-trigger\nsleep 60\n' > "$T/crash.sh"
+"$RUN_VM" "$T/crash.sh" > "$T/out4" 2> "$T/err4"
+rc=$?
+[ $rc = 125 ] || bad "a guest that panicked gave $rc, not 125"
+grep -q 'FAILED: the VM stopped without reporting' "$T/err4" || bad "no message for a VM that died"
+grep -q 'Kernel panic\|sysrq' "$T/err4" || bad "the console tail does not show the panic: $(tail -5 "$T/err4")"
 
 "$RUN_VM" "$T/no-such-script.sh" > /dev/null 2> "$T/err3"
 rc=$?
