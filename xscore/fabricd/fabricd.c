@@ -335,17 +335,30 @@ static int client_send_x(struct client *c, const void *msg, int pass_fd, bool dr
 	return n < 0 ? -errno : -EIO;
 }
 
-static void conn_free(struct conn *cn)
+/*
+ * Take a pending connection out of the table before telling anyone about
+ * it: a send may drop a client, and dropping a client walks the table.
+ */
+static void conn_unlink(struct conn *cn)
 {
-	struct conn **pp;
-
-	for (pp = &cn->d->conns; *pp; pp = &(*pp)->next)
+	for (struct conn **pp = &cn->d->conns; *pp; pp = &(*pp)->next)
 		if (*pp == cn) {
 			*pp = cn->next;
 			break;
 		}
+	cn->next = NULL;
+}
+
+static void conn_destroy(struct conn *cn)
+{
 	xs_timer_free(cn->timer);
 	free(cn);
+}
+
+static void conn_free(struct conn *cn)
+{
+	conn_unlink(cn);
+	conn_destroy(cn);
 }
 
 static void send_unreach(struct client *c, uint32_t cookie, int status)
@@ -387,16 +400,32 @@ static void client_kill(struct client *c, const char *why)
 	xs_loop_del_fd(d->loop, c->fd);
 	close(c->fd);
 	c->fd = -1;
-	for (cn = d->conns; cn; cn = next) {
-		next = cn->next;
-		if (cn->active == c) {
-			/* the active side vanished: withdraw the request */
-			send_cancel(cn->passive, cn->id);
-			conn_free(cn);
-		} else if (cn->passive == c) {
-			d->cnt.cm_unreachable++;
-			send_unreach(cn->active, cn->cookie, -EHOSTUNREACH);
-			conn_free(cn);
+	/* first take this client's pending connections out of the table ... */
+	{
+		struct conn **pp = &d->conns, *mine = NULL;
+
+		while (*pp) {
+			cn = *pp;
+			if (cn->active == c || cn->passive == c) {
+				*pp = cn->next;
+				cn->next = mine;
+				mine = cn;
+			} else {
+				pp = &cn->next;
+			}
+		}
+		/* ... then tell the other sides (which may drop them in turn) */
+		for (cn = mine; cn; cn = next) {
+			next = cn->next;
+			if (cn->active == c) {
+				/* the active side vanished: withdraw the request */
+				if (cn->passive != c)
+					send_cancel(cn->passive, cn->id);
+			} else {
+				d->cnt.cm_unreachable++;
+				send_unreach(cn->active, cn->cookie, -EHOSTUNREACH);
+			}
+			conn_destroy(cn);
 		}
 	}
 	if (c->port) {
@@ -561,9 +590,10 @@ static void conn_timeout(struct xs_loop *loop, struct xs_timer *t, void *arg)
 	cn->d->cnt.cm_timeouts++;
 	XS_INFO(FD_COMP, "connect request %u from '%s': no answer from '%s' in time", cn->id,
 		cn->active->port->name, cn->passive->port->name);
+	conn_unlink(cn);
 	send_unreach(cn->active, cn->cookie, -ETIMEDOUT);
 	send_cancel(cn->passive, cn->id);
-	conn_free(cn);
+	conn_destroy(cn);
 }
 
 static void on_cm_req(struct client *c, const struct xs_softp_cm_req *m)
@@ -657,6 +687,7 @@ static void on_cm_rep(struct client *c, const struct xs_softp_cm_rep *m)
 		client_send(c, &r, -1);
 		return;
 	}
+	conn_unlink(cn);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		int err = errno;
 
@@ -664,7 +695,7 @@ static void on_cm_rep(struct client *c, const struct xs_softp_cm_rep *m)
 		r.status = -err;
 		client_send(c, &r, -1);
 		send_unreach(cn->active, cn->cookie, -EHOSTUNREACH);
-		conn_free(cn);
+		conn_destroy(cn);
 		return;
 	}
 	hdr_init(&est, XS_SOFTP_CM_ESTABLISHED, 0);
@@ -678,7 +709,7 @@ static void on_cm_rep(struct client *c, const struct xs_softp_cm_rep *m)
 	close(sv[1]);
 	d->cnt.cm_established++;
 	XS_DEBUG(FD_COMP, "connect %u established", cn->id);
-	conn_free(cn);
+	conn_destroy(cn);
 }
 
 static void on_cm_rej(struct client *c, const struct xs_softp_cm_rej *m)
@@ -689,6 +720,7 @@ static void on_cm_rej(struct client *c, const struct xs_softp_cm_rej *m)
 
 	if (!cn)
 		return; /* timed out or withdrawn meanwhile */
+	conn_unlink(cn);
 	hdr_init(&r, XS_SOFTP_CM_REJ_IND, 0);
 	r.cookie = cn->cookie;
 	r.reason = m->reason;
@@ -696,15 +728,16 @@ static void on_cm_rej(struct client *c, const struct xs_softp_cm_rej *m)
 	memcpy(r.private_data, m->private_data, m->private_len);
 	d->cnt.cm_rejected++;
 	client_send(cn->active, &r, -1);
-	conn_free(cn);
+	conn_destroy(cn);
 }
 
 static void on_cm_abort(struct client *c, const struct xs_softp_cm_abort *m)
 {
 	for (struct conn *cn = c->d->conns; cn; cn = cn->next)
 		if (cn->active == c && cn->cookie == m->cookie) {
+			conn_unlink(cn);
 			send_cancel(cn->passive, cn->id);
-			conn_free(cn);
+			conn_destroy(cn);
 			return;
 		}
 }
