@@ -509,9 +509,12 @@ void soft_qp_conn_lost(struct soft_qp *qp, enum xs_qp_state state)
 		shutdown(qp->sock, SHUT_RDWR);
 		/* Closing with unread records would make the peer's next read fail
 		 * with ECONNRESET before it sees what we sent last (a NAK): drain. */
-		for (int i = 0; i < 100000; i++)
-			if (recv(qp->sock, &b, 1, MSG_DONTWAIT | MSG_TRUNC) <= 0 && errno != EINTR)
+		for (int i = 0; i < 100000; i++) {
+			ssize_t r = recv(qp->sock, &b, 1, MSG_DONTWAIT | MSG_TRUNC);
+
+			if (r <= 0 && !(r < 0 && errno == EINTR))
 				break;
+		}
 		close(qp->sock);
 		qp->sock = -1;
 		qp->ep_events = 0;
