@@ -849,7 +849,16 @@ static void test_cm_reject(void **state)
 	assert_int_equal(ev.private_len, sizeof(why));
 	assert_memory_equal(ev.private_data, why, sizeof(why));
 	assert_int_equal(xs_qp_state(a.qp), XS_QPS_RESET);
+
+	/* a listener closed before its application saw the request rejects it */
+	side_fini(&a);
+	side_init(&a, fa);
+	assert_int_equal(xs_qp_connect(a.qp, &d, 0x42, NULL, 0, 2000), 0);
+	usleep(200000); /* the request is queued on fb, unread */
 	xs_cm_listener_close(l);
+	assert_int_equal(xs_fabric_get_event(fb, &ev), -EAGAIN);
+	assert_int_equal(wait_event_type(fa, XS_EV_REJECTED, &ev, 2000), 0);
+	assert_int_equal(ev.reject_reason, XS_CM_REJ_INVALID_SID);
 	side_fini(&a);
 	xs_fabric_close(fa);
 	xs_fabric_close(fb);

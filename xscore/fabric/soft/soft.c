@@ -873,6 +873,9 @@ static void *progress_main(void *arg)
 
 /* ------------------------------------------------- connection manager */
 
+static int soft_cm_reject(struct xs_cm_request *xr, uint16_t reason, const void *pdata,
+			  size_t plen);
+
 static struct xs_cm_listener *soft_cm_listen(struct xs_fabric *xf, uint64_t service_id)
 {
 	struct soft_fabric *f = to_sf(xf);
@@ -907,13 +910,40 @@ static int soft_cm_listener_close(struct xs_cm_listener *xl)
 	struct soft_listener *l = xs_container_of(xl, struct soft_listener, base);
 	struct xs_softp_listen m;
 
+	struct soft_event *gone = NULL;
+
 	pthread_mutex_lock(&f->lock);
 	for (struct soft_listener **pp = &f->listeners; *pp; pp = &(*pp)->next)
 		if (*pp == l) {
 			*pp = l->next;
 			break;
 		}
+	/* requests the application hasn't seen yet go with the listener */
+	pthread_mutex_lock(&f->ev_lock);
+	for (struct soft_event **pp = &f->ev_head; *pp;) {
+		struct soft_event *e = *pp;
+
+		if (e->ev.listener == xl) {
+			*pp = e->next;
+			e->next = gone;
+			gone = e;
+		} else {
+			pp = &e->next;
+		}
+	}
+	f->ev_tail = NULL;
+	for (struct soft_event *e = f->ev_head; e; e = e->next)
+		f->ev_tail = e;
+	pthread_mutex_unlock(&f->ev_lock);
 	pthread_mutex_unlock(&f->lock);
+	while (gone) {
+		struct soft_event *e = gone;
+
+		gone = e->next;
+		if (e->ev.req)
+			soft_cm_reject(e->ev.req, XS_CM_REJ_INVALID_SID, NULL, 0);
+		free(e);
+	}
 	hdr_init(&m, XS_SOFTP_CM_UNLISTEN, 0);
 	m.service_id = xl->service_id;
 	soft_dsend(f, &m);
