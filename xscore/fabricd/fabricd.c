@@ -237,10 +237,15 @@ static struct fd_port *port_create(struct fabricd *d, const char *name, uint16_t
 	guid_to_gid(p->guid, p->gid);
 	p->pkeys[p->n_pkeys++] = 0xffff;
 	for (int i = 0; i < n_partitions; i++)
-		for (int j = 0; j < partitions[i].n; j++)
-			if (strcmp(partitions[i].members[j], name) == 0 &&
-			    p->n_pkeys < XS_MAX_PKEYS)
+		for (int j = 0; j < partitions[i].n; j++) {
+			if (strcmp(partitions[i].members[j], name) != 0)
+				continue;
+			if (p->n_pkeys < XS_MAX_PKEYS)
 				p->pkeys[p->n_pkeys++] = partitions[i].pkey;
+			else
+				XS_WARN(FD_COMP, "port '%s': P_Key table full (%d), not a member "
+					"of 0x%04x", name, XS_MAX_PKEYS, partitions[i].pkey);
+		}
 	p->next = d->ports;
 	d->ports = p;
 	XS_INFO(FD_COMP, "port '%s': LID %u GUID 0x%016llx, %d P_Keys", name, p->lid,
