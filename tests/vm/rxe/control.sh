@@ -14,7 +14,6 @@ mkdir -p "$DIR" "$HOSTDIR"
 export XCM_SOCKET=$DIR/director.sock
 # rxe1's port GUID as the wire shows it (sysfs: "fcf1:42ff:fe73:f17e")
 XDS_GUID=0x$(echo "$RXE1_GUID" | tr -d :)
-HOST_GUID=0x$(echo "$RXE0_GUID" | tr -d :)
 
 # --- 1. the director starts on a RoCE port
 c=director-start

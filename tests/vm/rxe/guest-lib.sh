@@ -48,10 +48,10 @@ alive() { local v="PID_$1"; kill -0 "${!v}" 2>/dev/null; }
 
 # stop NAME: SIGTERM, then SIGKILL after 3 s; returns its exit status
 stop() {
-	local v="PID_$1" i
+	local v="PID_$1" _i
 	local p=${!v}
 	kill -TERM "$p" 2>/dev/null
-	for i in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	for _i in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 	kill -KILL "$p" 2>/dev/null
 	wait "$p"
 }
