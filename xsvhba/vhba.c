@@ -484,6 +484,10 @@ static void handle_rsp(struct xsvhba *v, const uint8_t *buf, size_t len)
 
 				if (!c)
 					continue;
+				/* Only commands sent before the task management
+				 * request (tag sequence numbers grow). */
+				if ((c->tag >> 32) > (t->cmd.tag >> 32))
+					continue;
 				if (t->func == XS_SRP_TSK_ABORT_TASK ? c->tag != t->task_tag
 								     : c->lun != t->lun)
 					continue;

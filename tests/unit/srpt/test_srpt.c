@@ -712,6 +712,73 @@ static void test_forged_descriptor(void **state)
 	fx_free(x);
 }
 
+/* An indirect data-in buffer whose descriptor table stays in initiator
+ * memory: the target fetches it with RDMA READ, checks it against the
+ * command, and writes the data to the two buffers it names. A table whose
+ * lengths do not add up to the command's total is refused (RSP_CODE 0x02). */
+static void test_external_table(void **state)
+{
+	struct fx *x = fx_new(8, 5000);
+	struct raw r;
+	struct xs_event ev;
+	uint8_t w[4096], *b1 = calloc(1, 1024), *b2 = calloc(1, 3072), table[32], iu[128];
+	uint8_t rsp[512];
+	struct xs_mr *m1, *m2, *mt;
+	struct xs_srp_cmd c = { .tag = 0x51, .cdb_len = 16 };
+	struct xs_srp_desc d;
+	int n;
+
+	assert_int_equal(xsvhba_wait_ready(x->v, 5000), 0);
+	fill(w, sizeof(w), 11);
+	assert_int_equal(xsvhba_write(x->v, 0, w, 8192, sizeof(w)), 0);
+	raw_init(&r, "raw11");
+	raw_login(&r, x->tlid, 512, 0x0006, &ev);
+	assert_int_equal(ev.type, XS_EV_ESTABLISHED);
+	raw_clear_ua(&r);
+	m1 = xs_mr_reg(r.pd, b1, 1024, XS_ACCESS_LOCAL_WRITE | XS_ACCESS_REMOTE_WRITE);
+	m2 = xs_mr_reg(r.pd, b2, 3072, XS_ACCESS_LOCAL_WRITE | XS_ACCESS_REMOTE_WRITE);
+	mt = xs_mr_reg(r.pd, table, sizeof(table), XS_ACCESS_REMOTE_READ);
+	d = (struct xs_srp_desc){ .va = (uintptr_t)b1, .key = xs_mr_rkey(m1), .len = 1024 };
+	xs_srp_desc_put(table, &d);
+	d = (struct xs_srp_desc){ .va = (uintptr_t)b2, .key = xs_mr_rkey(m2), .len = 3072 };
+	xs_srp_desc_put(table + 16, &d);
+	c.cdb[0] = 0x88;
+	xs_put64(c.cdb + 2, 16);
+	xs_put32(c.cdb + 10, 8);
+	c.in.fmt = XS_SRP_FMT_INDIRECT;
+	c.in.count = 0;
+	c.in.external = true;
+	c.in.table = (struct xs_srp_desc){ .va = (uintptr_t)table, .key = xs_mr_rkey(mt),
+					   .len = sizeof(table) };
+	c.in.total_len = 4096;
+	n = xs_srp_cmd_encode(&c, iu, sizeof(iu));
+	assert_true(n > 0);
+	raw_send(&r, iu, (size_t)n);
+	assert_int_equal(raw_recv(&r, rsp), 36);
+	assert_int_equal(rsp[0], 0xc1);
+	assert_int_equal(xs_get64(rsp + 8), 0x51);
+	assert_int_equal(rsp[19], 0);
+	assert_memory_equal(b1, w, 1024);
+	assert_memory_equal(b2, w + 1024, 3072);
+	/* The command claims 8192 bytes; the table holds 4096. */
+	c.tag = 0x52;
+	c.in.total_len = 8192;
+	n = xs_srp_cmd_encode(&c, iu, sizeof(iu));
+	raw_send(&r, iu, (size_t)n);
+	assert_int_equal(raw_recv(&r, rsp), 40);
+	assert_int_equal(xs_get64(rsp + 8), 0x52);
+	assert_true(rsp[18] & XS_SRP_RSP_RSPVALID);
+	assert_int_equal(xs_get32(rsp + 32), 4);
+	assert_int_equal(rsp[36 + 3], XS_SRP_RSP_FIELDS_INVALID);
+	xs_mr_dereg(m1);
+	xs_mr_dereg(m2);
+	xs_mr_dereg(mt);
+	raw_fini(&r);
+	free(b1);
+	free(b2);
+	fx_free(x);
+}
+
 static void test_credit_overrun(void **state)
 {
 	struct fx *x = fx_new(8, 5000);
@@ -936,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_credits),
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_forged_descriptor),
+		cmocka_unit_test(test_external_table),
 		cmocka_unit_test(test_credit_overrun),
 		cmocka_unit_test(test_task_mgmt),
 		cmocka_unit_test(test_logout),
