@@ -24,6 +24,8 @@
 #include <xscore/common.h>
 #include <xscore/log.h>
 
+#include <xsvnic/vnic.h>
+
 #include "xscored.h"
 
 #define CTL_LOG "control"
@@ -66,6 +68,32 @@ static const char *port_state_str(enum xs_port_state s)
 	case XS_PORT_ACTIVE: return "active";
 	}
 	return "unknown";
+}
+
+/* The vNIC module's own counters, null when the record-only handler owns it. */
+static json_t *vnic_fabric_json(const struct xs_ulp_dev *dev)
+{
+	struct xsvnic_stats st;
+
+	if (xsvnic_dev_stats(dev, &st) < 0)
+		return json_null();
+	return json_pack("{s:s,s:s,s:i,s:b,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+			 "s:I,s:I,s:I,s:I,s:s}",
+			 "state", xsvnic_state_str(st.state), "ifname", st.ifname,
+			 "ifindex", st.ifindex, "link_up", st.link_up,
+			 "speed_mbps", (int)st.speed_mbps,
+			 "tx_frames", (json_int_t)st.tx_frames, "tx_bytes", (json_int_t)st.tx_bytes,
+			 "rx_frames", (json_int_t)st.rx_frames, "rx_bytes", (json_int_t)st.rx_bytes,
+			 "tx_gap_drops", (json_int_t)st.tx_gap_drops,
+			 "tx_ring_drops", (json_int_t)st.tx_ring_drops,
+			 "rx_errors", (json_int_t)st.rx_errors, "ctrl_rx", (json_int_t)st.ctrl_rx,
+			 "ctrl_tx", (json_int_t)st.ctrl_tx, "ctrl_bad", (json_int_t)st.ctrl_bad,
+			 "heartbeats_tx", (json_int_t)st.heartbeats_tx,
+			 "heartbeats_rx", (json_int_t)st.heartbeats_rx,
+			 "connects", (json_int_t)st.connects,
+			 "reconnects", (json_int_t)st.reconnects,
+			 "start_timeouts", (json_int_t)st.start_timeouts,
+			 "mcast_sent", (json_int_t)st.mcast_sent, "last_error", st.last_error);
 }
 
 static json_t *vnic_json(const struct xs_vnic_msg *m)
@@ -209,6 +237,8 @@ static json_t *host_json(struct xscored_host *xh, uint64_t now)
 		json_object_set_new(d, "updates", json_integer(xscored_registry_updates(dev)));
 		json_object_set_new(d, "config", vnic ? vnic_json(&dev->cfg.vnic)
 						      : vhba_json(&dev->cfg.vhba));
+		if (vnic)
+			json_object_set_new(d, "fabric", vnic_fabric_json(dev));
 		json_array_append_new(devices, d);
 	}
 

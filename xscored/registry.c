@@ -89,14 +89,16 @@ static const struct xs_ulp_ops reg_vhba_ops = {
 	.remove = reg_remove,
 };
 
-int xscored_registry_attach(struct xscored_registry *r, struct xs_host *h)
+int xscored_registry_attach(struct xscored_registry *r, struct xs_host *h, bool vnic_too)
 {
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	rc = xs_host_register_ulp(h, &reg_vnic_ops, r);
-	if (rc < 0)
-		return rc;
+	if (vnic_too) {
+		rc = xs_host_register_ulp(h, &reg_vnic_ops, r);
+		if (rc < 0)
+			return rc;
+	}
 	return xs_host_register_ulp(h, &reg_vhba_ops, r);
 }
 
@@ -110,6 +112,9 @@ uint32_t xscored_registry_updates(const struct xs_ulp_dev *dev)
 uint64_t xscored_registry_changed_ms(const struct xs_ulp_dev *dev)
 {
 	const struct reg_entry *e = dev->priv;
+	const char *mod = xs_host_ulp_name(dev->host, dev->xsmp_type);
 
+	if (!mod || strncmp(mod, "registry-", 9))
+		return dev->updated_ms;
 	return e ? e->changed_ms : 0;
 }

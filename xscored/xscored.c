@@ -22,6 +22,8 @@
 #include <xscore/common.h>
 #include <xscore/log.h>
 
+#include <xsvnic/vnic.h>
+
 #include "xscored.h"
 
 #define MAIN_LOG "xscored"
@@ -41,6 +43,7 @@ struct options {
 	int backoff_max_ms;
 	int mad_timeout_ms;
 	int fabric_wait_ms;
+	bool no_devices;
 };
 
 static void usage(FILE *f)
@@ -61,6 +64,7 @@ static void usage(FILE *f)
 		"      --backoff-max SECONDS  cap of the retry back-off (default 60)\n"
 		"      --mad-timeout MS   wait per SA / XCM_REQUEST attempt (default 3000)\n"
 		"      --fabric-wait SECONDS  keep trying to open the port this long (default 10)\n"
+		"      --no-devices       record the vNIC configuration only (no TAP interfaces)\n"
 		"  -h, --help             this text\n");
 }
 
@@ -93,6 +97,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "backoff-max", required_argument, NULL, 2 },
 		{ "mad-timeout", required_argument, NULL, 3 },
 		{ "fabric-wait", required_argument, NULL, 4 },
+		{ "no-devices", no_argument, NULL, 5 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -154,6 +159,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			o->fabric_wait_ms = (int)v * 1000;
+			break;
+		case 5:
+			o->no_devices = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -333,7 +341,18 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		d.n_hosts++;
-		rc = xscored_registry_attach(&d.hosts[i].registry, d.hosts[i].host);
+		if (!o.no_devices) {
+			struct xsvnic_mod_opts vo = { .size = sizeof(vo), .fabric_spec = o.fabric };
+
+			d.hosts[i].vnic = xsvnic_mod_new(d.hosts[i].host, &vo);
+			if (!d.hosts[i].vnic) {
+				XS_ERR(MAIN_LOG, "host %s: vNIC module: %s", hname,
+				       xs_strerror(-errno));
+				goto out;
+			}
+		}
+		rc = xscored_registry_attach(&d.hosts[i].registry, d.hosts[i].host,
+					     o.no_devices);
 		if (rc < 0) {
 			XS_ERR(MAIN_LOG, "configuration registry: %s", xs_strerror(rc));
 			goto out;
@@ -351,8 +370,13 @@ int main(int argc, char **argv)
 	XS_NOTICE(MAIN_LOG, "stopped");
 	xscored_control_close(&d);
 out:
-	for (i = 0; i < d.n_hosts; i++)
-		xs_host_free(d.hosts[i].host);
+	for (i = 0; i < d.n_hosts; i++) {
+		struct xsvnic_mod *vm = d.hosts[i].vnic;
+
+		xs_host_free(d.hosts[i].host); /* removes the devices through the modules */
+		if (vm)
+			xsvnic_mod_free(vm);
+	}
 	free(d.hosts);
 	if (d.stop_timer)
 		xs_timer_free(d.stop_timer);

@@ -3,6 +3,7 @@
 #ifndef XSCORED_H
 #define XSCORED_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -19,13 +20,17 @@ struct xscored_registry {
 	uint32_t n_entries;
 	uint64_t installs, updates, removes;
 };
-int xscored_registry_attach(struct xscored_registry *r, struct xs_host *h);
+/* Registers the record-only vHBA handler, and the vNIC one too when
+ * @vnic_too (xscored --no-devices: no TAP interfaces are created). */
+int xscored_registry_attach(struct xscored_registry *r, struct xs_host *h, bool vnic_too);
 uint32_t xscored_registry_updates(const struct xs_ulp_dev *dev);
 uint64_t xscored_registry_changed_ms(const struct xs_ulp_dev *dev);
 
+struct xsvnic_mod;
 struct xscored_host {
 	struct xs_host *host;
 	struct xscored_registry registry;
+	struct xsvnic_mod *vnic;    /* the vNIC module, NULL with --no-devices */
 };
 
 struct xscored {

@@ -19,6 +19,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: xsctl [-S SOCKET | -s STATE_DIR -p PORT_NAME] status|summary [--json]\n"
+		   "       xsctl [...] vnic show [NAME] [--json]   fabric counters of the vNICs\n"
 		   "  -S, --socket PATH      xscored control socket\n"
 		   "  -s, --state-dir DIR    xscored state directory (default /run/xsigo or $XS_STATE_DIR)\n"
 		   "  -p, --port-name NAME   the port name xscored was started with (default: host name)\n"
@@ -173,6 +174,47 @@ static void print_host(json_t *h)
 	}
 }
 
+/* `xsctl vnic show [NAME]`: the vNIC module's fabric counters per vNIC. */
+static int print_vnics(json_t *doc, const char *only)
+{
+	size_t i, j;
+	json_t *h, *d;
+	int shown = 0;
+
+	printf("%-16s %-10s %-6s %-10s %-10s %-10s %-10s %-8s %-8s %-6s %-6s %s\n", "NAME", "STATE",
+	       "LINK", "TX_FRAMES", "RX_FRAMES", "GAP_DROPS", "RING_DROPS", "ERRORS", "HB_TX/RX",
+	       "CONN", "RECONN", "LAST_ERROR");
+	json_array_foreach(json_object_get(doc, "hosts"), i, h) {
+		json_array_foreach(json_object_get(h, "devices"), j, d) {
+			json_t *f = json_object_get(d, "fabric");
+			char hb[32];
+
+			if (strcmp(str(d, "type"), "vnic") || (only && strcmp(only, str(d, "name"))))
+				continue;
+			shown++;
+			if (!json_is_object(f)) {
+				printf("%-16s %-10s (recorded only: no interface)\n", str(d, "name"),
+				       str(d, "state"));
+				continue;
+			}
+			snprintf(hb, sizeof(hb), "%lld/%lld", num(f, "heartbeats_tx"),
+				 num(f, "heartbeats_rx"));
+			printf("%-16s %-10s %-6s %-10lld %-10lld %-10lld %-10lld %-8lld %-8s %-6lld "
+			       "%-6lld %s\n", str(d, "name"), str(f, "state"),
+			       json_is_true(json_object_get(f, "link_up")) ? "up" : "down",
+			       num(f, "tx_frames"), num(f, "rx_frames"), num(f, "tx_gap_drops"),
+			       num(f, "tx_ring_drops"), num(f, "rx_errors") + num(f, "ctrl_bad"), hb,
+			       num(f, "connects"), num(f, "reconnects"),
+			       *str(f, "last_error") ? str(f, "last_error") : "-");
+		}
+	}
+	if (only && !shown) {
+		fprintf(stderr, "xsctl: no vNIC named '%s'\n", only);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -184,7 +226,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock = NULL, *dir = NULL, *port = NULL, *cmd;
+	const char *sock = NULL, *dir = NULL, *port = NULL, *cmd, *vnic_name = NULL;
+	bool vnic_cmd = false;
 	char path[256], host[64], req[64], *answer = NULL;
 	bool json = false;
 	int c, timeout_ms = 5000, ret = 1;
@@ -213,12 +256,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xsctl: '%s' is ambiguous (status, summary)\n", cmd);
 		return 2;
 	}
-	if (cmd[0] && strncmp(cmd, "status", strlen(cmd)) == 0) {
+	if (strcmp(cmd, "vnic") == 0) {
+		if (optind + 1 >= argc || strcmp(argv[optind + 1], "show")) {
+			fprintf(stderr, "xsctl: usage: xsctl vnic show [NAME] [--json]\n");
+			return 2;
+		}
+		vnic_cmd = true;
+		cmd = "status";
+		optind++;
+		if (optind + 1 < argc && argv[optind + 1][0] != '-')
+			vnic_name = argv[++optind];
+	} else if (cmd[0] && strncmp(cmd, "status", strlen(cmd)) == 0) {
 		cmd = "status";
 	} else if (cmd[0] && strncmp(cmd, "summary", strlen(cmd)) == 0) {
 		cmd = "summary";
 	} else {
-		fprintf(stderr, "xsctl: unknown command '%s' (valid: status, summary)\n", cmd);
+		fprintf(stderr, "xsctl: unknown command '%s' (valid: status, summary, vnic show)\n",
+			cmd);
 		return 2;
 	}
 	for (i = (size_t)optind + 1; i < (size_t)argc; i++) {
@@ -257,7 +311,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xsctl: %s\n", str(doc, "error"));
 		goto out_doc;
 	}
-	if (json) {
+	if (vnic_cmd && !json) {
+		ret = print_vnics(doc, vnic_name);
+		goto out_doc;
+	} else if (json) {
 		char *s = json_dumps(doc, JSON_INDENT(2));
 
 		if (s)

@@ -229,6 +229,54 @@ static void vlan_text(json_t *e, char *out, size_t cap)
 		snprintf(out, cap, "trunk %s", *vl ? vl : "all");
 }
 
+static void drops_text(json_t *o, char *buf, size_t cap)
+{
+	const char *k;
+	json_t *v;
+	size_t off = 0;
+
+	buf[0] = 0;
+	json_object_foreach(o, k, v)
+		off += (size_t)snprintf(buf + off, off < cap ? cap - off : 0, "%s%s %lld",
+					off ? ", " : "", k, (long long)json_integer_value(v));
+	if (!buf[0])
+		snprintf(buf, cap, "none");
+}
+
+/* The vNIC I/O module's entry of a vNIC's status (host "io-module"). */
+static void render_vnic_io(FILE *out, json_t *status)
+{
+	json_t *e, *p;
+	size_t i;
+	char din[512], dout[512];
+
+	json_array_foreach(status, i, e) {
+		if (strcmp(str(e, "host"), "io-module"))
+			continue;
+		p = json_object_get(e, "port");
+		drops_text(json_object_get(e, "drops_in"), din, sizeof(din));
+		drops_text(json_object_get(e, "drops_out"), dout, sizeof(dout));
+		fprintf(out,
+			"  data path    %s on uplink %s (link %s), switch port %lld\n"
+			"  from host    %lld frames, %lld bytes\n"
+			"  to host      %lld frames, %lld bytes, %lld dropped (no send slot / not up)\n"
+			"  switch port  rx %lld frames, tx %lld frames, forwarded %lld\n"
+			"  drops in     %s\n  drops out    %s\n"
+			"  rate         %lld yellow in, %lld yellow out\n"
+			"  control      %lld rx, %lld tx, %lld bad, %lld heartbeats, %lld multicast lists\n"
+			"  sessions     %lld started, %lld closed%s%s\n",
+			str(e, "state"), *str(e, "uplink") ? str(e, "uplink") : "-",
+			str(e, "uplink_link"), num(e, "switch_port"), num(e, "from_host_frames"),
+			num(e, "from_host_bytes"), num(e, "to_host_frames"), num(e, "to_host_bytes"),
+			num(e, "to_host_drops"), num(p, "rx_frames"), num(p, "tx_frames"),
+			num(p, "fwd_frames"), din, dout, num(e, "rate_yellow_in"),
+			num(e, "rate_yellow_out"), num(e, "ctrl_rx"), num(e, "ctrl_tx"),
+			num(e, "ctrl_bad"), num(e, "heartbeats"), num(e, "mcast_lists"),
+			num(e, "connects"), num(e, "disconnects"), *str(e, "last_error") ? "; last: " : "",
+			str(e, "last_error"));
+	}
+}
+
 static void render_vnics(FILE *out, const struct xcm_cmd *cmd, json_t *reply)
 {
 	struct table t = { .ncols = 8, .head = { "NAME", "PROFILE", "MAC", "MTU", "VLANS", "UPLINK", "ADMIN",
@@ -251,6 +299,7 @@ static void render_vnics(FILE *out, const struct xcm_cmd *cmd, json_t *reply)
 			num(e, "mtu"), vl, *str(e, "uplink") ? str(e, "uplink") : "-",
 			num(e, "cir"), num(e, "pir"), *str(e, "ha_group") ? str(e, "ha_group") : "-",
 			str(e, "admin"), st);
+		render_vnic_io(out, json_object_get(e, "status"));
 		return;
 	}
 	json_array_foreach(arr, i, e) {

@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include "xcm/xcm.h"
 #include "xds/xds.h"
+#include "vio.h"
 
 #define COMP "director"
 #define SHUTDOWN_BOUND_MS 2000
@@ -34,6 +35,7 @@ struct director {
 	struct xsd_store *store;
 	struct xsd_xds *xds;
 	struct xsd_xcm *xcm;
+	struct xsd_vio *vio;        /* vNIC I/O module */
 	struct xsd_ctl_ctx ctl;
 	struct xsd_ctl_server *ctl_srv;
 	struct xs_timer *stop_timer;
@@ -51,6 +53,7 @@ static struct option long_opts[] = {
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "debug", required_argument, NULL, 'd' },
 	{ "push-wait-ms", required_argument, NULL, 'W' },
+	{ "uplink", required_argument, NULL, 'U' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -66,6 +69,8 @@ static void usage(FILE *f)
 		   "  --ctl-socket PATH     control socket (default /run/xsigo/director.sock)\n"
 		   "  --ctl-group GROUP     group owning the control socket (mode 0660)\n"
 		   "  --name NAME           director name sent to hosts (default: the hostname)\n"
+		   "  --uplink NAME=IF      uplink NAME (xcm uplink add NAME) is interface IF\n"
+		   "                        (repeatable, up to 8; the first serves vNICs without one)\n"
 		   "  -f, --foreground      stay in the foreground, log to stderr\n"
 		   "  -d, --debug LIST      debug logs for components: xcm,xds,ctl,store,fabric,all\n"
 		   "See xsdirectord(8).\n");
@@ -79,6 +84,8 @@ static void d_changed(void *arg, const struct xsd_change *c, struct xsd_ctl_req 
 {
 	struct director *d = arg;
 
+	if (d->vio && c->kind == XSD_CHANGE_VNIC && c->action != XSD_CHANGE_ADD)
+		xsd_vio_vnic_changed(d->vio, c->resource_id, c->action == XSD_CHANGE_DELETE);
 	if (d->xcm)
 		xsd_xcm_ctl_hooks.changed(d->xcm, c, req);
 }
@@ -100,8 +107,17 @@ static json_t *d_hosts(void *arg)
 static json_t *d_device_status(void *arg, uint64_t rid)
 {
 	struct director *d = arg;
+	json_t *a = d->xcm ? xsd_xcm_ctl_hooks.device_status(d->xcm, rid) : json_array();
+	json_t *io = xsd_vio_vnic_json(d->vio, rid);
 
-	return d->xcm ? xsd_xcm_ctl_hooks.device_status(d->xcm, rid) : json_array();
+	/* the vNIC I/O module's view rides along as one more entry */
+	if (io && a) {
+		json_object_set_new(io, "host", json_string("io-module"));
+		json_array_append_new(a, io);
+	} else if (io) {
+		json_decref(io);
+	}
+	return a;
 }
 
 static json_t *d_stats(void *arg)
@@ -112,6 +128,11 @@ static json_t *d_stats(void *arg)
 
 	json_object_update(o, x);
 	json_decref(x);
+	if (d->vio) {
+		x = xsd_vio_stats_json(d->vio);
+		json_object_update(o, x);
+		json_decref(x);
+	}
 	return o;
 }
 
@@ -140,6 +161,8 @@ static void fabric_cb(struct xs_loop *loop, int fd, unsigned int events, void *a
 				xsd_xcm_port_changed(d->xcm, &ev.attr);
 			continue;
 		}
+		if (xsd_vio_fabric_event(d->vio, &ev))
+			continue;
 		if (d->xcm)
 			xsd_xcm_fabric_event(d->xcm, &ev);
 	}
@@ -200,6 +223,7 @@ int main(int argc, char **argv)
 	struct xsd_ctl_server_opts so = { 0 };
 	struct xs_fabric_opts fo = { .size = sizeof(fo) };
 	struct xsd_xcm_opts xo = { 0 };
+	struct xsd_vio_opts vo = { 0 };
 	struct director d = { 0 };
 	struct xsd_err err;
 	bool foreground = false;
@@ -216,6 +240,14 @@ int main(int argc, char **argv)
 		case 'f': foreground = true; break;
 		case 'd': debug = optarg; break;
 		case 'W': xo.push_wait_ms = atoi(optarg); break;
+		case 'U':
+			if (vo.n_uplinks == XSD_VIO_MAX_UPLINKS || !strchr(optarg, '=')) {
+				fprintf(stderr, "xsdirectord: --uplink '%s': give NAME=IF (at most %d)\n",
+					optarg, XSD_VIO_MAX_UPLINKS);
+				return 2;
+			}
+			vo.uplinks[vo.n_uplinks++] = optarg;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -277,6 +309,13 @@ int main(int argc, char **argv)
 	} else if (!d.xcm) {
 		goto free_xds;
 	}
+	if (d.xcm) {
+		d.vio = xsd_vio_new(d.loop, d.fabric, d.store, &vo);
+		if (!d.vio) {
+			XS_ERR(COMP, "vNIC I/O module: %s", strerror(errno));
+			goto free_xcm;
+		}
+	}
 	d.ctl.store = d.store;
 	d.ctl.hooks = &director_hooks;
 	d.ctl.hooks_arg = &d;
@@ -285,7 +324,7 @@ int main(int argc, char **argv)
 	so.mode = 0660;
 	d.ctl_srv = xsd_ctl_server_new(d.loop, &d.ctl, &so);
 	if (!d.ctl_srv)
-		goto free_xcm;
+		goto free_vio;
 	XS_NOTICE(COMP, "ready: %s port '%s' LID %u GUID 0x%016llx, store %s (schema %d), control %s",
 		  xs_fabric_backend(d.fabric), d.port.port_name, d.port.lid,
 		  (unsigned long long)d.port.port_guid, dbpath, xsd_store_schema_version(d.store),
@@ -294,6 +333,8 @@ int main(int argc, char **argv)
 	XS_NOTICE(COMP, "stopped");
 
 	xsd_ctl_server_free(d.ctl_srv);
+free_vio:
+	xsd_vio_free(d.vio);
 free_xcm:
 	xsd_xcm_free(d.xcm);
 free_xds:

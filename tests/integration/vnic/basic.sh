@@ -1,0 +1,94 @@
+#!/bin/bash
+# vNIC end to end: host1's vNIC pings the LAN behind the director (IPv4 and
+# IPv6 with neighbour discovery); a TCP transfer verified by sha256; the
+# director SIGKILLed and restarted: traffic resumes within 2 s on the same
+# interface (ifindex unchanged); the uplink down/up turns the host's carrier
+# off/on; a vNIC deleted removes the interface.
+source "$(dirname "$0")/lib.sh"
+
+setup_net
+start_fabricd
+start_director
+xcm uplink add lan >/dev/null
+xcm profile add web --hostname host1 >/dev/null
+xcm vnic add veth1 --profile web --uplink lan >/dev/null
+start_host "$NS_H1" host1
+
+wait_for 20 "interface veth1 on host1" ip -n "$NS_H1" link show veth1
+ip -n "$NS_H1" addr add 10.77.0.11/24 dev veth1
+ip -n "$NS_H1" addr add fd77::11/64 dev veth1 nodad
+wait_for 15 "carrier on veth1" carrier "$NS_H1" veth1
+check "IPv4 ping host1 -> LAN" in_ns "$NS_H1" ping -c 3 -i 0.2 -W 2 10.77.0.1
+check "IPv6 ping host1 -> LAN (neighbour discovery)" in_ns "$NS_H1" ping -6 -c 3 -i 0.2 -W 2 fd77::1
+
+# TCP: 8 MiB of random bytes from the LAN to host1 and back, sha256 compared
+head -c 8388608 /dev/urandom >"$T/blob"
+want=$(sha256sum <"$T/blob" | cut -d' ' -f1)
+in_ns "$NS_H1" timeout 30 python3 -c '
+import socket,sys,hashlib
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.77.0.11", 5001)); s.listen(1); c,_=s.accept(); h=hashlib.sha256()
+while True:
+    b=c.recv(65536)
+    if not b: break
+    h.update(b)
+open(sys.argv[1],"w").write(h.hexdigest())' "$T/got" &
+srv=$!
+wait_for 5 "TCP listener on host1" bash -c "ip netns exec $NS_H1 ss -ltn | grep -q :5001"
+in_ns "$NS_LAN" timeout 30 python3 -c '
+import socket,sys
+s=socket.create_connection(("10.77.0.11", 5001), timeout=10)
+s.sendall(open(sys.argv[1],"rb").read()); s.close()' "$T/blob"
+wait $srv
+check "TCP 8 MiB LAN -> host1, sha256 equal" test "$(cat "$T/got" 2>/dev/null)" = "$want"
+
+# UDP: 200 datagrams host1 -> LAN, each numbered, all received in order
+in_ns "$NS_LAN" timeout 20 python3 -c '
+import socket,sys
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.77.0.1", 5002)); s.settimeout(5)
+got=[]
+try:
+    while len(got) < 200: got.append(int(s.recv(100)))
+except socket.timeout: pass
+open(sys.argv[1],"w").write(" ".join(map(str,got)))' "$T/udp" &
+srv=$!
+wait_for 5 "UDP socket on the LAN" bash -c "ip netns exec $NS_LAN ss -lun | grep -q :5002"
+in_ns "$NS_H1" python3 -c '
+import socket,time
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(200):
+    s.sendto(b"%d" % i, ("10.77.0.1", 5002)); time.sleep(0.001)'
+wait $srv
+check "UDP 200 datagrams host1 -> LAN, all in order" test "$(cat "$T/udp")" = "$(seq -s' ' 0 199)"
+
+# fabric counters on the host, switch counters on the director
+check "xsctl vnic show lists veth1 up" bash -c "\"$XSCTL\" -S \"$T/host1/xscored-port-host1.sock\" vnic show | grep -E '^veth1 +up'"
+check "xcm show vnic veth1 has data-path counters" bash -c "\"$XCM\" --json show vnic veth1 | python3 -c 'import json,sys; d=json.load(sys.stdin); io=[s for s in d[\"vnics\"][0][\"status\"] if s[\"host\"]==\"io-module\"][0]; assert io[\"state\"]==\"up\" and io[\"from_host_frames\"]>200, io'"
+
+# uplink down/up -> carrier off/on on the host
+ip -n "$NS_DIR" link set upl0 down
+wait_for 5 "carrier off on veth1 after uplink down" no_carrier "$NS_H1" veth1 && echo "ok: uplink down -> NO-CARRIER on host1"
+ip -n "$NS_DIR" link set upl0 up
+wait_for 10 "carrier on veth1 after uplink up" carrier "$NS_H1" veth1 && echo "ok: uplink up -> carrier on host1"
+CHECKS=$((CHECKS + 2))
+
+# director SIGKILLed and restarted: traffic resumes within 2 s, same ifindex
+idx=$(ifindex "$NS_H1" veth1)
+wait_for 10 "ping before the kill" in_ns "$NS_H1" ping -c 1 -W 1 10.77.0.1
+kill -KILL "$DIRECTOR_PID"
+wait "$DIRECTOR_PID" 2>/dev/null
+start_director
+t0=$(now_ms)
+wait_for 15 "ping after the restart" in_ns "$NS_H1" ping -c 1 -W 1 10.77.0.1
+t1=$(now_ms)
+echo "traffic resumed $((t1 - t0)) ms after the director's control socket came back"
+check "traffic resumes within 2 s of the restart" test $((t1 - t0)) -le 2000
+check "interface not re-created (ifindex $idx)" test "$(ifindex "$NS_H1" veth1)" = "$idx"
+
+# delete -> the interface goes away
+xcm vnic delete veth1 >/dev/null
+wait_for 10 "veth1 removed" bash -c "! ip -n $NS_H1 link show veth1"
+CHECKS=$((CHECKS + 1))
+
+echo "vnic basic: $CHECKS checks, $FAILS failed"
+[ "$FAILS" -eq 0 ]
