@@ -856,6 +856,74 @@ static void test_task_mgmt(void **state)
 	fx_free(x);
 }
 
+/* ABORT TASK of a command in flight. The raw port sends a WRITE whose
+ * data-out the target must fetch with RDMA READ from us, and right behind
+ * it the ABORT TASK, without polling in between (so our side of the RDMA
+ * READ is served late). Aborted: no SRP_RSP for the write, the task
+ * management response returns both credits (delta 2), the LUN is
+ * untouched. If the write still won the race, its SRP_RSP comes first and
+ * the abort returns one credit. Either way the credits add up. */
+static void test_abort_in_flight(void **state)
+{
+	struct fx *x = fx_new(8, 5000);
+	struct raw r;
+	struct xs_event ev;
+	uint8_t *buf = malloc(65536), rsp[512], iu[128], back[4096];
+	struct xs_srp_cmd c = { .tag = 0x61, .cdb_len = 16 };
+	struct xs_srp_tsk_mgmt tm = { .tag = 0x62, .func = XS_SRP_TSK_ABORT_TASK, .task_tag = 0x61 };
+	struct xs_mr *mr;
+	int n, aborted = 0, raced = 0;
+
+	assert_int_equal(xsvhba_wait_ready(x->v, 5000), 0);
+	raw_init(&r, "raw12");
+	raw_login(&r, x->tlid, 512, 0x0006, &ev);
+	assert_int_equal(ev.type, XS_EV_ESTABLISHED);
+	memset(buf, 0x3c, 65536);
+	mr = xs_mr_reg(r.pd, buf, 65536, XS_ACCESS_REMOTE_READ);
+	for (int round = 0; round < 5; round++) {
+		raw_clear_ua(&r);
+		c.tag = 0x61 + (uint64_t)round * 2;
+		tm.tag = c.tag + 1;
+		tm.task_tag = c.tag;
+		c.cdb[0] = 0x8a;
+		xs_put64(c.cdb + 2, 4096 + (uint64_t)round * 128);
+		xs_put32(c.cdb + 10, 128);
+		c.out.fmt = XS_SRP_FMT_DIRECT;
+		c.out.direct = (struct xs_srp_desc){ .va = (uintptr_t)buf, .key = xs_mr_rkey(mr),
+						     .len = 65536 };
+		c.out.total_len = 65536;
+		n = xs_srp_cmd_encode(&c, iu, sizeof(iu));
+		raw_send(&r, iu, (size_t)n);
+		n = xs_srp_tsk_mgmt_encode(&tm, iu, sizeof(iu));
+		raw_send(&r, iu, (size_t)n);
+		usleep(5000);
+		assert_true(raw_recv(&r, rsp) >= 36);
+		if (xs_get64(rsp + 8) == tm.tag) {
+			/* aborted: the write never answered, both credits back */
+			assert_int_equal(xs_get32(rsp + 4), 2);
+			assert_int_equal(rsp[36 + 3], XS_SRP_RSP_NO_FAILURE);
+			aborted++;
+			assert_int_equal(xsvhba_read(x->v, 0, back, (4096 + (uint64_t)round * 128) * 512,
+						     sizeof(back)), 0);
+			for (size_t i = 0; i < sizeof(back); i++)
+				assert_int_equal(back[i], 0);
+		} else {
+			assert_int_equal(xs_get64(rsp + 8), c.tag);
+			assert_int_equal(rsp[19], 0);
+			assert_true(raw_recv(&r, rsp) >= 40);
+			assert_int_equal(xs_get64(rsp + 8), tm.tag);
+			assert_int_equal(xs_get32(rsp + 4), 1);
+			raced++;
+		}
+	}
+	print_message("abort in flight: %d aborted, %d completed first\n", aborted, raced);
+	assert_int_equal(tstats(x).aborted, (uint64_t)aborted);
+	xs_mr_dereg(mr);
+	raw_fini(&r);
+	free(buf);
+	fx_free(x);
+}
+
 static void do_logout(struct fx *x, void *arg)
 {
 	*(int *)arg = xsvhba_logout(x->v);
@@ -1006,6 +1074,7 @@ int main(void)
 		cmocka_unit_test(test_external_table),
 		cmocka_unit_test(test_credit_overrun),
 		cmocka_unit_test(test_task_mgmt),
+		cmocka_unit_test(test_abort_in_flight),
 		cmocka_unit_test(test_logout),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_aer_and_mask),
