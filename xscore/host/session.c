@@ -136,11 +136,19 @@ static void session_close(struct xs_xsmp_client *c, uint64_t now, const char *wh
 	bool was_up = c->state == XS_SESS_UP;
 
 	if (why && *why) {
+		/* Say a failure once at info level; the same one again (a host
+		 * retrying with back-off) goes to debug. */
+		bool repeat = !was_up && strcmp(c->last_error, why) == 0;
+
 		snprintf(c->last_error, sizeof(c->last_error), "%s", why);
-		if (c->state != XS_SESS_INIT)
+		if (c->state != XS_SESS_INIT && !repeat)
 			XS_INFO(XS_XSMP_LOG, "session %s to XCM %016llx (LID %u): %s",
 				c->host->session_name, (unsigned long long)c->xcm_guid,
 				c->xcm_lid, why);
+		else if (c->state != XS_SESS_INIT)
+			XS_DEBUG(XS_XSMP_LOG, "session %s to XCM %016llx (LID %u): %s (again)",
+				 c->host->session_name, (unsigned long long)c->xcm_guid,
+				 c->xcm_lid, why);
 	}
 	set_state(c, XS_SESS_DISCONNECTING, now);
 	c->tops->close(c);
@@ -168,7 +176,14 @@ static void start_connect(struct xs_xsmp_client *c, uint64_t now)
 	c->tx_outstanding = 0;
 	set_state(c, XS_SESS_CONNECTING, now);
 	rc = c->tops->connect(c);
-	if (rc < 0) {
+	if (rc == -EOPNOTSUPP && c->host->fabric) {
+		char why[128];
+
+		/* e.g. "umad": MADs only, so discovery works but no session can */
+		snprintf(why, sizeof(why), "connect failed: fabric '%s' has no connection "
+			 "manager (MADs only)", xs_fabric_backend(c->host->fabric));
+		session_close(c, now, why);
+	} else if (rc < 0) {
 		char why[128];
 
 		snprintf(why, sizeof(why), "connect failed: %s", xs_strerror(rc));
