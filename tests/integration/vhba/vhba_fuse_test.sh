@@ -4,7 +4,8 @@
 # xsvhba-fuse mounting them; fio with crc32c verify through the FUSE file;
 # the target killed with SIGKILL in the middle of a fio write run and
 # restarted within the link-down timeout (no I/O error, verify passes); a
-# masked LUN invisible; a LUN hot-added and seen; clean unmount on SIGTERM.
+# masked LUN invisible; a LUN hot-added and seen, another removed and gone;
+# clean unmount on SIGTERM.
 #
 # usage: vhba_fuse_test.sh XS-FABRICD XSD-SRPT XSVHBA-FUSE WORKDIR
 set -u
@@ -100,7 +101,15 @@ dd if="$WORK/pat" of="$WORK/mnt/lun2" bs=1M conv=notrunc,fsync status=none || fa
 cmp -n 1048576 "$WORK/pat" "$WORK/lun2.img" || fail "lun2 data"
 echo "hot-added lun2 seen and written"
 
-# 5. Clean unmount on SIGTERM.
+# 5. Remove LUN 1 on the target: its file goes away.
+sed -i '/^lun 1 /d' "$WORK/srpt.conf"
+kill -HUP "$TGT_PID"
+for i in $(seq 100); do [ -e "$WORK/mnt/lun1" ] || break; sleep 0.1; done
+[ -e "$WORK/mnt/lun1" ] && fail "removed lun1 is still there"
+[ -e "$WORK/mnt/lun0" ] || fail "lun0 went away with lun1"
+echo "removed lun1 gone: $(ls "$WORK/mnt" | tr '\n' ' ')"
+
+# 6. Clean unmount on SIGTERM.
 kill -TERM "$FUSE_PID"
 wait "$FUSE_PID"
 rc=$?
