@@ -54,6 +54,17 @@ vhba fcb 32"
 wait_for 20 "hostC rejected" bash -c "'$XCM' show hosts | grep -q '^hostC .* rejected .*unknown host: no profile binds it and auto-accept is off$'"
 CHECKS=$((CHECKS + 1))
 [ -z "$(devs hostC)" ] || fail "hostC holds devices: $(devs hostC)"
+# the host sees the reason too: discovery worked (the XDS answers a host
+# without a profile), the session shows the director's REG_REJECT text
+CHECKS=$((CHECKS + 1))
+hc=$("$XSCTL" -S "$T/hostC/xscored-port-hostC.sock" status --json | python3 -c '
+import json, sys
+h = json.load(sys.stdin)["hosts"][0]; s = h["sessions"][0]
+print(h["xds"]["result"] + " | " + s["state"] + " | " + s["last_error"] + " | rejects>0=" + str(s["rejects"] > 0))')
+case "$hc" in
+"1 XCM from XDS LID "[0-9]*" | "*" | rejected by director: reason 1: unknown host: no profile binds it and auto-accept is off | rejects>0=True") ;;
+*) fail "hostC's xsctl status: $hc" ;;
+esac
 
 # pushes reach the right host, acknowledged
 expect_match "^vnic a2 installed on hostA \(acknowledged\)$" vnic add a2 --profile pA
