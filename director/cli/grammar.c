@@ -187,8 +187,14 @@ static const struct token t_config[] = {
 };
 
 static const struct token t_uplink_name[] = { { T_NAME, .key = "name", .v = { K_NAME, "uplink", 0, 0, XSD_UPLINK_MAX, "NAME" }, .next = t_end }, { T_NONE } };
+static const struct opt o_uplink[] = {
+	{ "--interface", "interface", { K_OPT_NAME, "interface", 0, 0, 15, "IF" } },
+	{ NULL }
+};
+static const struct token t_opts_uplink[] = { { T_OPTIONS, .opts = o_uplink }, { T_END }, { T_NONE } };
+static const struct token t_uplink_name_opts[] = { { T_NAME, .key = "name", .v = { K_NAME, "uplink", 0, 0, XSD_UPLINK_MAX, "NAME" }, .next = t_opts_uplink }, { T_NONE } };
 static const struct token t_uplink[] = {
-	{ T_KEYWORD, "add", t_uplink_name, "uplink.add", .verb = "add" },
+	{ T_KEYWORD, "add", t_uplink_name_opts, "uplink.add", .verb = "add" },
 	{ T_KEYWORD, "delete", t_uplink_name, "uplink.delete", .verb = "delete" },
 	{ T_NONE }
 };

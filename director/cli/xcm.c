@@ -43,7 +43,8 @@ static void usage(FILE *f)
 		"  show config | show uplinks | show storage-pools | show stats\n"
 		"  config set auto-accept on|off | hello-interval S | max-sessions N\n"
 		"             | mac-pool FIRST-LAST | wwn-pool FIRST-LAST\n"
-		"  uplink add|delete NAME | storage-pool add|delete NAME\n"
+		"  uplink add NAME [--interface IF] | uplink delete NAME\n"
+		"  storage-pool add|delete NAME\n"
 		"Any unambiguous prefix of a word works: 'xcm sh vn' = 'xcm show vnic'.\n"
 		"See xcm(8).\n");
 }

@@ -886,7 +886,18 @@ static int name_show(struct dreq *d, const char *kind, const char *key)
 	return xsd_store_name_each(d->ctx->store, kind, name_row, &s, &d->err);
 }
 
-static int op_uplink_add(struct dreq *d) { return name_op(d, "uplink", true); }
+static int op_uplink_add(struct dreq *d)
+{
+	char name[XSD_UPLINK_MAX + 1], ifname[32] = "";
+	int rc = f_name(d, "name", "uplink", XSD_UPLINK_MAX, true, name, sizeof(name));
+
+	if (rc < 0)
+		return rc;
+	rc = f_opt_name(d, "interface", "interface", 15, ifname, sizeof(ifname));
+	if (rc < 0)
+		return rc;
+	return xsd_store_uplink_add(d->ctx->store, d->who, name, ifname, &d->err);
+}
 static int op_uplink_delete(struct dreq *d) { return name_op(d, "uplink", false); }
 static int op_uplink_show(struct dreq *d) { return name_show(d, "uplink", "uplinks"); }
 static int op_pool_add(struct dreq *d) { return name_op(d, "storage-pool", true); }
@@ -922,7 +933,7 @@ static const struct op {
 	{ "log.show", op_log_show, { "limit", NULL } },
 	{ "config.set", op_config_set, { "key", "value", NULL } },
 	{ "config.show", op_config_show, { NULL } },
-	{ "uplink.add", op_uplink_add, { "name", NULL } },
+	{ "uplink.add", op_uplink_add, { "name", "interface", NULL } },
 	{ "uplink.delete", op_uplink_delete, { "name", NULL } },
 	{ "uplink.show", op_uplink_show, { NULL } },
 	{ "storage-pool.add", op_pool_add, { "name", NULL } },

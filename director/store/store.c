@@ -68,14 +68,22 @@ static const char schema_v1[] =
 	"CREATE TABLE audit_log(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  at INTEGER NOT NULL, uid INTEGER NOT NULL, user TEXT NOT NULL, what TEXT NOT NULL);";
 
-/* Migration i brings the schema from version i to i + 1. A future v2 adds
- * its SQL here (and, if it rebuilds tables, turns foreign keys off around it
- * as the SQLite manual describes). */
+/* v2: the XCM's host records (xcm show hosts across restarts). */
+static const char schema_v2[] =
+	"CREATE TABLE hosts(name TEXT PRIMARY KEY, port_guid INTEGER NOT NULL,"
+	"  lid INTEGER NOT NULL, profile TEXT NOT NULL, state TEXT NOT NULL,"
+	"  reason TEXT NOT NULL, accepted INTEGER NOT NULL, reconnects INTEGER NOT NULL,"
+	"  last_change INTEGER NOT NULL);";
+
+/* Migration i brings the schema from version i to i + 1 (a migration that
+ * rebuilds tables turns foreign keys off around it, as the SQLite manual
+ * describes). */
 static const struct {
 	int to_version;
 	const char *sql;
 } migrations[] = {
 	{ 1, schema_v1 },
+	{ 2, schema_v2 },
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -362,6 +370,13 @@ struct xsd_store *xsd_store_open(const char *path, struct xsd_err *err)
 	rc = migrate(st, err);
 	if (rc)
 		goto fail;
+	/* Uplink interfaces (vNIC I/O module): added without a schema bump so
+	 * that version-1 databases gain the table in place; a later migration
+	 * can fold it into the versioned schema. */
+	if (exec(st, "CREATE TABLE IF NOT EXISTS uplink_ifs(name TEXT PRIMARY KEY"
+		     " REFERENCES uplinks(name) ON DELETE CASCADE, interface TEXT NOT NULL)",
+		 err))
+		goto fail;
 	return st;
 fail:
 	errno = EIO;
@@ -642,6 +657,94 @@ int xsd_store_name_delete(struct xsd_store *st, const struct xsd_actor *who, con
 	if (!rc)
 		rc = audit(st, who, err, "%s delete %s", kind, name);
 	return finish(st, rc, err);
+}
+
+static int check_ifname(const char *ifname, struct xsd_err *err)
+{
+	size_t n = strlen(ifname), i;
+
+	if (n < 1 || n > 15)
+		return xsd_fail(err, -EINVAL, "interface name '%.40s' must be 1 to 15 characters",
+				ifname);
+	for (i = 0; i < n; i++) {
+		char c = ifname[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return xsd_fail(err, -EINVAL,
+					"interface name '%.40s': only letters, digits, '-', '_', '.'",
+					ifname);
+	}
+	return 0;
+}
+
+int xsd_store_uplink_add(struct xsd_store *st, const struct xsd_actor *who, const char *name,
+			 const char *ifname, struct xsd_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!ifname || !ifname[0])
+		return xsd_store_name_add(st, who, "uplink", name, err);
+	rc = xsd_check_name("uplink", name, XSD_UPLINK_MAX, err);
+	if (!rc)
+		rc = check_ifname(ifname, err);
+	if (rc)
+		return rc;
+	rc = begin(st, err);
+	if (rc)
+		return rc;
+	rc = query_int(st, "SELECT 1 FROM uplinks WHERE name = ?", name, 0, NULL, err);
+	if (rc == 1)
+		rc = xsd_fail(err, -EEXIST, "uplink '%s' already exists", name);
+	if (rc == 0) {
+		rc = query_int(st, "SELECT 1 FROM uplink_ifs WHERE interface = ?", ifname, 0, NULL,
+			       err);
+		if (rc == 1)
+			rc = xsd_fail(err, -EEXIST, "interface '%s' is already an uplink", ifname);
+	}
+	if (rc == 0) {
+		s = prep(st, "INSERT INTO uplinks(name) VALUES(?)", err);
+		rc = s ? 0 : -EIO;
+		if (s) {
+			sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+			rc = step_done(st, s, err, "adding an uplink");
+		}
+	}
+	if (rc == 0) {
+		s = prep(st, "INSERT INTO uplink_ifs(name, interface) VALUES(?, ?)", err);
+		rc = s ? 0 : -EIO;
+		if (s) {
+			sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(s, 2, ifname, -1, SQLITE_TRANSIENT);
+			rc = step_done(st, s, err, "adding an uplink interface");
+		}
+	}
+	if (!rc)
+		rc = audit(st, who, err, "uplink add %s interface %s", name, ifname);
+	return finish(st, rc, err);
+}
+
+int xsd_store_uplink_interface(struct xsd_store *st, const char *name, char *ifname, size_t cap,
+			       struct xsd_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = query_int(st, "SELECT 1 FROM uplinks WHERE name = ?", name, 0, NULL, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return xsd_fail(err, -ENOENT, "uplink '%.63s' does not exist", name);
+	ifname[0] = 0;
+	s = prep(st, "SELECT interface FROM uplink_ifs WHERE name = ?", err);
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		col_text(s, 0, ifname, cap);
+	sqlite3_finalize(s);
+	return 0;
 }
 
 int xsd_store_name_each(struct xsd_store *st, const char *kind, xsd_name_cb cb, void *arg,
@@ -1740,4 +1843,80 @@ int xsd_store_audit_each(struct xsd_store *st, int limit, xsd_audit_cb cb, void 
 	}
 	sqlite3_finalize(s);
 	return rc;
+}
+
+/* ------------------------------------------------------- host records */
+
+int xsd_store_hosts_replace(struct xsd_store *st, const struct xsd_host_rec *recs, size_t n,
+			    struct xsd_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	rc = begin(st, err);
+	if (rc)
+		return rc;
+	rc = exec(st, "DELETE FROM hosts", err);
+	if (!rc) {
+		s = prep(st, "INSERT INTO hosts(name, port_guid, lid, profile, state, reason,"
+			     " accepted, reconnects, last_change) VALUES(?,?,?,?,?,?,?,?,?)", err);
+		if (!s)
+			rc = -EIO;
+	}
+	for (size_t i = 0; !rc && i < n; i++) {
+		const struct xsd_host_rec *h = &recs[i];
+
+		sqlite3_reset(s);
+		sqlite3_bind_text(s, 1, h->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)h->port_guid);
+		sqlite3_bind_int64(s, 3, h->lid);
+		sqlite3_bind_text(s, 4, h->profile, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, h->state, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 6, h->reason, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 7, h->accepted);
+		sqlite3_bind_int64(s, 8, h->reconnects);
+		sqlite3_bind_int64(s, 9, (sqlite3_int64)h->last_change);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			rc = db_fail(st, err, "saving the host records");
+	}
+	sqlite3_finalize(s);
+	return finish(st, rc, err);
+}
+
+int xsd_store_host_each(struct xsd_store *st, xsd_host_cb cb, void *arg, struct xsd_err *err)
+{
+	sqlite3_stmt *s;
+	int rc = 0, n = 0;
+
+	s = prep(st, "SELECT name, port_guid, lid, profile, state, reason, accepted, reconnects,"
+		     " last_change FROM hosts ORDER BY name", err);
+	if (!s)
+		return -EIO;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct xsd_host_rec h;
+
+		memset(&h, 0, sizeof(h));
+		col_text(s, 0, h.name, sizeof(h.name));
+		h.port_guid = (uint64_t)sqlite3_column_int64(s, 1);
+		h.lid = (uint32_t)sqlite3_column_int64(s, 2);
+		col_text(s, 3, h.profile, sizeof(h.profile));
+		col_text(s, 4, h.state, sizeof(h.state));
+		col_text(s, 5, h.reason, sizeof(h.reason));
+		h.accepted = (uint32_t)sqlite3_column_int64(s, 6);
+		h.reconnects = (uint32_t)sqlite3_column_int64(s, 7);
+		h.last_change = (uint64_t)sqlite3_column_int64(s, 8);
+		n++;
+		rc = cb(&h, arg);
+		if (rc) {
+			sqlite3_finalize(s);
+			return rc < 0 ? rc : n;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		rc = db_fail(st, err, "reading the host records");
+		sqlite3_finalize(s);
+		return rc;
+	}
+	sqlite3_finalize(s);
+	return n;
 }

@@ -20,11 +20,12 @@
 #define XSD_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/xsd_valid.h"
 
-#define XSD_SCHEMA_VERSION 1
+#define XSD_SCHEMA_VERSION 2
 
 struct xsd_store;
 
@@ -111,6 +112,21 @@ struct xsd_config {
 	uint64_t wwn_pool_lo, wwn_pool_hi;       /* default 0x3000585300000000 .. +0xffffffff */
 };
 
+/* A host the XCM has seen (schema v2): kept across director restarts so
+ * that `xcm show hosts` lists known hosts (as down) and reconnect counts
+ * go on. The director's bookkeeping, not an operator change: not audited. */
+struct xsd_host_rec {
+	char name[33];
+	uint64_t port_guid;
+	uint32_t lid;
+	char profile[XSD_NAME_MAX + 1];
+	char state[16];               /* up / down / rejected / new */
+	char reason[128];
+	uint32_t accepted;            /* sessions accepted, ever */
+	uint32_t reconnects;
+	uint64_t last_change;         /* unix seconds */
+};
+
 /* path: a file name, or ":memory:" (tests, fuzzing). */
 struct xsd_store *xsd_store_open(const char *path, struct xsd_err *err);
 void xsd_store_close(struct xsd_store *st);
@@ -130,6 +146,23 @@ int xsd_store_name_delete(struct xsd_store *st, const struct xsd_actor *who, con
 typedef int (*xsd_name_cb)(const char *name, void *arg);
 int xsd_store_name_each(struct xsd_store *st, const char *kind, xsd_name_cb cb, void *arg,
 			struct xsd_err *err);
+
+/* ---- uplinks with their interface (the vNIC I/O module's frame I/O).
+ * ifname NULL or "" = a plain name (as xsd_store_name_add). -EEXIST when the
+ * name exists or the interface already belongs to another uplink. */
+int xsd_store_uplink_add(struct xsd_store *st, const struct xsd_actor *who, const char *name,
+			 const char *ifname, struct xsd_err *err);
+/* The uplink's interface into ifname ("" when it has none); -ENOENT when
+ * there is no such uplink. */
+int xsd_store_uplink_interface(struct xsd_store *st, const char *name, char *ifname, size_t cap,
+			       struct xsd_err *err);
+
+/* ---- host records: replace all stored ones by recs[0..n) (one
+ * transaction), or walk them by name. */
+int xsd_store_hosts_replace(struct xsd_store *st, const struct xsd_host_rec *recs, size_t n,
+			    struct xsd_err *err);
+typedef int (*xsd_host_cb)(const struct xsd_host_rec *h, void *arg);
+int xsd_store_host_each(struct xsd_store *st, xsd_host_cb cb, void *arg, struct xsd_err *err);
 
 /* ---- profiles */
 int xsd_store_profile_add(struct xsd_store *st, const struct xsd_actor *who,

@@ -142,13 +142,37 @@ static int vnic_lookup(struct xsd_vio *vio, uint64_t rid, struct xsd_vnic *out)
 	return rc == 1 ? 0 : rc < 0 ? rc : -ENOENT;
 }
 
+static int uplink_open(struct xsd_vio *vio, struct uplink *ul, const char *spec);
+
+/*
+ * The uplink a vNIC uses: one opened already by name; else the store's
+ * interface for that name (xcm uplink add NAME --interface IF), opened now;
+ * else the first uplink (a vNIC without an uplink, or one without an
+ * interface). NULL when there is none at all.
+ */
 static struct uplink *uplink_for(struct xsd_vio *vio, const char *name)
 {
+	char ifname[32], spec[XSD_UPLINK_MAX + 40];
+	struct xsd_err err;
 	int i;
 
 	for (i = 0; i < vio->n_uplinks; i++)
 		if (!strcmp(vio->uplinks[i].name, name))
 			return &vio->uplinks[i];
+	if (name[0] && vio->n_uplinks < XSD_VIO_MAX_UPLINKS &&
+	    xsd_store_uplink_interface(vio->store, name, ifname, sizeof(ifname), &err) == 0 &&
+	    ifname[0]) {
+		struct uplink *ul = &vio->uplinks[vio->n_uplinks];
+
+		snprintf(spec, sizeof(spec), "%s=%s", name, ifname);
+		if (uplink_open(vio, ul, spec) == 0) {
+			vio->n_uplinks++;
+			return ul;
+		}
+		memset(ul, 0, sizeof(*ul));
+		ul->fd = -1;
+		return NULL;
+	}
 	return vio->n_uplinks ? &vio->uplinks[0] : NULL;
 }
 
@@ -485,8 +509,10 @@ static int uplink_open(struct xsd_vio *vio, struct uplink *ul, const char *spec)
 	if (!ul->rbuf)
 		return -ENOMEM;
 	ul->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	if (ul->fd < 0)
-		return -errno;
+	if (ul->fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
 	if (setsockopt(ul->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(ul->fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0 ||
 	    setsockopt(ul->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {
@@ -535,6 +561,8 @@ fail:
 	XS_ERR(VLOG, "uplink %s on %s: %s", ul->name, ul->ifname, xs_strerror(rc));
 	close(ul->fd);
 	ul->fd = -1;
+	free(ul->rbuf);
+	ul->rbuf = NULL;
 	return rc;
 }
 
@@ -1000,8 +1028,8 @@ static void on_tick(struct xs_loop *loop, struct xs_timer *t, void *arg)
 		if (v->cqp && now - v->last_ctrl_rx > limit)
 			vnic_disconnect(v, "no heartbeat from the host");
 	}
-	if (vio->n_uplinks)
-		xsd_vsw_age(vio->uplinks[0].sw, now_ns());
+	for (i = 0; i < vio->n_uplinks; i++)
+		xsd_vsw_age(vio->uplinks[i].sw, now_ns());
 }
 
 /* ------------------------------------------------------------ operator */

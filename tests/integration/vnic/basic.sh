@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 setup_net
 start_fabricd
 start_director
-xcm uplink add lan >/dev/null
+xcm uplink add lan --interface upl0 >/dev/null
 xcm profile add web --hostname host1 >/dev/null
 xcm vnic add veth1 --profile web --uplink lan >/dev/null
 start_host "$NS_H1" host1

@@ -80,7 +80,7 @@ start_fabricd() {
 start_director() {
 	rm -f "$T/ctl.sock"
 	ip netns exec "$NS_DIR" "$DIRECTORD" -f -F "soft:$T/fabric.sock" --state-dir "$T/state" \
-		--ctl-socket "$T/ctl.sock" --name vnic-it --uplink lan=upl0 "$@" \
+		--ctl-socket "$T/ctl.sock" --name vnic-it "$@" \
 		>>"$T/director.log" 2>&1 &
 	DIRECTOR_PID=$!
 	PIDS+=("$DIRECTOR_PID")

@@ -11,7 +11,7 @@ ip -n "$NS_LAN" link set lan0 mtu 9000
 ip -n "$NS_DIR" link set upl0 mtu 9000
 start_fabricd
 start_director
-xcm uplink add lan >/dev/null
+xcm uplink add lan --interface upl0 >/dev/null
 xcm profile add p1 --hostname host1 >/dev/null
 xcm profile add p2 --hostname host2 >/dev/null
 xcm vnic add a10 --profile p1 --uplink lan --vlan-mode access --vlans 10 >/dev/null
