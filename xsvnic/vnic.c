@@ -28,7 +28,8 @@
 #define N_DSEND 64
 #define N_CRECV 8
 #define N_CSEND 8
-#define DBUF XSVNIC_FRAME_BUF
+#define DBUF (XSVNIC_FRAME_BUF + 64)
+#define HEADROOM 16   /* before a received frame: room to insert a VLAN tag */
 #define CBUF XS_VNIC_CTRL_MAX_LEN
 
 /* wr_id: generation << 32 | kind << 24 | index */
@@ -59,6 +60,7 @@ struct vnic {
 	struct xs_qp *cqp, *dqp;      /* control, data */
 	bool cqp_up, dqp_up;
 	uint32_t gen;
+	bool tso;                     /* TSO prefix on the data QP (negotiated) */
 	enum xsvnic_state state;
 	bool link_up;
 	uint32_t speed_mbps;
@@ -222,9 +224,27 @@ static void handle_ctrl(struct vnic *v, const uint8_t *buf, size_t len)
 
 /* ------------------------------------------------------------ data path */
 
+/* Insert an 802.1Q tag in front of the EtherType; *frame has at least 4
+ * bytes of headroom. Returns the new length. */
+static int xsvnic_vlan_insert(uint8_t **frame, size_t len, uint16_t tci)
+{
+	uint8_t *f = *frame - 4;
+
+	if (len < 14)
+		return -EINVAL;
+	memmove(f, *frame, 12);
+	f[12] = 0x81;
+	f[13] = 0x00;
+	f[14] = (uint8_t)(tci >> 8);
+	f[15] = (uint8_t)tci;
+	*frame = f;
+	return (int)len + 4;
+}
+
 static int post_drecv(struct vnic *v, unsigned int i)
 {
-	struct xs_sge sge = { (uintptr_t)drecv_buf(v, i), DBUF, xs_mr_lkey(v->mr) };
+	struct xs_sge sge = { (uintptr_t)drecv_buf(v, i) + HEADROOM, DBUF - HEADROOM,
+			      xs_mr_lkey(v->mr) };
 	struct xs_recv_wr wr = { WR_ID(v->gen, WR_DRECV, i), &sge, 1 };
 
 	return xs_qp_post_recv(v->dqp, &wr);
@@ -273,16 +293,30 @@ static void tap_readable(struct xs_loop *loop, int fd, unsigned int events, void
 		while (v->dsend_busy[i])
 			i = (i + 1) % N_DSEND;
 		buf = dsend_buf(v, i);
-		n = xsvnic_tap_read(v->tap, &vh, buf, DBUF);
+		n = xsvnic_tap_read(v->tap, &vh, buf + XS_VNIC_TSO_LEN, XSVNIC_FRAME_BUF);
 		if (n == -EAGAIN)
 			return;
 		if (n < 0) {
 			v->st.rx_errors++;
 			continue;
 		}
-		if (n < XS_VNIC_MIN_FRAME) {
-			memset(buf + n, 0, (size_t)(XS_VNIC_MIN_FRAME - n));
+		if (n < XS_VNIC_MIN_FRAME && vh.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
+			memset(buf + XS_VNIC_TSO_LEN + n, 0, (size_t)(XS_VNIC_MIN_FRAME - n));
 			n = XS_VNIC_MIN_FRAME;
+		}
+		if (v->tso) {
+			struct xs_vnic_tso t;
+
+			rc = xs_vnic_vnet_to_tso(&vh, buf + XS_VNIC_TSO_LEN, (size_t)n, &t);
+			if (rc == 0)
+				rc = xs_vnic_tso_encode(&t, buf, XS_VNIC_TSO_LEN);
+			if (rc < 0) {
+				v->st.tx_bad_offload++;
+				continue;
+			}
+			n += XS_VNIC_TSO_LEN;
+		} else {
+			buf += XS_VNIC_TSO_LEN;
 		}
 		sge.addr = (uintptr_t)buf;
 		sge.length = (uint32_t)n;
@@ -303,6 +337,55 @@ static void tap_readable(struct xs_loop *loop, int fd, unsigned int events, void
 		v->st.tx_frames++;
 		v->st.tx_bytes += (uint64_t)n;
 	}
+}
+
+/* A frame (with its TSO prefix when negotiated) from the director into the
+ * TAP; @msg has HEADROOM bytes before it. */
+static void deliver(struct vnic *v, uint8_t *msg, size_t len)
+{
+	struct virtio_net_hdr vh = { 0 }, *vhp = NULL;
+	uint8_t *frame = msg;
+	ssize_t w;
+	int rc;
+
+	if (v->tso) {
+		struct xs_vnic_tso t;
+
+		rc = xs_vnic_tso_decode(msg, len, &t);
+		if (rc < 0) {
+			v->st.rx_errors++;
+			return;
+		}
+		frame = msg + rc;
+		len -= (size_t)rc;
+		if (t.has_vlan) {
+			rc = xsvnic_vlan_insert(&frame, len, t.tci);
+			if (rc < 0) {
+				v->st.rx_errors++;
+				return;
+			}
+			len = (size_t)rc;
+		}
+		if (t.csum || t.gso) {
+			rc = xs_vnic_tso_to_vnet(&t, frame, len, &vh);
+			if (rc < 0) {
+				v->st.rx_errors++;
+				return;
+			}
+			vhp = &vh;
+		}
+	}
+	if (len < 14) {
+		v->st.rx_errors++;
+		return;
+	}
+	w = xsvnic_tap_write(v->tap, vhp, frame, len);
+	if (w < 0) {
+		v->st.rx_errors++;
+		return;
+	}
+	v->st.rx_frames++;
+	v->st.rx_bytes += len;
 }
 
 static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
@@ -336,18 +419,10 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 			case WR_DRECV:
 				if (idx >= N_DRECV)
 					break;
-				if (v->state == XSVNIC_ST_UP && wc[k].byte_len >= 14) {
-					ssize_t w = xsvnic_tap_write(v->tap, NULL, drecv_buf(v, idx),
-								     wc[k].byte_len);
-					if (w < 0) {
-						v->st.rx_errors++;
-					} else {
-						v->st.rx_frames++;
-						v->st.rx_bytes += wc[k].byte_len;
-					}
-				} else {
+				if (v->state == XSVNIC_ST_UP)
+					deliver(v, drecv_buf(v, idx) + HEADROOM, wc[k].byte_len);
+				else
 					v->st.rx_errors++;
-				}
 				if (post_drecv(v, idx) < 0) {
 					vnic_conn_lost(v, "cannot post a receive");
 					return;
@@ -466,7 +541,7 @@ static int vnic_connect(struct vnic *v)
 	if (rc < 0)
 		goto fail;
 	p.qp_type = XS_VNIC_QP_DATA;
-	p.data_qp_flags = 0;
+	p.data_qp_flags = v->tso ? XS_VNIC_DQP_TSO : 0;
 	xs_vnic_cm_priv_encode(&p, priv, sizeof(priv));
 	rc = xs_qp_connect(v->dqp, &dest, XS_VNIC_SERVICE_ID, priv, sizeof(priv), 3000);
 	if (rc < 0)
@@ -686,7 +761,11 @@ static int vnic_install(void *ctx, struct xs_ulp_dev *dev, struct xs_ulp_result 
 	v->dev = dev;
 	v->gen = 1;
 	v->dsend_free = N_DSEND;
-	v->tap = xsvnic_tap_create(dev->name, 0);
+	/* checksum offload and TSO through the vnet header when the director
+	 * offers them (install_flags); frames then carry the TSO prefix */
+	v->tso = (c->install_flags & XS_VNIC_INSTALL_TSO) &&
+		 (c->install_flags & XS_VNIC_INSTALL_TCP_OFFL);
+	v->tap = xsvnic_tap_create(dev->name, v->tso ? XSVNIC_OFF_ALL : 0);
 	if (!v->tap) {
 		rc = -errno;
 		res->reason = rc == -EBUSY ? XS_NACK_DUP_NAME : XS_NACK_GENERAL_ERROR;
@@ -811,6 +890,7 @@ int xsvnic_dev_stats(const struct xs_ulp_dev *dev, struct xsvnic_stats *st)
 	st->state = v->state;
 	st->link_up = v->link_up;
 	st->speed_mbps = v->speed_mbps;
+	st->tso = v->tso;
 	return 0;
 }
 

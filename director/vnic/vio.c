@@ -67,6 +67,7 @@ struct dvnic {
 	struct xs_qp *cqp, *dqp;
 	uint32_t cgen, dgen;
 	bool started;
+	bool tso;                 /* data QP carries the TSO prefix */
 	struct xs_cq *cq;
 	uint8_t *mem;
 	size_t mem_len;
@@ -78,7 +79,7 @@ struct dvnic {
 	/* counters */
 	uint64_t connects, disconnects, ctrl_rx, ctrl_tx, ctrl_bad, heartbeats;
 	uint64_t to_host_frames, to_host_bytes, to_host_drops;
-	uint64_t from_host_frames, from_host_bytes, rx_errors, mcast_lists;
+	uint64_t from_host_frames, from_host_bytes, rx_errors, mcast_lists, bad_offload;
 	char last_error[96];
 };
 
@@ -266,17 +267,22 @@ static void send_link(struct dvnic *v)
 	ctrl_send(v, &c);
 }
 
-/* Copy one frame (iovec) into a send slot and post it on the data QP. */
-static void to_host(struct dvnic *v, const struct iovec *iov, int iovcnt, size_t len)
+/*
+ * Copy one frame (iovec) into a send slot and post it on the data QP, with
+ * the TSO prefix when negotiated (built from @vh: partial checksum, GSO).
+ */
+static void to_host(struct dvnic *v, const struct iovec *iov, int iovcnt, size_t len,
+		    const struct virtio_net_hdr *vh)
 {
 	struct xs_send_wr wr = { 0 };
+	struct xs_vnic_tso t = { 0 };
+	size_t pre = v->tso ? XS_VNIC_TSO_LEN : 0, off = 0;
 	struct xs_sge sge;
 	unsigned int i;
 	uint8_t *buf;
-	size_t off = 0;
 	int k;
 
-	if (!v->dqp || !v->started || !v->dsend_free || len > DBUF) {
+	if (!v->dqp || !v->started || !v->dsend_free || len + pre > DBUF) {
 		v->to_host_drops++;
 		return;
 	}
@@ -285,11 +291,33 @@ static void to_host(struct dvnic *v, const struct iovec *iov, int iovcnt, size_t
 		i = (i + 1) % N_DSEND;
 	buf = dsend_buf(v, i);
 	for (k = 0; k < iovcnt; k++) {
-		memcpy(buf + off, iov[k].iov_base, iov[k].iov_len);
+		memcpy(buf + pre + off, iov[k].iov_base, iov[k].iov_len);
 		off += iov[k].iov_len;
 	}
+	if (v->tso) {
+		if (vh && ((vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
+			   vh->gso_type != VIRTIO_NET_HDR_GSO_NONE) &&
+		    xs_vnic_vnet_to_tso(vh, buf + pre, len, &t) < 0) {
+			/* not something the prefix carries (e.g. UDP GSO): finish the
+			 * checksum here, or give up on a GSO frame */
+			struct virtio_net_hdr v2 = *vh;
+
+			memset(&t, 0, sizeof(t));
+			if (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+			    xsd_vsw_csum_complete(buf + pre, len, &v2) < 0) {
+				v->bad_offload++;
+				v->to_host_drops++;
+				return;
+			}
+		}
+		if (xs_vnic_tso_encode(&t, buf, XS_VNIC_TSO_LEN) < 0) {
+			v->bad_offload++;
+			v->to_host_drops++;
+			return;
+		}
+	}
 	sge.addr = (uintptr_t)buf;
-	sge.length = (uint32_t)len;
+	sge.length = (uint32_t)(len + pre);
 	sge.lkey = xs_mr_lkey(v->mr);
 	wr.wr_id = WR_ID(v->dgen, WR_DSEND, i);
 	wr.opcode = XS_WR_SEND;
@@ -387,7 +415,7 @@ static void forward(struct uplink *ul, uint32_t ingress, uint8_t *frame, size_t 
 					continue;
 				}
 				for (k = 0; k < ns; k++)
-					to_host(v, &segs[k], 1, segs[k].iov_len);
+					to_host(v, &segs[k], 1, segs[k].iov_len, NULL);
 			} else {
 				struct iovec one = { flat, e->len };
 
@@ -395,11 +423,18 @@ static void forward(struct uplink *ul, uint32_t ingress, uint8_t *frame, size_t 
 					v->to_host_drops++;
 					continue;
 				}
-				to_host(v, &one, 1, e->len);
+				to_host(v, &one, 1, e->len, NULL);
 			}
 			continue;
 		}
-		to_host(ul->by_port[e->port], e->iov, e->iovcnt, e->len);
+		if (vh && (meta.needs_csum || meta.gso)) {
+			struct virtio_net_hdr v2 = *vh;
+
+			v2.csum_start = (uint16_t)(v2.csum_start + (e->len - len));
+			to_host(ul->by_port[e->port], e->iov, e->iovcnt, e->len, &v2);
+		} else {
+			to_host(ul->by_port[e->port], e->iov, e->iovcnt, e->len, NULL);
+		}
 	}
 }
 
@@ -689,6 +724,8 @@ static int vnic_port(struct dvnic *v)
 	}
 	v->ul = ul;
 	port_cfg(&v->cfg, &pc, ids, XS_ARRAY_SIZE(ids));
+	pc.csum_offload = v->tso;
+	pc.tso = v->tso;
 	if (v->port >= 0) {
 		rc = xsd_vsw_port_update(ul->sw, (uint32_t)v->port, &pc);
 	} else {
@@ -780,6 +817,45 @@ static void handle_ctrl(struct dvnic *v, const uint8_t *buf, size_t len)
 	}
 }
 
+/* A message from the host's data QP (HEADROOM bytes before it). */
+static void from_host(struct dvnic *v, uint8_t *msg, size_t len)
+{
+	struct virtio_net_hdr vh = { 0 }, *vhp = NULL;
+	uint8_t *frame = msg;
+	int rc;
+
+	if (v->tso) {
+		struct xs_vnic_tso t;
+
+		rc = xs_vnic_tso_decode(msg, len, &t);
+		if (rc < 0) {
+			v->rx_errors++;
+			return;
+		}
+		frame = msg + rc;
+		len -= (size_t)rc;
+		if (t.has_vlan) {
+			rc = xsd_vsw_vlan_insert(&frame, len, HEADROOM, t.tci);
+			if (rc < 0) {
+				v->rx_errors++;
+				return;
+			}
+			len = (size_t)rc;
+		}
+		if (t.csum || t.gso) {
+			if (xs_vnic_tso_to_vnet(&t, frame, len, &vh) < 0) {
+				v->bad_offload++;
+				v->rx_errors++;
+				return;
+			}
+			vhp = &vh;
+		}
+	}
+	v->from_host_frames++;
+	v->from_host_bytes += len;
+	forward(v->ul, (uint32_t)v->port, frame, len, vhp);
+}
+
 static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
 {
 	struct dvnic *v = arg;
@@ -811,24 +887,18 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 				continue;
 			}
 			switch (kind) {
-			case WR_DRECV: {
-				uint8_t *frame = drecv_buf(v, idx) + HEADROOM;
-
+			case WR_DRECV:
 				if (idx >= N_DRECV)
 					break;
-				if (v->started && v->port >= 0) {
-					v->from_host_frames++;
-					v->from_host_bytes += wc[k].byte_len;
-					forward(v->ul, (uint32_t)v->port, frame, wc[k].byte_len, NULL);
-				} else {
+				if (v->started && v->port >= 0)
+					from_host(v, drecv_buf(v, idx) + HEADROOM, wc[k].byte_len);
+				else
 					v->rx_errors++;
-				}
 				if (v->dqp && post_drecv(v, idx) < 0) {
 					vnic_disconnect(v, "cannot post a receive");
 					return;
 				}
 				break;
-			}
 			case WR_DSEND:
 				if (idx < N_DSEND && v->dsend_busy[idx]) {
 					v->dsend_busy[idx] = false;
@@ -933,9 +1003,10 @@ static void on_connect_request(struct xsd_vio *vio, const struct xs_event *ev)
 		vnic_disconnect(v, "host reconnected");
 	} else {
 		drop_dqp(v);
-		if (p.data_qp_flags)
-			XS_DEBUG(VLOG, "vNIC %s: data QP flags 0x%x not used", cfg.name,
-				 p.data_qp_flags);
+		/* we take TSO (checksum offload with it); batching is not ours yet */
+		v->tso = (p.data_qp_flags & XS_VNIC_DQP_TSO) != 0;
+		p.data_qp_flags &= XS_VNIC_DQP_TSO;
+		xs_vnic_cm_priv_encode(&p, info.private_data, XS_VNIC_CM_PRIV_LEN);
 	}
 	qa.pd = vio->pd;
 	qa.send_cq = v->cq;
@@ -1082,7 +1153,7 @@ json_t *xsd_vio_vnic_json(struct xsd_vio *vio, uint64_t resource_id)
 	if (v->port >= 0)
 		xsd_vsw_port_stats(v->ul->sw, (uint32_t)v->port, &ps);
 	o = json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-		      "s:I,s:s}",
+		      "s:I,s:b,s:I,s:s}",
 		      "state", v->started ? "up" : (v->cqp || v->dqp) ? "connecting" : "down",
 		      "uplink", v->ul ? v->ul->name : "", "uplink_link",
 		      v->ul ? (v->ul->carrier ? "up" : "down") : "-", "switch_port", v->port,
@@ -1099,6 +1170,7 @@ json_t *xsd_vio_vnic_json(struct xsd_vio *vio, uint64_t resource_id)
 		      "mcast_lists", (json_int_t)v->mcast_lists,
 		      "rate_yellow_in", (json_int_t)ps.rate_yellow_in,
 		      "rate_yellow_out", (json_int_t)ps.rate_yellow_out,
+		      "tso", v->tso, "bad_offload", (json_int_t)v->bad_offload,
 		      "last_error", v->last_error);
 	if (!o)
 		return NULL;

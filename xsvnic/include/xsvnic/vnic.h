@@ -11,7 +11,11 @@
  *               LINK_UP / LINK_DOWN (carrier on / off), HEART_BEAT both ways
  *               while idle, MULTICAST_LIST_SEND (all-multicast past 128),
  *               ASSIGN_VLAN / UNASSIGN_VLAN are the director's business;
- *   data QP:    one Ethernet frame per RC SEND, in both directions.
+ *   data QP:    one Ethernet frame per RC SEND, in both directions; with
+ *               TSO negotiated (install_flags TSO + TCP_OFFL: data_qp_flags
+ *               XS_VNIC_DQP_TSO) each frame has the 4-byte TSO prefix and
+ *               the TAP hands out / takes partial checksums and 64 KiB GSO
+ *               frames, so a large TCP segment crosses the fabric once.
  *
  * A broken connection is re-established every reconnect_ms without deleting
  * the interface; frames the kernel hands us meanwhile are dropped and
@@ -72,7 +76,9 @@ struct xsvnic_stats {
 	uint64_t rx_frames, rx_bytes;    /* frames written to the TAP */
 	uint64_t tx_gap_drops;           /* frames read while not connected */
 	uint64_t tx_ring_drops;          /* no send slot free */
-	uint64_t rx_errors;              /* bad completions, TAP write errors */
+	uint64_t rx_errors;              /* bad completions, bad prefixes, TAP write errors */
+	uint64_t tx_bad_offload;         /* vnet header the TSO prefix cannot carry */
+	bool tso;                        /* checksum offload + TSO negotiated */
 	uint64_t ctrl_rx, ctrl_tx, ctrl_bad;
 	uint64_t heartbeats_tx, heartbeats_rx;
 	uint64_t connects;               /* connections brought up */
