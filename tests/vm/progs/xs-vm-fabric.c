@@ -19,12 +19,19 @@
  *   access      an MR registered for remote READ only: the RDMA READ returns
  *               its contents, an RDMA WRITE gives "remote access error" and
  *               changes nothing
+ *   mad-gid     a vendor-class MAD (class 0x0B version 2, XCPM's) over QP1
+ *               addressed by the passive port's GID (GID index 0: the IPv6
+ *               link-local one), as RoCE needs: it arrives with a GRH naming
+ *               the sender's GID, and the answer sent back to that source
+ *               address arrives intact, byte for byte (but for the upper 32
+ *               TID bits, which the kernel's MAD layer owns)
  *
  *   xs-vm-fabric [-v] CLIENT_SPEC SERVER_SPEC SERVER_IP
  *
  * Prints "ok <check>" per check; exits 1 at the first failure with the
  * reason on stderr.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -36,6 +43,7 @@
 #include <xscore/common.h>
 #include <xscore/fabric.h>
 #include <xscore/log.h>
+#include <xscore/wire.h>
 
 #define SID_BASE XS_U64(0x0013970200004a00) /* rdma_cm port 0x4a00 + n on RoCE */
 #define BUF 4096
@@ -490,6 +498,86 @@ static void check_access(struct side *c, struct side *s, struct xs_cm_listener *
 	ok();
 }
 
+/* Equal apart from the upper 32 bits of the transaction ID (bytes 8..11),
+ * which the kernel's MAD layer sets to the sending agent's ID. Returns the
+ * offset of the first other difference, or -1. */
+static int mad_diff(const uint8_t *a, const uint8_t *b)
+{
+	for (int i = 0; i < XS_MAD_LEN; i++)
+		if ((i < 8 || i > 11) && a[i] != b[i])
+			return i;
+	return -1;
+}
+
+static void mad_answer(const uint8_t *req, uint8_t *rep)
+{
+	memcpy(rep, req, XS_MAD_LEN);
+	rep[3] = XS_MAD_METHOD_GET | XS_MAD_METHOD_RESP;
+	for (int i = 24; i < XS_MAD_LEN; i++)
+		rep[i] = (uint8_t)(req[i] ^ 0xa5);
+}
+
+static void check_mad_gid(struct side *c, struct side *s)
+{
+	struct xs_port_attr ca, sa;
+	struct xs_mad_agent *ac, *as;
+	struct xs_mad_addr dst = { .qpn = 1, .qkey = XS_GSI_QKEY, .has_grh = true }, src;
+	uint8_t req[XS_MAD_LEN], got[XS_MAD_LEN], rep[XS_MAD_LEN], want[XS_MAD_LEN];
+	struct xs_mad_hdr h = { .base_version = XS_MAD_BASE_VERSION, .mgmt_class = XS_XCPM_CLASS,
+				.class_version = XS_XCPM_CLASS_VERSION,
+				.method = XS_MAD_METHOD_GET, .tid = 0x600dcafe,
+				.attr_id = XS_XCPM_ATTR_XCM_REQUEST, .attr_mod = 7 };
+	char g[64];
+	int n;
+
+	check = "mad-gid";
+	if (xs_fabric_query_port(c->f, &ca) < 0 || xs_fabric_query_port(s->f, &sa) < 0)
+		fail("cannot query the ports");
+	as = xs_mad_agent_register(s->f, XS_XCPM_CLASS, XS_XCPM_CLASS_VERSION, NULL,
+				   XS_MAD_AGENT_SERVER);
+	if (!as)
+		fail("%s: no server MAD agent: %s", s->name, strerror(errno));
+	ac = xs_mad_agent_register(c->f, XS_XCPM_CLASS, XS_XCPM_CLASS_VERSION, NULL, 0);
+	if (!ac)
+		fail("%s: no MAD agent: %s", c->name, strerror(errno));
+	memset(req, 0, sizeof(req));
+	if (xs_mad_hdr_encode(&h, req, sizeof(req)) < 0)
+		fail("cannot encode a MAD header");
+	fill(req + 24, XS_MAD_LEN - 24, 31);
+	memcpy(dst.gid, sa.gid, 16);
+	n = xs_mad_send(ac, &dst, req, sizeof(req));
+	if (n < 0)
+		fail("%s: send to %s: %s", c->name,
+		     inet_ntop(AF_INET6, sa.gid, g, sizeof(g)) ? g : "?", xs_strerror(n));
+	n = xs_mad_recv(as, &src, got, sizeof(got), STEP_MS);
+	if (n < 0)
+		fail("%s: the MAD did not arrive: %s", s->name, xs_strerror(n));
+	if (n != XS_MAD_LEN || mad_diff(got, req) >= 0)
+		fail("%s: the MAD arrived changed (%d bytes, first difference at byte %d)",
+		     s->name, n, mad_diff(got, req));
+	if (!src.has_grh || memcmp(src.gid, ca.gid, 16) != 0)
+		fail("%s: the MAD's source is not %s's GID (GRH %s)", s->name, c->name,
+		     src.has_grh ? "present" : "absent");
+	mad_answer(got, rep);
+	n = xs_mad_send(as, &src, rep, sizeof(rep));
+	if (n < 0)
+		fail("%s: answer: %s", s->name, xs_strerror(n));
+	n = xs_mad_recv(ac, &src, got, sizeof(got), STEP_MS);
+	if (n < 0)
+		fail("%s: no answer: %s", c->name, xs_strerror(n));
+	mad_answer(req, want);
+	if (n != XS_MAD_LEN || mad_diff(got, want) >= 0)
+		fail("%s: the answer is not the GetResp sent (%d bytes, first difference at "
+		     "byte %d)", c->name, n, mad_diff(got, want));
+	if (!src.has_grh || memcmp(src.gid, sa.gid, 16) != 0)
+		fail("%s: the answer's source is not %s's GID", c->name, s->name);
+	printf("   GetResp of %d bytes by GID %s and back, byte for byte\n", n,
+	       inet_ntop(AF_INET6, sa.gid, g, sizeof(g)) ? g : "?");
+	xs_mad_agent_unregister(ac);
+	xs_mad_agent_unregister(as);
+	ok();
+}
+
 int main(int argc, char **argv)
 {
 	struct side c = { .name = "active" }, s = { .name = "passive" };
@@ -525,10 +613,11 @@ int main(int argc, char **argv)
 	check_flush(&c, &s, l);
 	check_bounds(&c, &s, l);
 	check_access(&c, &s, l);
+	check_mad_gid(&c, &s);
 
 	xs_cm_listener_close(l);
 	xs_fabric_close(c.f);
 	xs_fabric_close(s.f);
-	printf("xs-vm-fabric: all 6 checks passed\n");
+	printf("xs-vm-fabric: all 7 checks passed\n");
 	return 0;
 }

@@ -61,7 +61,7 @@ out=$(timeout 120 xs-vm-fabric verbs:rxe0:1 verbs:rxe1:1 "$RXE1_IP" 2>&1)
 rc=$?
 echo "$out"
 [ $rc = 0 ] || fail $c "xs-vm-fabric exited with $rc"
-[ "$(echo "$out" | grep -c '^ok ')" = 6 ] || fail $c "not all 6 checks reported ok"
+[ "$(echo "$out" | grep -c '^ok ')" = 7 ] || fail $c "not all 7 checks reported ok"
 pass $c
 
 finish
