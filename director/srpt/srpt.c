@@ -125,6 +125,7 @@ struct srpt_ch {
 	bool disconnected;
 	bool cq_in_loop;
 	uint64_t aer_tag;
+	uint64_t rsp_count;
 };
 
 struct srpt_mask {
@@ -166,11 +167,17 @@ static int post_inline(struct srpt_ch *ch, const uint8_t *buf, size_t len, enum 
 		.opcode = XS_WR_SEND,
 		.sg_list = &sge,
 		.num_sge = 1,
-		.flags = XS_SEND_SIGNALED | XS_SEND_INLINE,
+		.flags = XS_SEND_INLINE,
 	};
-	int rc = xs_qp_post_send(ch->qp, &wr);
+	int rc;
 
-	if (rc == 0)
+	/* Responses are inline (nothing to reclaim) and go unsignaled but for
+	 * every 16th, which lets the send queue reclaim the ones before it;
+	 * logouts and AERs are signaled so closing can wait for them. */
+	if (k != WK_RSP || ++ch->rsp_count % 16 == 0)
+		wr.flags |= XS_SEND_SIGNALED;
+	rc = xs_qp_post_send(ch->qp, &wr);
+	if (rc == 0 && (wr.flags & XS_SEND_SIGNALED))
 		ch->sends_out++;
 	return rc;
 }
