@@ -9,6 +9,7 @@
  * port, discovery and sessions; all share one event loop and one control
  * socket.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -39,6 +40,8 @@ struct options {
 	bool foreground;
 	int hosts;
 	uint16_t xds_lid;
+	bool has_xds_gid;
+	uint8_t xds_gid[16];
 	int requery_ms;
 	int backoff_max_ms;
 	int mad_timeout_ms;
@@ -60,6 +63,7 @@ static void usage(FILE *f)
 		"  -S, --socket PATH      control socket (default DIR/xscored-<port-name>.sock)\n"
 		"  -n, --hosts N          emulate N hosts: ports <port-name>-<i>, names <hostname>-<i>\n"
 		"  -x, --xds-lid LID      ask this XDS LID directly instead of the SA (RoCE)\n"
+		"      --xds-gid GID      ask the XDS at this GID instead of the SA (RoCE)\n"
 		"      --requery SECONDS  XDS re-query period while all is well (default 20)\n"
 		"      --backoff-max SECONDS  cap of the retry back-off (default 60)\n"
 		"      --mad-timeout MS   wait per SA / XCM_REQUEST attempt (default 3000)\n"
@@ -93,6 +97,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "socket", required_argument, NULL, 'S' },
 		{ "hosts", required_argument, NULL, 'n' },
 		{ "xds-lid", required_argument, NULL, 'x' },
+		{ "xds-gid", required_argument, NULL, 16 },
 		{ "requery", required_argument, NULL, 1 },
 		{ "backoff-max", required_argument, NULL, 2 },
 		{ "mad-timeout", required_argument, NULL, 3 },
@@ -128,6 +133,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			o->xds_lid = (uint16_t)v;
+			break;
+		case 16:
+			if (inet_pton(AF_INET6, optarg, o->xds_gid) != 1) {
+				fprintf(stderr, "xscored: --xds-gid '%s': give an IPv6-style GID\n", optarg);
+				return 2;
+			}
+			o->has_xds_gid = true;
 			break;
 		case 1:
 			if (parse_uint(optarg, 1, 3600, &v) < 0) {
@@ -319,12 +331,14 @@ int main(int argc, char **argv)
 			.size = sizeof(ho),
 			.fabric_spec = o.fabric,
 			.xds_lid = o.xds_lid,
+			.has_xds_gid = o.has_xds_gid,
 			.requery_ms = o.requery_ms,
 			.backoff_max_ms = o.backoff_max_ms,
 			.sa_timeout_ms = o.mad_timeout_ms,
 			.xcpm_timeout_ms = o.mad_timeout_ms,
 		};
 
+		memcpy(ho.xds_gid, o.xds_gid, 16);
 		if (o.hosts > 1) {
 			snprintf(name, sizeof(name), "%s-%d", base_port, i);
 			snprintf(hname, sizeof(hname), "%s-%d", base_host, i);

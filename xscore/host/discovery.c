@@ -213,6 +213,10 @@ static int send_xcm_request(struct xs_host *h, uint64_t now)
 	if (rc < 0)
 		return rc;
 	dst.lid = d->st.xds_lid;
+	if (h->opts.has_xds_gid) {
+		dst.has_grh = true;
+		memcpy(dst.gid, h->opts.xds_gid, 16);
+	}
 	dst.qpn = 1;
 	dst.qkey = XS_GSI_QKEY;
 	d->attempt_deadline_ms = now + attempt_timeout(h, h->opts.xcpm_timeout_ms);
@@ -240,7 +244,7 @@ static void start_query(struct xs_host *h, uint64_t now)
 
 	d->st.queries++;
 	d->st.last_query_ms = now;
-	if (h->opts.xds_lid) {
+	if (h->opts.xds_lid || h->opts.has_xds_gid) {
 		d->st.xds_lid = h->opts.xds_lid;
 		start_xcpm(h, now);
 		return;

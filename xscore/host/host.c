@@ -250,7 +250,8 @@ void xs_host_apply_xcms(struct xs_host *h, const struct xs_xcm_record *xcms, int
 	for (j = 0; j < n; j++) {
 		struct xs_xsmp_client *c = NULL;
 
-		if (xcms[j].port_guid == 0 || xcms[j].lid == 0)
+		if (xcms[j].port_guid == 0 ||
+		    (xcms[j].lid == 0 && h->port.link_layer != XS_LINK_ETHERNET))
 			continue;
 		for (i = 0; i < h->n_clients; i++)
 			if (h->clients[i]->xcm_guid == xcms[j].port_guid)

@@ -227,6 +227,11 @@ static int fc_connect(struct xs_xsmp_client *c)
 		goto err;
 	fc->cq_added = true;
 	dest.lid = c->xcm_lid;
+	if (h->port.link_layer == XS_LINK_ETHERNET && h->opts.has_xds_gid) {
+		/* RoCE: the XCM is the XDS's port (same director) */
+		dest.has_gid = true;
+		memcpy(dest.gid, h->opts.xds_gid, 16);
+	}
 	rc = xs_qp_connect(fc->qp, &dest, XS_XSMP_SERVICE_ID, pd, sizeof(pd),
 			   XS_SESS_CONNECT_TIMEOUT_MS);
 	if (rc < 0)

@@ -27,6 +27,7 @@
  * rdma_cm event channel, a timerfd (connect deadlines) and an eventfd for
  * events queued internally.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -333,6 +334,15 @@ static struct xs_cq *verbs_cq_create(struct xs_fabric *f, int depth)
 	err = -set_nonblock(c->ch->fd);
 	if (err)
 		goto err_channel;
+	{
+		struct ibv_device_attr da;
+
+		if (ibv_query_device(vf->ctx, &da) == 0 && depth > da.max_cqe) {
+			XS_INFO(COMP, "%s: CQ of %d entries clamped to the device's %d", vf->dev,
+				depth, da.max_cqe);
+			depth = da.max_cqe;
+		}
+	}
 	c->cq = ibv_create_cq(vf->ctx, depth, c, c->ch, 0);
 	if (!c->cq) {
 		err = errno ? errno : ENOMEM;
@@ -809,9 +819,36 @@ static int verbs_qp_connect(struct xs_qp *qp, const struct xs_cm_dest *dest, uin
 		struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV }, *ai;
 		char port[8];
 
-		if (!dest->ip) {
-			XS_ERR(COMP, "%s is RoCE: connecting needs an IP address (xs_cm_dest.ip)",
-			       vf->dev);
+		static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		char gidip[96];
+		const char *ip = dest->ip;
+
+		if (!ip && dest->has_gid) {
+			if (!memcmp(dest->gid, v4mapped, 12)) {
+				inet_ntop(AF_INET, dest->gid + 12, gidip, sizeof(gidip));
+			} else {
+				char path[256], nd[32] = "";
+				FILE *fp;
+
+				inet_ntop(AF_INET6, dest->gid, gidip, sizeof(gidip));
+				snprintf(path, sizeof(path),
+					 "/sys/class/infiniband/%s/ports/%u/gid_attrs/ndevs/%d",
+					 vf->dev, vf->port, vf->gid_index);
+				fp = fopen(path, "r");
+				if (fp) {
+					if (fscanf(fp, "%31s", nd) != 1)
+						nd[0] = 0;
+					fclose(fp);
+				}
+				if (nd[0] && dest->gid[0] == 0xfe && (dest->gid[1] & 0xc0) == 0x80) {
+					strcat(gidip, "%");
+					strcat(gidip, nd);
+				}
+			}
+			ip = gidip;
+		}
+		if (!ip) {
+			XS_ERR(COMP, "%s is RoCE: connecting needs an IP address or a GID", vf->dev);
 			return -EDESTADDRREQ;
 		}
 		if (plen > RDMA_IP_PRIVATE_DATA_MAX) {
@@ -821,7 +858,7 @@ static int verbs_qp_connect(struct xs_qp *qp, const struct xs_cm_dest *dest, uin
 			return -EMSGSIZE;
 		}
 		snprintf(port, sizeof(port), "%u", (unsigned int)(service_id & 0xffff));
-		rc = getaddrinfo(dest->ip, port, &hints, &ai);
+		rc = getaddrinfo(ip, port, &hints, &ai);
 		if (rc) {
 			XS_ERR(COMP, "bad destination address '%s': %s", dest->ip, gai_strerror(rc));
 			return -EINVAL;

@@ -37,6 +37,8 @@ struct xs_host_opts {
 	const char *port_name;     /* soft: stable port identity */
 	const char *hostname;      /* session name; default gethostname() */
 	uint16_t xds_lid;          /* non-zero: skip the SA and ask this LID (RoCE) */
+	bool has_xds_gid;          /* skip the SA and ask the XDS at xds_gid (RoCE) */
+	uint8_t xds_gid[16];
 	int requery_ms;            /* XDS re-query period while happy (default 20000) */
 	int backoff_min_ms;        /* first retry window (default 1000) */
 	int backoff_max_ms;        /* retry window cap (default 60000) */
