@@ -7,6 +7,7 @@
  *   SETTING --(no answer: 3 x 1 s, or an error status)--> IDLE, retried after 5 s
  *   any --(shutdown)--> DELETING --(answer or 3 x 300 ms)--> DONE
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,10 +32,11 @@ enum sa_state {
 	SA_REGISTERED,
 	SA_DELETING,
 	SA_DONE,
+	SA_NO_SA, /* RoCE port: there is no SA; hosts are given our GID */
 };
 
-static const char *const sa_state_name[] = { "idle", "setting", "registered", "deleting",
-					     "done" };
+static const char *const sa_state_name[] = { "idle",	  "setting", "registered",
+					     "deleting", "done",    "no-sa" };
 
 struct xsd_xds {
 	struct xs_loop *loop;
@@ -108,8 +110,17 @@ static void sa_start(struct xsd_xds *xds)
 {
 	int rc;
 
-	if (xds->state == SA_DELETING || xds->state == SA_DONE)
+	if (xds->state == SA_DELETING || xds->state == SA_DONE || xds->state == SA_NO_SA)
 		return;
+	if (xds->port.link_layer == XS_LINK_ETHERNET) {
+		char gid[48];
+
+		inet_ntop(AF_INET6, xds->port.gid, gid, sizeof(gid));
+		XS_NOTICE(COMP, "RoCE port: there is no SA to register with; give hosts this "
+				"director's GID (xscored --xds-gid %s)", gid);
+		sa_set_state(xds, SA_NO_SA);
+		return;
+	}
 	if (xds->state != SA_SETTING)
 		xds->attempts = 0;
 	sa_set_state(xds, SA_SETTING);
@@ -151,6 +162,7 @@ static void xds_timer(struct xs_loop *loop, struct xs_timer *t, void *arg)
 		sa_set_state(xds, SA_DONE);
 		break;
 	case SA_DONE:
+	case SA_NO_SA:
 		break;
 	}
 }
@@ -327,6 +339,10 @@ void xsd_xds_port_changed(struct xsd_xds *xds, const struct xs_port_attr *port)
 
 void xsd_xds_shutdown(struct xsd_xds *xds)
 {
+	if (xds->state == SA_NO_SA) {
+		sa_set_state(xds, SA_DONE);
+		return;
+	}
 	if (xds->state == SA_DELETING || xds->state == SA_DONE)
 		return;
 	sa_set_state(xds, SA_DELETING);
