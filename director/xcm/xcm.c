@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <xscore/common.h>
 #include <xscore/log.h>
@@ -128,6 +129,7 @@ struct host {
 	char reason[128];
 	char profile[XSD_NAME_MAX + 1];
 	uint64_t up_ms, last_hello_ms, last_change_ms;
+	uint64_t last_change_wall; /* unix seconds, for the store */
 	uint32_t accepted;         /* sessions accepted */
 	uint32_t reconnects;
 	uint16_t held;
@@ -168,6 +170,8 @@ struct xsd_xcm {
 	int n_sessions;
 	struct host *hosts;
 	uint32_t n_hosts;
+	struct xs_timer *hosts_timer;  /* saves the host records, at most once a second */
+	bool hosts_dirty;
 	struct waiter *waiters;
 	bool shutting_down;
 	struct {
@@ -239,6 +243,68 @@ static void host_evict_one(struct xsd_xcm *x)
 		free(h);
 		x->n_hosts--;
 	}
+}
+
+/* Host records are saved to the store (schema v2) so that `xcm show hosts`
+ * and the reconnect counts survive a director restart. Saving is batched:
+ * a change marks the list dirty and the whole list is written in one
+ * transaction at most once a second (a thousand hosts registering together
+ * cost one fsync, not a thousand), and once more when the XCM is freed. A
+ * director killed with SIGKILL loses at most the last second of host
+ * bookkeeping, never configuration. */
+#define HOSTS_SAVE_MS 1000
+
+static void hosts_save(struct xsd_xcm *x)
+{
+	struct xsd_host_rec *recs;
+	struct xsd_err err = { 0 };
+	size_t n = 0;
+
+	x->hosts_dirty = false;
+	recs = calloc(x->n_hosts ? x->n_hosts : 1, sizeof(*recs));
+	if (!recs) {
+		XS_WARN(COMP, "host records not saved: out of memory");
+		return;
+	}
+	for (struct host *h = x->hosts; h && n < x->n_hosts; h = h->next, n++) {
+		struct xsd_host_rec *r = &recs[n];
+
+		snprintf(r->name, sizeof(r->name), "%s", h->name);
+		r->port_guid = h->port_guid;
+		r->lid = h->lid;
+		snprintf(r->profile, sizeof(r->profile), "%s", h->profile);
+		snprintf(r->state, sizeof(r->state), "%s", h->state);
+		snprintf(r->reason, sizeof(r->reason), "%s", h->reason);
+		r->accepted = h->accepted;
+		r->reconnects = h->reconnects;
+		r->last_change = h->last_change_wall;
+	}
+	if (xsd_store_hosts_replace(x->store, recs, n, &err) < 0)
+		XS_WARN(COMP, "host records not saved: %s", err.msg);
+	free(recs);
+}
+
+static void hosts_timer_cb(struct xs_loop *loop, struct xs_timer *t, void *arg)
+{
+	struct xsd_xcm *x = arg;
+
+	if (x->hosts_dirty)
+		hosts_save(x);
+}
+
+static void hosts_changed(struct xsd_xcm *x)
+{
+	if (x->hosts_dirty)
+		return;
+	x->hosts_dirty = true;
+	xs_timer_arm(x->hosts_timer, HOSTS_SAVE_MS, 0);
+}
+
+static void host_touch(struct xsd_xcm *x, struct host *h)
+{
+	h->last_change_ms = xs_loop_now(x->loop);
+	h->last_change_wall = (uint64_t)time(NULL);
+	hosts_changed(x);
 }
 
 static struct host *host_get(struct xsd_xcm *x, const char *name)
@@ -933,7 +999,7 @@ static void reject(struct sess *s, uint32_t reason, const char *text)
 		snprintf(h->reason, sizeof(h->reason), "%s", text);
 		h->port_guid = s->remote_guid;
 		h->lid = s->remote_lid;
-		h->last_change_ms = xs_loop_now(s->x->loop);
+		host_touch(s->x, h);
 	}
 	if (send_session(s, XS_XSMP_REG_REJECT, 0, 0, reason, text) < 0) {
 		sess_close(s, "REG_REJECT not sent");
@@ -1008,10 +1074,11 @@ static void on_register(struct sess *s, const struct xs_xsmp_session *b)
 	s->host = h;
 	h->port_guid = s->remote_guid;
 	h->lid = s->remote_lid;
-	h->up_ms = h->last_change_ms = xs_loop_now(x->loop);
+	h->up_ms = xs_loop_now(x->loop);
 	h->reason[0] = 0;
 	snprintf(h->state, sizeof(h->state), "up");
 	snprintf(h->profile, sizeof(h->profile), "%s", s->profile);
+	host_touch(x, h);
 	s->hello_s = cfg.hello_interval ? XS_MIN(cfg.hello_interval, 60u) : 5;
 	if (send_session(s, XS_XSMP_REG_CONFIRM, 0, s->hello_s, 0, NULL) < 0) {
 		sess_close(s, "REG_CONFIRM not sent");
@@ -1221,7 +1288,7 @@ static void sess_reap(struct sess *s)
 		if (strcmp(s->host->state, "rejected"))
 			snprintf(s->host->state, sizeof(s->host->state), "down");
 		snprintf(s->host->reason, sizeof(s->host->reason), "%s", s->close_reason);
-		s->host->last_change_ms = xs_loop_now(x->loop);
+		host_touch(x, s->host);
 	}
 	x->slots[s->idx] = NULL;
 	x->n_sessions--;
@@ -1250,6 +1317,7 @@ static void sess_close(struct sess *s, const char *why)
 	if (s->host && s->host->sess == s && strcmp(s->host->state, "rejected")) {
 		snprintf(s->host->state, sizeof(s->host->state), "down");
 		snprintf(s->host->reason, sizeof(s->host->reason), "%s", s->close_reason);
+		host_touch(s->x, s->host);
 	}
 	if (!s->disconnected && s->qp && xs_qp_state(s->qp) == XS_QPS_RTS)
 		xs_qp_disconnect(s->qp);
@@ -1435,6 +1503,46 @@ static void cq_cb(struct xs_loop *loop, int fd, unsigned int events, void *arg)
 
 /* ------------------------------------------------------ construction */
 
+/* The host records of the previous run: every host is down until it
+ * registers again (its reconnect count then goes on from the stored one). */
+static int host_load_one(const struct xsd_host_rec *r, void *arg)
+{
+	struct xsd_xcm *x = arg;
+	struct host *h;
+
+	if (!r->name[0] || x->n_hosts >= MAX_HOST_RECORDS)
+		return 0;
+	h = host_get(x, r->name);
+	if (!h)
+		return -ENOMEM;
+	h->port_guid = r->port_guid;
+	h->lid = (uint16_t)r->lid;
+	snprintf(h->profile, sizeof(h->profile), "%s", r->profile);
+	snprintf(h->state, sizeof(h->state), "%s", r->state);
+	snprintf(h->reason, sizeof(h->reason), "%s", r->reason);
+	if (!strcmp(h->state, "up")) {
+		snprintf(h->state, sizeof(h->state), "down");
+		snprintf(h->reason, sizeof(h->reason), "director restarted");
+	}
+	h->accepted = r->accepted;
+	h->reconnects = r->reconnects;
+	h->last_change_wall = r->last_change;
+	return 0;
+}
+
+static void hosts_load(struct xsd_xcm *x)
+{
+	struct xsd_err err = { 0 };
+	int n = xsd_store_host_each(x->store, host_load_one, x, &err);
+
+	if (n < 0)
+		XS_WARN(COMP, "host records of the previous run not read: %s",
+			err.msg[0] ? err.msg : strerror(-n));
+	else if (n > 0)
+		XS_INFO(COMP, "%d host record%s of the previous run (all down until they register)",
+			n, n == 1 ? "" : "s");
+}
+
 struct xsd_xcm *xsd_xcm_new(struct xs_loop *loop, struct xs_fabric *fabric,
 			    const struct xs_port_attr *port, struct xsd_store *store,
 			    const struct xsd_xcm_opts *opts)
@@ -1460,9 +1568,12 @@ struct xsd_xcm *xsd_xcm_new(struct xs_loop *loop, struct xs_fabric *fabric,
 	x->slots = calloc(x->n_slots, sizeof(*x->slots));
 	if (!x->slots)
 		goto free_x;
+	x->hosts_timer = xs_timer_new(loop, hosts_timer_cb, x);
+	if (!x->hosts_timer)
+		goto free_slots;
 	x->pd = xs_pd_alloc(fabric);
 	if (!x->pd)
-		goto free_slots;
+		goto free_timer;
 	x->cq = xs_cq_create(fabric, (int)(x->n_slots * CQ_PER_SESSION));
 	if (!x->cq)
 		goto free_pd;
@@ -1476,6 +1587,7 @@ struct xsd_xcm *xsd_xcm_new(struct xs_loop *loop, struct xs_fabric *fabric,
 	}
 	XS_INFO(COMP, "XCM listening on service ID 0x%016" PRIx64 " (LID %u, GUID 0x%016" PRIx64 ")",
 		XS_XSMP_SERVICE_ID, port->lid, port->port_guid);
+	hosts_load(x);
 	return x;
 del_fd:
 	err = errno;
@@ -1488,6 +1600,10 @@ destroy_cq:
 free_pd:
 	err = errno;
 	xs_pd_free(x->pd);
+	errno = err;
+free_timer:
+	err = errno;
+	xs_timer_free(x->hosts_timer);
 	errno = err;
 free_slots:
 	err = errno;
@@ -1516,6 +1632,9 @@ void xsd_xcm_free(struct xsd_xcm *x)
 		}
 	while (x->waiters) /* none left after the sessions, but be exact */
 		waiter_done(x, x->waiters, "session lost", "director stopping");
+	if (x->hosts_dirty)
+		hosts_save(x);
+	xs_timer_free(x->hosts_timer);
 	while (x->hosts) {
 		struct host *h = x->hosts;
 

@@ -91,7 +91,7 @@ f.write(b'{"op":"vnic.set","name":"a2","mtu":2000,"id":1}\n{"op":"ping","id":2}\
 r1 = json.loads(f.readline()); r2 = json.loads(f.readline())
 assert r1["id"] == 1 and r1["push"][0]["result"] == "acknowledged", r1
 assert r1["vnic"]["status"] == [{"host": "hostA", "state": "installed", "reason": ""}], r1
-assert r2 == {"id": 2, "ok": True, "version": "0.1.0", "schema": 1}, r2
+assert r2 == {"id": 2, "ok": True, "version": "0.1.0", "schema": 2}, r2
 t = socket.socket(socket.AF_UNIX); t.connect(sys.argv[1])
 t.sendall(b'{"op":"vnic.set","name":"a2","mtu":1500}\n'); t.close()
 PY
@@ -148,6 +148,9 @@ PY
 expect_out "NAME  PROFILE  MAC                MTU   VLANS     UPLINK  ADMIN  STATUS
 a2    pA       02:58:53:00:00:03  1500  untagged  -       up     hostA:installed
 b1    pB       02:58:53:00:00:02  9000  untagged  -       up     hostB:installed" 0 show vnic
+# host records are in the store: the reconnect counts go on across the restart
+expect_match "^hostA +0x[0-9a-f]+ +[0-9]+ +pA +up +[0-9]+s +.* +1 +-$" show hosts
+expect_match "^hostB +0x[0-9a-f]+ +[0-9]+ +pB +up +[0-9]+s +.* +1 +-$" show hosts
 
 # host restart: its devices are installed again
 kill -TERM "$PID_hostA"; wait "$PID_hostA" 2>/dev/null
@@ -155,7 +158,7 @@ wait_for 10 "hostA down at the director" bash -c "'$XCM' show hosts | grep -Eq '
 start_host hostA
 wait_for 20 "hostA back" session_up hostA
 wait_for 20 "hostA re-installed a2" devs_are hostA "vnic a2 1500"
-expect_match "^hostA +0x[0-9a-f]+ +[0-9]+ +pA +up +[0-9]+s +.* +1 +-$" show hosts
+expect_match "^hostA +0x[0-9a-f]+ +[0-9]+ +pA +up +[0-9]+s +.* +2 +-$" show hosts
 
 # the unknown host comes up once a profile binds it
 expect_out "profile pC added" 0 profile add pC --hostname hostC

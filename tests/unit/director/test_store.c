@@ -55,7 +55,7 @@ static void test_fresh_schema(void **state)
 	struct xsd_config cfg;
 	struct xsd_err err;
 
-	assert_int_equal(xsd_store_schema_version(st), 1);
+	assert_int_equal(xsd_store_schema_version(st), 2);
 	assert_int_equal(xsd_store_get_config(st, &cfg, &err), 0);
 	assert_false(cfg.auto_accept);
 	assert_int_equal(cfg.hello_interval, 5);
@@ -113,7 +113,109 @@ static void test_future_schema_refused(void **state)
 	sqlite3_close(db);
 	assert_null(xsd_store_open(path, &err));
 	assert_string_equal(err.msg,
-			    "database schema version 99 is newer than this director supports (1)");
+			    "database schema version 99 is newer than this director supports (2)");
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
+static int collect_host(const struct xsd_host_rec *h, void *arg)
+{
+	struct xsd_host_rec *out = arg;
+	int i = 0;
+
+	while (out[i].name[0])
+		i++;
+	if (i >= 3)
+		return -E2BIG;
+	out[i] = *h;
+	return 0;
+}
+
+/* A version-1 database (as the previous director left it) is migrated to
+ * version 2 in place: configuration kept, an empty hosts table added. */
+static void test_migration_v1_to_v2(void **state)
+{
+	char dir[] = "/tmp/xsd-store-XXXXXX", path[128];
+	struct xsd_host_rec got[4];
+	struct xsd_err err = { "" };
+	struct xsd_store *st;
+	struct xsd_vnic v;
+	sqlite3 *db;
+	uint64_t rid;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/director.db", dir);
+	st = xsd_store_open(path, &err);
+	assert_non_null(st);
+	add_profile(st, "p1", "host1", 0);
+	assert_int_equal(add_vnic(st, "eth0", "p1", &v, &err), 0);
+	rid = v.resource_id;
+	xsd_store_close(st);
+	/* make it what a v1 director wrote */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE hosts; UPDATE schema_version SET version = 1",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	st = xsd_store_open(path, &err);
+	assert_non_null(st);
+	assert_int_equal(xsd_store_schema_version(st), 2);
+	assert_int_equal(xsd_store_vnic_get(st, "eth0", &v, &err), 0);
+	assert_int_equal(v.resource_id, rid);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(xsd_store_host_each(st, collect_host, got, &err), 0);
+	xsd_store_close(st);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
+/* Host records: replaced as a whole, read back by name, across a reopen. */
+static void test_host_records(void **state)
+{
+	char dir[] = "/tmp/xsd-store-XXXXXX", path[128];
+	struct xsd_host_rec recs[3] = {
+		{ .name = "zeta", .port_guid = 0x0013970000000002ull, .lid = 7, .profile = "pz",
+		  .state = "up", .accepted = 3, .reconnects = 2, .last_change = 1700000000 },
+		{ .name = "alpha", .port_guid = 0x0013970000000001ull, .lid = 5,
+		  .state = "rejected",
+		  .reason = "unknown host: no profile binds it and auto-accept is off",
+		  .last_change = 1700000001 },
+	};
+	struct xsd_host_rec got[4];
+	struct xsd_err err = { "" };
+	struct xsd_store *st;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/director.db", dir);
+	st = xsd_store_open(path, &err);
+	assert_non_null(st);
+	assert_int_equal(xsd_store_hosts_replace(st, recs, 2, &err), 0);
+	xsd_store_close(st);
+
+	st = xsd_store_open(path, &err);
+	assert_non_null(st);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(xsd_store_host_each(st, collect_host, got, &err), 2);
+	assert_string_equal(got[0].name, "alpha");
+	assert_string_equal(got[0].state, "rejected");
+	assert_string_equal(got[0].reason, "unknown host: no profile binds it and auto-accept is off");
+	assert_int_equal(got[0].lid, 5);
+	assert_string_equal(got[1].name, "zeta");
+	assert_int_equal(got[1].port_guid, 0x0013970000000002ull);
+	assert_string_equal(got[1].profile, "pz");
+	assert_int_equal(got[1].accepted, 3);
+	assert_int_equal(got[1].reconnects, 2);
+	assert_int_equal(got[1].last_change, 1700000000);
+	/* replace drops what is not in the new list */
+	snprintf(recs[2].name, sizeof(recs[2].name), "mid");
+	assert_int_equal(xsd_store_hosts_replace(st, &recs[2], 1, &err), 0);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(xsd_store_host_each(st, collect_host, got, &err), 1);
+	assert_string_equal(got[0].name, "mid");
+	assert_int_equal(xsd_store_hosts_replace(st, NULL, 0, &err), 0);
+	assert_int_equal(xsd_store_host_each(st, collect_host, got, &err), 0);
+	xsd_store_close(st);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	assert_int_equal(system(path), 0);
 }
@@ -391,6 +493,8 @@ int main(void)
 		cmocka_unit_test(test_fresh_schema),
 		cmocka_unit_test(test_wal_and_reopen),
 		cmocka_unit_test(test_future_schema_refused),
+		cmocka_unit_test(test_migration_v1_to_v2),
+		cmocka_unit_test(test_host_records),
 		cmocka_unit_test(test_profiles),
 		cmocka_unit_test(test_vnic_crud_and_pool),
 		cmocka_unit_test(test_uplink_reference),

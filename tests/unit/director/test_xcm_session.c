@@ -430,6 +430,59 @@ static void test_reconnect_replaces(void **state)
 	assert_int_equal(sent_vhba(h_n_sent - 1).type, XS_VHBA_SYNC_END);
 }
 
+/* Host records outlive the director: a new XCM on the same store lists the
+ * known hosts as down (or still rejected), and a host's reconnect count goes
+ * on when it registers again. */
+static void test_hosts_survive_restart(void **state)
+{
+	struct t *t = *state;
+	struct sess *a, *r;
+
+	add_profile(t, "p1", "host1");
+	a = h_connect(t->x, 0x2222, 9);
+	do_register(t, a, "host1", XS_XSMP_VERSION);
+	a = h_connect(t->x, 0x2222, 9);
+	do_register(t, a, "host1", XS_XSMP_VERSION);
+	r = h_connect(t->x, 0x3333, 11);
+	do_register(t, r, "stranger", XS_XSMP_VERSION);
+	assert_string_equal(host_field(t->x, "host1", "reconnects"), "1");
+	assert_true(t->x->hosts_dirty); /* saved by the timer, or when freed */
+
+	/* killed right after the timer's save, while host1 was up */
+	hosts_save(t->x);
+	assert_false(t->x->hosts_dirty);
+	{
+		struct xsd_xcm *y = h_xcm_new(t->loop, t->st);
+
+		assert_int_equal(y->n_hosts, 2);
+		assert_string_equal(host_field(y, "host1", "state"), "down");
+		assert_string_equal(host_field(y, "host1", "reason"), "director restarted");
+		assert_string_equal(host_field(y, "host1", "reconnects"), "1");
+		h_xcm_free(y);
+	}
+
+	h_xcm_free(t->x); /* a clean stop saves what the sessions' end changed */
+	t->x = h_xcm_new(t->loop, t->st);
+	assert_int_equal(t->x->n_hosts, 2);
+	assert_string_equal(host_field(t->x, "host1", "state"), "down");
+	assert_string_equal(host_field(t->x, "host1", "reason"), "closed");
+	assert_string_equal(host_field(t->x, "host1", "reconnects"), "1");
+	assert_string_equal(host_field(t->x, "host1", "port_guid"), "0x0000000000002222");
+	assert_string_equal(host_field(t->x, "host1", "lid"), "9");
+	assert_string_equal(host_field(t->x, "host1", "profile"), "p1");
+	assert_string_equal(host_field(t->x, "host1", "uptime_s"), "-1");
+	assert_string_equal(host_field(t->x, "stranger", "state"), "rejected");
+	assert_string_equal(host_field(t->x, "stranger", "reason"),
+			    "unknown host: no profile binds it and auto-accept is off");
+	assert_false(t->x->hosts_dirty);
+
+	a = h_connect(t->x, 0x2222, 9);
+	do_register(t, a, "host1", XS_XSMP_VERSION);
+	assert_string_equal(host_field(t->x, "host1", "state"), "up");
+	assert_string_equal(host_field(t->x, "host1", "reconnects"), "2");
+	assert_string_equal(host_field(t->x, "host1", "reason"), "");
+}
+
 static void test_bad_messages_counted(void **state)
 {
 	struct t *t = *state;
@@ -537,6 +590,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_connected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hello_and_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_replaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hosts_survive_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_messages_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limit_reached, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resource_list, setup, teardown),

@@ -121,6 +121,8 @@ static struct xsd_xcm *h_xcm_new(struct xs_loop *loop, struct xsd_store *st)
 	snprintf(x->chassis, sizeof(x->chassis), "test-director");
 	x->n_slots = 16;
 	x->slots = calloc(x->n_slots, sizeof(*x->slots));
+	x->hosts_timer = xs_timer_new(loop, hosts_timer_cb, x);
+	hosts_load(x);
 	return x;
 }
 
@@ -154,6 +156,9 @@ static void h_xcm_free(struct xsd_xcm *x)
 			sess_reap(x->slots[i]);
 	while (x->waiters)
 		waiter_done(x, x->waiters, "session lost", "test end");
+	if (x->hosts_dirty)
+		hosts_save(x);
+	xs_timer_free(x->hosts_timer);
 	while (x->hosts) {
 		struct host *h = x->hosts;
 
