@@ -65,6 +65,26 @@ check "UDP 200 datagrams host1 -> LAN, all in order" test "$(cat "$T/udp")" = "$
 check "xsctl vnic show lists veth1 up" bash -c "\"$XSCTL\" -S \"$T/host1/xscored-port-host1.sock\" vnic show | grep -E '^veth1 +up'"
 check "xcm show vnic veth1 has data-path counters" bash -c "\"$XCM\" --json show vnic veth1 | python3 -c 'import json,sys; d=json.load(sys.stdin); io=[s for s in d[\"vnics\"][0][\"status\"] if s[\"host\"]==\"io-module\"][0]; assert io[\"state\"]==\"up\" and io[\"from_host_frames\"]>200, io'"
 
+# UPDATE live: MTU, MAC, admin state reach the interface without re-creating it
+idx0=$(ifindex "$NS_H1" veth1)
+mtu_is() { ip -n "$NS_H1" link show veth1 | grep -q "mtu $1 "; }
+mac_is() { ip -n "$NS_H1" link show veth1 | grep -q "link/ether $1 "; }
+admin_down() { ! ip -n "$NS_H1" link show veth1 | grep -q '<.*,UP'; }
+xcm vnic set veth1 --mtu 9000 >/dev/null
+wait_for 10 "MTU 9000 on veth1" mtu_is 9000 && echo "ok: xcm vnic set --mtu 9000 -> host MTU 9000"
+xcm vnic set veth1 --mac 02:11:22:33:44:55 >/dev/null
+wait_for 10 "new MAC on veth1" mac_is 02:11:22:33:44:55 && echo "ok: xcm vnic set --mac -> host MAC changed"
+ip -n "$NS_LAN" neigh flush all
+check "ping host1 -> LAN after the MAC change (switch port follows)" in_ns "$NS_H1" ping -c 2 -i 0.2 -W 2 10.77.0.1
+xcm vnic set veth1 --admin down >/dev/null
+wait_for 10 "veth1 admin down" admin_down && echo "ok: xcm vnic set --admin down -> interface down"
+xcm vnic set veth1 --admin up >/dev/null
+wait_for 10 "veth1 up with carrier" carrier "$NS_H1" veth1 && echo "ok: --admin up -> interface up"
+ip -n "$NS_H1" addr add 10.77.0.11/24 dev veth1 2>/dev/null
+check "ping host1 -> LAN after admin down/up" in_ns "$NS_H1" ping -c 2 -i 0.2 -W 2 10.77.0.1
+check "UPDATE kept the interface (ifindex $idx0)" test "$(ifindex "$NS_H1" veth1)" = "$idx0"
+CHECKS=$((CHECKS + 4))
+
 # uplink down/up -> carrier off/on on the host
 ip -n "$NS_DIR" link set upl0 down
 wait_for 5 "carrier off on veth1 after uplink down" no_carrier "$NS_H1" veth1 && echo "ok: uplink down -> NO-CARRIER on host1"
