@@ -133,5 +133,23 @@ wait $st
 check "ping stream on u1 lost nothing while d1 was added and b20 deleted" grep -q ' 0% packet loss' "$T/stream"
 grep -E 'packets transmitted' "$T/stream"
 
+# rate limit: u1 policed to CIR 20 / PIR 40 Mbit/s; 200 Mbit/s of UDP offered
+xcm vnic set u1 --cir 20 --pir 40 >/dev/null
+in_ns "$NS_LAN" iperf3 -s -1 -p 5301 >/dev/null 2>&1 &
+ip3=$!
+wait_for 5 "iperf3 server" bash -c "ip netns exec $NS_LAN ss -ltn | grep -q :5301"
+r0=$(drops u1 rate_in)
+in_ns "$NS_H1" iperf3 -c 10.77.0.1 -p 5301 -u -b 200M -l 1400 -t 2 -J >"$T/rate.json" 2>&1
+wait $ip3
+got=$(python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["end"]["sum"]
+print(int((s["packets"] - s["lost_packets"]) * 1400 * 8 / s["seconds"] / 1e6))' "$T/rate.json")
+r1=$(drops u1 rate_in)
+echo "policed UDP: $got Mbit/s received of 200 offered, rate_in drops $r0 -> $r1"
+check "rate limit: received rate below 1.5 x PIR ($got Mbit/s)" test "$got" -lt 60
+check "rate limit: something passed ($got Mbit/s)" test "$got" -gt 5
+check "rate limit: red frames counted (rate_in)" test "$r1" -gt "$r0"
+
 echo "vnic switching: $CHECKS checks, $FAILS failed"
 [ "$FAILS" -eq 0 ]
