@@ -34,6 +34,8 @@
 
 /* wr_id: generation << 32 | kind << 24 | index */
 enum wr_kind { WR_DRECV = 1, WR_DSEND, WR_CRECV, WR_CSEND };
+#define SIG_EVERY 16
+#define DSEND_FREE(v) (N_DSEND - ((v)->dsend_tail - (v)->dsend_head))
 #define WR_ID(gen, kind, idx) (((uint64_t)(gen) << 32) | ((uint64_t)(kind) << 24) | (idx))
 
 struct xsvnic_mod {
@@ -64,8 +66,10 @@ struct vnic {
 	enum xsvnic_state state;
 	bool link_up;
 	uint32_t speed_mbps;
-	bool dsend_busy[N_DSEND];
-	unsigned int dsend_free, dsend_next;
+	/* data send slots, a FIFO ring: sends complete in order, and only
+	 * every SIG_EVERY-th (or every one when the ring runs low) is
+	 * signaled; its completion frees it and all before it */
+	uint32_t dsend_head, dsend_tail;
 	bool csend_busy[N_CSEND];
 	struct xs_timer *retry, *start_to, *hb;
 	uint64_t last_ctrl_rx, last_ctrl_tx;
@@ -74,6 +78,15 @@ struct vnic {
 };
 
 static uint8_t *drecv_buf(struct vnic *v, unsigned int i) { return v->mem + (size_t)i * DBUF; }
+/* A signaled data send completed: it and every send before it are done. */
+static void dsend_done(struct vnic *v, unsigned int idx)
+{
+	uint32_t n = ((uint32_t)idx - v->dsend_head) & 0xffffffu;
+
+	if (n < v->dsend_tail - v->dsend_head)
+		v->dsend_head += n + 1;
+}
+
 static uint8_t *dsend_buf(struct vnic *v, unsigned int i)
 {
 	return v->mem + (size_t)(N_DRECV + i) * DBUF;
@@ -283,15 +296,13 @@ static void tap_readable(struct xs_loop *loop, int fd, unsigned int events, void
 				v->st.tx_gap_drops++;
 			continue;
 		}
-		if (!v->dsend_free) {
+		if (!DSEND_FREE(v)) {
 			/* wait for a send completion */
 			v->tap_paused = true;
 			xs_loop_mod_fd(v->m->loop, v->tap_fd, 0);
 			return;
 		}
-		i = v->dsend_next;
-		while (v->dsend_busy[i])
-			i = (i + 1) % N_DSEND;
+		i = v->dsend_tail % N_DSEND;
 		buf = dsend_buf(v, i);
 		n = xsvnic_tap_read(v->tap, &vh, buf + XS_VNIC_TSO_LEN, XSVNIC_FRAME_BUF);
 		if (n == -EAGAIN)
@@ -321,19 +332,18 @@ static void tap_readable(struct xs_loop *loop, int fd, unsigned int events, void
 		sge.addr = (uintptr_t)buf;
 		sge.length = (uint32_t)n;
 		sge.lkey = xs_mr_lkey(v->mr);
-		wr.wr_id = WR_ID(v->gen, WR_DSEND, i);
+		wr.wr_id = WR_ID(v->gen, WR_DSEND, v->dsend_tail & 0xffffffu);
 		wr.opcode = XS_WR_SEND;
 		wr.sg_list = &sge;
 		wr.num_sge = 1;
-		wr.flags = XS_SEND_SIGNALED;
+		if ((v->dsend_tail + 1) % SIG_EVERY == 0 || DSEND_FREE(v) <= SIG_EVERY)
+			wr.flags = XS_SEND_SIGNALED;
 		rc = xs_qp_post_send(v->dqp, &wr);
 		if (rc < 0) {
 			v->st.tx_ring_drops++;
 			continue;
 		}
-		v->dsend_busy[i] = true;
-		v->dsend_free--;
-		v->dsend_next = (i + 1) % N_DSEND;
+		v->dsend_tail++;
 		v->st.tx_frames++;
 		v->st.tx_bytes += (uint64_t)n;
 	}
@@ -406,10 +416,6 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 			if (wc[k].status != XS_WC_SUCCESS) {
 				if (wc[k].status != XS_WC_WR_FLUSH_ERR)
 					v->st.rx_errors++;
-				if (kind == WR_DSEND && idx < N_DSEND && v->dsend_busy[idx]) {
-					v->dsend_busy[idx] = false;
-					v->dsend_free++;
-				}
 				if (kind == WR_CSEND && idx < N_CSEND)
 					v->csend_busy[idx] = false;
 				vnic_conn_lost(v, xs_wc_status_str(wc[k].status));
@@ -429,10 +435,7 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 				}
 				break;
 			case WR_DSEND:
-				if (idx < N_DSEND && v->dsend_busy[idx]) {
-					v->dsend_busy[idx] = false;
-					v->dsend_free++;
-				}
+				dsend_done(v, idx);
 				if (v->tap_paused && v->state == XSVNIC_ST_UP) {
 					v->tap_paused = false;
 					xs_loop_mod_fd(v->m->loop, v->tap_fd, XS_IO_IN);
@@ -473,11 +476,9 @@ static void conn_teardown(struct vnic *v)
 	v->cqp = v->dqp = NULL;
 	v->cqp_up = v->dqp_up = false;
 	v->gen++;
-	for (i = 0; i < N_DSEND; i++)
-		v->dsend_busy[i] = false;
+	v->dsend_head = v->dsend_tail = 0;
 	for (i = 0; i < N_CSEND; i++)
 		v->csend_busy[i] = false;
-	v->dsend_free = N_DSEND;
 	if (v->tap_paused) {
 		v->tap_paused = false;
 		xs_loop_mod_fd(v->m->loop, v->tap_fd, XS_IO_IN);
@@ -760,7 +761,6 @@ static int vnic_install(void *ctx, struct xs_ulp_dev *dev, struct xs_ulp_result 
 	v->m = m;
 	v->dev = dev;
 	v->gen = 1;
-	v->dsend_free = N_DSEND;
 	/* checksum offload and TSO through the vnet header when the director
 	 * offers them (install_flags); frames then carry the TSO prefix */
 	v->tso = (c->install_flags & XS_VNIC_INSTALL_TSO) &&

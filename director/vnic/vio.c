@@ -39,6 +39,8 @@
 #define HEADROOM 16
 
 enum wr_kind { WR_DRECV = 1, WR_DSEND, WR_CRECV, WR_CSEND };
+#define SIG_EVERY 16
+#define DSEND_FREE(v) (N_DSEND - ((v)->dsend_tail - (v)->dsend_head))
 #define WR_ID(gen, kind, idx) (((uint64_t)(gen) << 32) | ((uint64_t)(kind) << 24) | (idx))
 
 struct uplink {
@@ -72,8 +74,10 @@ struct dvnic {
 	uint8_t *mem;
 	size_t mem_len;
 	struct xs_mr *mr;
-	bool dsend_busy[N_DSEND];
-	unsigned int dsend_free, dsend_next;
+	/* data send slots, a FIFO ring: sends complete in order, and only
+	 * every SIG_EVERY-th (or every one when the ring runs low) is
+	 * signaled; its completion frees it and all before it */
+	uint32_t dsend_head, dsend_tail;
 	bool csend_busy[N_CSEND];
 	uint64_t last_ctrl_rx;
 	/* counters */
@@ -99,6 +103,15 @@ struct xsd_vio {
 };
 
 static uint8_t *drecv_buf(struct dvnic *v, unsigned int i) { return v->mem + (size_t)i * DBUF; }
+/* A signaled data send completed: it and every send before it are done. */
+static void dsend_done(struct dvnic *v, unsigned int idx)
+{
+	uint32_t n = ((uint32_t)idx - v->dsend_head) & 0xffffffu;
+
+	if (n < v->dsend_tail - v->dsend_head)
+		v->dsend_head += n + 1;
+}
+
 static uint8_t *dsend_buf(struct dvnic *v, unsigned int i)
 {
 	return v->mem + (size_t)(N_DRECV + i) * DBUF;
@@ -282,13 +295,11 @@ static void to_host(struct dvnic *v, const struct iovec *iov, int iovcnt, size_t
 	uint8_t *buf;
 	int k;
 
-	if (!v->dqp || !v->started || !v->dsend_free || len + pre > DBUF) {
+	if (!v->dqp || !v->started || !DSEND_FREE(v) || len + pre > DBUF) {
 		v->to_host_drops++;
 		return;
 	}
-	i = v->dsend_next;
-	while (v->dsend_busy[i])
-		i = (i + 1) % N_DSEND;
+	i = v->dsend_tail % N_DSEND;
 	buf = dsend_buf(v, i);
 	for (k = 0; k < iovcnt; k++) {
 		memcpy(buf + pre + off, iov[k].iov_base, iov[k].iov_len);
@@ -319,18 +330,17 @@ static void to_host(struct dvnic *v, const struct iovec *iov, int iovcnt, size_t
 	sge.addr = (uintptr_t)buf;
 	sge.length = (uint32_t)(len + pre);
 	sge.lkey = xs_mr_lkey(v->mr);
-	wr.wr_id = WR_ID(v->dgen, WR_DSEND, i);
+	wr.wr_id = WR_ID(v->dgen, WR_DSEND, v->dsend_tail & 0xffffffu);
 	wr.opcode = XS_WR_SEND;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
-	wr.flags = XS_SEND_SIGNALED;
+	if ((v->dsend_tail + 1) % SIG_EVERY == 0 || DSEND_FREE(v) <= SIG_EVERY)
+		wr.flags = XS_SEND_SIGNALED;
 	if (xs_qp_post_send(v->dqp, &wr) < 0) {
 		v->to_host_drops++;
 		return;
 	}
-	v->dsend_busy[i] = true;
-	v->dsend_free--;
-	v->dsend_next = (i + 1) % N_DSEND;
+	v->dsend_tail++;
 	v->to_host_frames++;
 	v->to_host_bytes += len;
 }
@@ -627,15 +637,11 @@ static struct dvnic *vnic_by_qp(struct xsd_vio *vio, const struct xs_qp *qp)
 
 static void drop_dqp(struct dvnic *v)
 {
-	unsigned int i;
-
 	if (v->dqp)
 		xs_qp_destroy(v->dqp);
 	v->dqp = NULL;
 	v->dgen++;
-	for (i = 0; i < N_DSEND; i++)
-		v->dsend_busy[i] = false;
-	v->dsend_free = N_DSEND;
+	v->dsend_head = v->dsend_tail = 0;
 }
 
 static void drop_cqp(struct dvnic *v)
@@ -873,10 +879,6 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 			if (gen != (data ? v->dgen : v->cgen))
 				continue; /* a previous connection's work */
 			if (wc[k].status != XS_WC_SUCCESS) {
-				if (kind == WR_DSEND && idx < N_DSEND && v->dsend_busy[idx]) {
-					v->dsend_busy[idx] = false;
-					v->dsend_free++;
-				}
 				if (kind == WR_CSEND && idx < N_CSEND)
 					v->csend_busy[idx] = false;
 				if (wc[k].status != XS_WC_WR_FLUSH_ERR) {
@@ -900,10 +902,7 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 				}
 				break;
 			case WR_DSEND:
-				if (idx < N_DSEND && v->dsend_busy[idx]) {
-					v->dsend_busy[idx] = false;
-					v->dsend_free++;
-				}
+				dsend_done(v, idx);
 				break;
 			case WR_CRECV:
 				if (idx >= N_CRECV)
@@ -943,7 +942,6 @@ static struct dvnic *vnic_get(struct xsd_vio *vio, uint64_t rid, const struct xs
 	v->cfg = *cfg;
 	v->port = -1;
 	v->cgen = v->dgen = 1;
-	v->dsend_free = N_DSEND;
 	v->mem_len = (size_t)(N_DRECV + N_DSEND) * DBUF + (size_t)(N_CRECV + N_CSEND) * CBUF;
 	v->mem = mmap(NULL, v->mem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (v->mem == MAP_FAILED) {
