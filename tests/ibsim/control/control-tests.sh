@@ -78,7 +78,11 @@ start_director() {  # N: the Nth start (own control socket and log)
 }
 stop_director() {  # N
 	kill -TERM "$DPID" || fail "director $DPID is gone"
-	wait_for 5 "director start $1 to stop on SIGTERM" bash -c "! kill -0 $DPID"
+	# Our part is bounded (SHUTDOWN to hosts, record deleted: 2 s); after
+	# "stopped" only umad2sim's exit handler runs, which removes its fake
+	# sysfs (./sys-PID) and can take seconds when the disk is busy.
+	wait_for 5 "director start $1 to stop on SIGTERM" grep -q "notice: stopped" "$W/director-$1.log"
+	wait_for 30 "director start $1 to exit after 'stopped'" bash -c "! kill -0 $DPID"
 	grep -q "ServiceRecord $NAME deleted" "$W/director-$1.log" ||
 		fail "no 'ServiceRecord $NAME deleted' in the director's log after SIGTERM"
 }
@@ -175,7 +179,7 @@ discovery)
 			fail "host1 logged an XCM_REQUEST failure"
 		echo "start $n: host1 has 1 XCM ($DGUID_HEX, LID $DLID); director answered $rep of $req"
 		kill -TERM "$HPID"
-		wait_for 5 "xscored to stop" bash -c "! kill -0 $HPID"
+		wait_for 30 "xscored to exit" bash -c "! kill -0 $HPID"
 		stop_director "$n"
 	done
 	echo "PASS: host1 discovered the director through OpenSM's SA and got its XCM list" \
