@@ -84,6 +84,8 @@ struct dvnic {
 	uint64_t connects, disconnects, ctrl_rx, ctrl_tx, ctrl_bad, heartbeats;
 	uint64_t to_host_frames, to_host_bytes, to_host_drops;
 	uint64_t from_host_frames, from_host_bytes, rx_errors, mcast_lists, bad_offload;
+	unsigned int mcast_n;     /* groups in the last MULTICAST_LIST_SEND */
+	bool mcast_all;           /* ... or all-multicast */
 	char last_error[96];
 };
 
@@ -784,6 +786,8 @@ static void handle_ctrl(struct dvnic *v, const uint8_t *buf, size_t len)
 		break;
 	case XS_VNIC_CTRL_MULTICAST_LIST_SEND:
 		v->mcast_lists++;
+		v->mcast_n = c.u.mcast.count;
+		v->mcast_all = c.u.mcast.all_multi;
 		if (v->port >= 0)
 			xsd_vsw_port_set_mcast(v->ul->sw, (uint32_t)v->port,
 					       (const uint8_t(*)[6])c.u.mcast.macs, c.u.mcast.count,
@@ -1178,6 +1182,8 @@ json_t *xsd_vio_vnic_json(struct xsd_vio *vio, uint64_t resource_id)
 						  (json_int_t)ps.tx_frames, "tx_bytes",
 						  (json_int_t)ps.tx_bytes, "fwd_frames",
 						  (json_int_t)ps.fwd_frames));
+	json_object_set_new(o, "multicast_groups", json_integer(v->mcast_n));
+	json_object_set_new(o, "all_multicast", json_boolean(v->mcast_all));
 	json_object_set_new(o, "drops_in", drops_json(ps.drops));
 	json_object_set_new(o, "drops_out", drops_json(ps.drops_out));
 	return o;

@@ -122,6 +122,36 @@ done
 wait $mc
 check "multicast 239.7.7.7 from the LAN received on host1" grep -q mc-hello "$T/mc"
 
+# more than 128 groups: the host asks for all-multicast
+io_u1() {
+	"$XCM" --json show vnic u1 | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+io = [s for s in d["vnics"][0]["status"] if s["host"] == "io-module"][0]
+print(io[sys.argv[1]])' "$1"
+}
+check "u1 reports its groups (not all-multicast)" test "$(io_u1 all_multicast)" = False
+in_ns "$NS_H1" timeout 20 python3 -c '
+import os, socket, sys, time
+socks = []
+for i in range(130):
+    if i % 20 == 0:
+        socks.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    socks[-1].setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                         socket.inet_aton("239.8.%d.%d" % (i // 200, i % 200 + 1)) + socket.inet_aton("10.77.0.11"))
+print("joined", flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)' "$T/mc130.stop" >"$T/mc130" 2>&1 &
+mcj=$!
+wait_for 10 "130 joins" grep -q joined "$T/mc130"
+all_multi() { [ "$(io_u1 all_multicast)" = True ]; }
+wait_for 5 "all-multicast on u1" all_multi && echo "ok: 130 groups -> all-multicast on the director's port"
+CHECKS=$((CHECKS + 1))
+touch "$T/mc130.stop"; wait "$mcj"
+not_all_multi() { [ "$(io_u1 all_multicast)" = False ]; }
+wait_for 5 "back to a group list on u1" not_all_multi && echo "ok: groups left -> a list again"
+CHECKS=$((CHECKS + 1))
+
 # a vNIC added and another deleted while u1 carries a ping stream: no loss
 in_ns "$NS_H1" ping -c 150 -i 0.02 -W 2 10.77.0.1 >"$T/stream" 2>&1 &
 st=$!
