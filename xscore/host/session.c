@@ -288,7 +288,9 @@ static void handle_session(struct xs_xsmp_client *c, const uint8_t *body, size_t
 		c->rejects++;
 		snprintf(why, sizeof(why), "rejected by director: reason %u: %s", s.reason,
 			 s.reason_text[0] ? s.reason_text : "(no text)");
-		XS_WARN(XS_XSMP_LOG, "session %s: %s", c->host->session_name, why);
+		/* a host that keeps being refused for the same reason says so once */
+		if (strcmp(c->last_error, why) != 0)
+			XS_WARN(XS_XSMP_LOG, "session %s: %s", c->host->session_name, why);
 		session_close(c, now, why);
 		break;
 	case XS_XSMP_HELLO:
