@@ -19,7 +19,7 @@ expect_out "profile pB added" 0 profile add pB --hostname hostB
 start_host() { # NAME
 	mkdir -p "$T/$1"
 	"$XSCORED" -f -F "soft:$T/fabric.sock" -p "port-$1" -H "$1" -s "$T/$1" \
-		--backoff-max 2 >>"$T/$1.log" 2>&1 &
+		--backoff-max 2 --no-devices >>"$T/$1.log" 2>&1 &
 	eval "PID_$1=$!"
 	PIDS+=("$!")
 }

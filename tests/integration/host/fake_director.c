@@ -592,6 +592,7 @@ int main(int argc, char **argv)
 		char log[600], spec[600];
 		char *hargv[] = { (char *)argv[2], "-f", "-F", spec, "-p", PORTNAME, "-H", HOSTNAME,
 				  "-s", (char *)workdir, "-d", "xsmp,host,disc", "--mad-timeout", "300", "--backoff-max", "2",
+				  "--no-devices", /* record-only vNICs: no TAP interfaces */
 				  NULL };
 
 		snprintf(spec, sizeof(spec), "soft:%s", fab_sock);
