@@ -136,8 +136,14 @@ def main():
     tmp = tempfile.mkdtemp(prefix="xs-bench-control.")
     procs = []
     logs = []
+    wrapped = []  # the director's own pid when it runs under a tool
 
     def cleanup():
+        for pid in wrapped:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
         for _, p in reversed(procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -196,8 +202,16 @@ def main():
 
         time.sleep(0.2)
         if wrap:
-            director = Pid(int(subprocess.run(["pgrep", "-n", "-f", "-x", ".*" + directord + " .*"],
-                                              capture_output=True, text=True).stdout))
+            # the director's own pid: the process with our control socket
+            # in its command line that is xsdirectord (not the tool)
+            out = subprocess.run(["pgrep", "-f", "--", "--ctl-socket " + csock],
+                                 capture_output=True, text=True).stdout.split()
+            pids = [int(p) for p in out
+                    if open("/proc/%s/comm" % p).read().strip() == "xsdirectord"]
+            if len(pids) != 1:
+                die("cannot find the wrapped director's pid (%s)" % out)
+            director = Pid(pids[0])
+            wrapped.append(director.pid)
         rss0 = rss_kib(director.pid)
         cpu0 = cpu_s(director.pid)
 
