@@ -8,6 +8,10 @@
  *
  * Configuration lines ('#' starts a comment):
  *   lun <id> <path> [ro] [direct] [size=<bytes>]   size= creates the file
+ * where <path> may also name another back end:
+ *   ram                          memory (size= required), for tests
+ *   iscsi://host[:port]/iqn/lun  an iSCSI LUN through libiscsi (pass-through)
+ *   sg:/dev/sgN | sg:/dev/sdX    a SCSI device through SG_IO (pass-through)
  *   mask <wwpn> <id>[,<id>...] | none
  */
 #include <errno.h>
@@ -153,7 +157,23 @@ static int add_lun(struct app *a, const struct conf_lun *l)
 
 	snprintf(serial, sizeof(serial), "XSRPT%04u", l->id);
 	lo.serial = serial;
-	be = xsd_scsi_file_open(l->path, &fo);
+	if (!strcmp(l->path, "ram")) {
+		if (!l->size) {
+			XS_ERR(COMP, "LUN %u: a ram LUN needs size=", l->id);
+			return -EINVAL;
+		}
+		be = xsd_scsi_ram_new(l->size);
+	} else if (!strncmp(l->path, "iscsi://", 8)) {
+		struct xsd_scsi_iscsi_opts io = { .size = sizeof(io) };
+
+		be = xsd_scsi_iscsi_open(l->path, &io);
+	} else if (!strncmp(l->path, "sg:", 3)) {
+		struct xsd_scsi_sg_opts go = { .size = sizeof(go), .read_only = l->ro };
+
+		be = xsd_scsi_sg_open(l->path + 3, &go);
+	} else {
+		be = xsd_scsi_file_open(l->path, &fo);
+	}
 	if (!be) {
 		XS_ERR(COMP, "LUN %u: cannot open %s: %s", l->id, l->path, strerror(errno));
 		return -errno;
