@@ -275,6 +275,40 @@ _Static_assert(sizeof(struct xsd_scsi_file_opts) == 64, "file opts ABI");
  * from open; EINVAL for other file types or a zero size. */
 struct xsd_scsi_bdev *xsd_scsi_file_open(const char *path, const struct xsd_scsi_file_opts *opts);
 
+/*
+ * Pass-through back ends: every command but REPORT LUNS goes to the device
+ * as it came (CDB, data, status and sense back), so INQUIRY and friends
+ * describe the real device. The LUN's block size option should match the
+ * device's (it only matters for REPORT LUNS-side bookkeeping).
+ */
+struct xsd_scsi_iscsi_opts {
+	uint32_t size;              /* sizeof(struct xsd_scsi_iscsi_opts) */
+	uint32_t reconnect_max;     /* reconnect attempts after a loss (default 8) */
+	const char *initiator_iqn;  /* default "iqn.2026-01.com.xsigo:director" */
+	uint32_t timeout_s;         /* login / command timeout (default 10) */
+	uint8_t reserved[36];
+};
+_Static_assert(sizeof(struct xsd_scsi_iscsi_opts) == 56, "iscsi opts ABI");
+
+/* An iSCSI LUN through libiscsi: url is iscsi://<host>[:<port>]/<iqn>/<lun>.
+ * Logs in (blocking) and reads the capacity; I/O is asynchronous from then
+ * on, on the target's event loop. ENOTSUP when built without libiscsi,
+ * ECONNREFUSED / EIO when the login fails, EINVAL for a bad url. */
+struct xsd_scsi_bdev *xsd_scsi_iscsi_open(const char *url, const struct xsd_scsi_iscsi_opts *opts);
+
+struct xsd_scsi_sg_opts {
+	uint32_t size;              /* sizeof(struct xsd_scsi_sg_opts) */
+	uint32_t threads;           /* worker threads issuing SG_IO (default 4) */
+	uint32_t timeout_ms;        /* per command (default 30000) */
+	bool read_only;
+	uint8_t reserved[19];
+};
+_Static_assert(sizeof(struct xsd_scsi_sg_opts) == 32, "sg opts ABI");
+
+/* A SCSI device (/dev/sgN or /dev/sdX) through the SG_IO ioctl, from a
+ * small pool of worker threads. ENOTTY when the node does not take SG_IO. */
+struct xsd_scsi_bdev *xsd_scsi_sg_open(const char *path, const struct xsd_scsi_sg_opts *opts);
+
 /* Free a back end that was never given to a LUN. */
 void xsd_scsi_bdev_free(struct xsd_scsi_bdev *be);
 
