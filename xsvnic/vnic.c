@@ -490,9 +490,12 @@ static void vnic_conn_lost(struct vnic *v, const char *why)
 {
 	bool was_up = v->state == XSVNIC_ST_UP;
 
+	/* warn when a working connection breaks or the reason changes; a
+	 * director that stays away is not logged every retry */
+	if (was_up || strcmp(v->st.last_error, why))
+		XS_WARN(VLOG, "%s: connection to the I/O module %s: %s", v->dev->name,
+			was_up ? "lost" : "failed", why);
 	snprintf(v->st.last_error, sizeof(v->st.last_error), "%s", why);
-	if (v->state != XSVNIC_ST_IDLE)
-		XS_WARN(VLOG, "%s: connection to the I/O module lost: %s", v->dev->name, why);
 	conn_teardown(v);
 	v->state = XSVNIC_ST_IDLE;
 	if (was_up) {
