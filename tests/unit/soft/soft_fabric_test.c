@@ -411,6 +411,38 @@ static void test_mad_partitions(void **state)
 	xs_fabric_close(c);
 }
 
+/* A burst of requests nobody reads yet (a director that 1000 hosts ask at
+ * once) is queued whole, in order: the agent's queue grows on demand. */
+static void test_mad_burst_queued(void **state)
+{
+	struct xs_fabric *a = open_port("burst-tx"), *b = open_port("burst-rx");
+	struct xs_mad_agent *aa, *ab;
+	struct xs_mad_addr to = { .qpn = 1, .pkey = 0xffff }, src;
+	uint8_t mad[XS_MAD_SIZE], got[XS_MAD_SIZE];
+	const int n = 1500;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	aa = xs_mad_agent_register(a, 0x09, 1, NULL, 0);
+	ab = xs_mad_agent_register(b, 0x09, 1, NULL, XS_MAD_AGENT_SERVER);
+	assert_non_null(aa);
+	assert_non_null(ab);
+	to.lid = port_lid(b);
+	for (int i = 0; i < n; i++) {
+		make_mad(mad, 0x09, XS_MAD_METHOD_GET, 0x10000u + (uint32_t)i, (uint8_t)i);
+		assert_int_equal(xs_mad_send(aa, &to, mad, sizeof(mad)), 0);
+	}
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(xs_mad_recv(ab, &src, got, sizeof(got), 5000), XS_MAD_SIZE);
+		assert_int_equal(xs_get32(got + 12), 0x10000u + (uint32_t)i);
+	}
+	assert_int_equal(xs_mad_recv(ab, &src, got, sizeof(got), 0), -EAGAIN);
+	xs_mad_agent_unregister(aa);
+	xs_mad_agent_unregister(ab);
+	xs_fabric_close(a);
+	xs_fabric_close(b);
+}
+
 struct echo_args {
 	int ready[2];
 };
@@ -1634,6 +1666,7 @@ int main(void)
 		cmocka_unit_test(test_attach_stable_identity),
 		cmocka_unit_test(test_attach_no_daemon),
 		cmocka_unit_test(test_mad_partitions),
+		cmocka_unit_test(test_mad_burst_queued),
 		cmocka_unit_test(test_mad_rpc),
 		cmocka_unit_test(test_sa_service_records),
 		cmocka_unit_test(test_sa_path_record),

@@ -442,6 +442,7 @@ static void soft_close(struct xs_fabric *xf)
 		f->agents = a->next;
 		close(a->evfd);
 		pthread_mutex_destroy(&a->lock);
+		free(a->q);
 		free(a);
 	}
 	while (f->cqs) {
@@ -552,6 +553,26 @@ static struct soft_agent *agent_for(struct soft_fabric *f, const uint8_t *mad)
 	return NULL;
 }
 
+/* Double the agent's MAD ring (lock held); -ENOSPC at the bound. */
+static int agent_queue_grow(struct soft_agent *a)
+{
+	int ncap = a->qcap ? a->qcap * 2 : SOFT_AGENT_QUEUE_MIN;
+	struct soft_mad *nq;
+
+	if (ncap > SOFT_AGENT_QUEUE_MAX)
+		return -ENOSPC;
+	nq = malloc((size_t)ncap * sizeof(*nq));
+	if (!nq)
+		return -ENOMEM;
+	for (int i = 0; i < a->count; i++)
+		nq[i] = a->q[(a->head + i) % a->qcap];
+	free(a->q);
+	a->q = nq;
+	a->qcap = ncap;
+	a->head = 0;
+	return 0;
+}
+
 static void on_mad(struct soft_fabric *f, const struct xs_softp_mad_recv *m)
 {
 	struct soft_agent *a = agent_for(f, m->mad);
@@ -564,14 +585,18 @@ static void on_mad(struct soft_fabric *f, const struct xs_softp_mad_recv *m)
 		return;
 	}
 	pthread_mutex_lock(&a->lock);
-	if (a->count == SOFT_AGENT_QUEUE) {
-		a->drops++;
+	if (a->count == a->qcap && agent_queue_grow(a) < 0) {
+		uint64_t drops = ++a->drops;
+
 		pthread_mutex_unlock(&a->lock);
-		XS_WARN(SOFT_COMP, "MAD agent class 0x%02x: queue full, MAD dropped",
-			a->base.mgmt_class);
+		if ((drops & (drops - 1)) == 0) /* 1st, 2nd, 4th, 8th, ... */
+			XS_WARN(SOFT_COMP,
+				"MAD agent class 0x%02x: %d MADs waiting, none read; dropped %llu "
+				"so far",
+				a->base.mgmt_class, a->qcap, (unsigned long long)drops);
 		return;
 	}
-	slot = &a->q[(a->head + a->count) % SOFT_AGENT_QUEUE];
+	slot = &a->q[(a->head + a->count) % a->qcap];
 	memset(&slot->src, 0, sizeof(slot->src));
 	slot->src.lid = m->slid;
 	slot->src.qpn = m->sqpn;
@@ -1164,6 +1189,7 @@ static int soft_agent_unregister(struct xs_mad_agent *xa)
 	soft_dsend(f, &m);
 	close(a->evfd);
 	pthread_mutex_destroy(&a->lock);
+	free(a->q);
 	free(a);
 	return 0;
 }
@@ -1213,7 +1239,7 @@ static int soft_mad_recv(struct xs_mad_agent *xa, struct xs_mad_addr *src, void 
 			if (src)
 				*src = s->src;
 			memcpy(mad, s->mad, n);
-			a->head = (a->head + 1) % SOFT_AGENT_QUEUE;
+			a->head = (a->head + 1) % a->qcap;
 			a->count--;
 			if (!a->count && a->signaled) {
 				a->signaled = false;

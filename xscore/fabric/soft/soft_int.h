@@ -26,7 +26,11 @@
 #define SOFT_ACK_EVERY 16u      /* standalone ACK after this many requests */
 #define SOFT_ACK_DELAY_MS 1u    /* ... or after this delay */
 #define SOFT_MAX_MSG (1u << 30) /* largest message / RDMA length */
-#define SOFT_AGENT_QUEUE 64
+/* MADs waiting for an agent: the ring starts small and doubles on demand up
+ * to the bound, so a director that 1000 hosts ask at once keeps every
+ * request while an idle host's agents stay at a few KiB. */
+#define SOFT_AGENT_QUEUE_MIN 16
+#define SOFT_AGENT_QUEUE_MAX 4096
 #define SOFT_SMALL 4096u        /* records up to this size are read whole */
 #define SOFT_APP_ACTIVE_MS 10u  /* a CQ polled this recently is polled by its app */
 #define SOFT_TICK_MS 20         /* the progress thread's longest sleep with QPs */
@@ -190,8 +194,8 @@ struct soft_agent {
 	uint32_t id;
 	int evfd;
 	pthread_mutex_t lock;
-	struct soft_mad q[SOFT_AGENT_QUEUE];
-	int head, count;
+	struct soft_mad *q; /* ring of qcap entries */
+	int qcap, head, count;
 	bool signaled;
 	uint64_t drops;
 };
