@@ -524,8 +524,21 @@ static int vnic_connect(struct vnic *v)
 	unsigned int i;
 	int rc;
 
-	if (!dest.lid)
-		return -EHOSTUNREACH;
+	if (!dest.lid) {
+		/* RoCE: no LIDs; address the I/O module by its link-local GID
+		 * (fe80::/64 + the port GUID from the INSTALL's tca_guid) */
+		uint64_t g = v->dev->cfg.vnic.tca_guid;
+		int k;
+
+		if (!g)
+			return -EHOSTUNREACH;
+		dest.has_gid = true;
+		memset(dest.gid, 0, sizeof(dest.gid));
+		dest.gid[0] = 0xfe;
+		dest.gid[1] = 0x80;
+		for (k = 0; k < 8; k++)
+			dest.gid[8 + k] = (uint8_t)(g >> (56 - 8 * k));
+	}
 	v->cqp = make_qp(v, N_CSEND + 2, N_CRECV);
 	v->dqp = make_qp(v, N_DSEND + 2, N_DRECV);
 	if (!v->cqp || !v->dqp) {
