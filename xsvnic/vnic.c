@@ -35,6 +35,7 @@
 /* wr_id: generation << 32 | kind << 24 | index */
 enum wr_kind { WR_DRECV = 1, WR_DSEND, WR_CRECV, WR_CSEND };
 #define SIG_EVERY 16
+#define BATCH_MAX_ENTRY 2048   /* frames (with prefix) up to this size are batched */
 #define DSEND_FREE(v) (N_DSEND - ((v)->dsend_tail - (v)->dsend_head))
 #define WR_ID(gen, kind, idx) (((uint64_t)(gen) << 32) | ((uint64_t)(kind) << 24) | (idx))
 
@@ -63,6 +64,9 @@ struct vnic {
 	bool cqp_up, dqp_up;
 	uint32_t gen;
 	bool tso;                     /* TSO prefix on the data QP (negotiated) */
+	bool txbat;                   /* small frames batched in one SEND */
+	bool bat_open;                /* a batch is being filled in slot dsend_tail */
+	struct xs_vnic_batch_builder bb;
 	enum xsvnic_state state;
 	bool link_up;
 	uint32_t speed_mbps;
@@ -271,6 +275,70 @@ static int post_crecv(struct vnic *v, unsigned int i)
 	return xs_qp_post_recv(v->cqp, &wr);
 }
 
+/* Post data send slot dsend_tail: @len bytes from @off within it. */
+static int post_dsend(struct vnic *v, size_t off, size_t len)
+{
+	struct xs_send_wr wr = { 0 };
+	struct xs_sge sge;
+	int rc;
+
+	sge.addr = (uintptr_t)(dsend_buf(v, v->dsend_tail % N_DSEND) + off);
+	sge.length = (uint32_t)len;
+	sge.lkey = xs_mr_lkey(v->mr);
+	wr.wr_id = WR_ID(v->gen, WR_DSEND, v->dsend_tail & 0xffffffu);
+	wr.opcode = XS_WR_SEND;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	if ((v->dsend_tail + 1) % SIG_EVERY == 0 || DSEND_FREE(v) <= SIG_EVERY)
+		wr.flags = XS_SEND_SIGNALED;
+	rc = xs_qp_post_send(v->dqp, &wr);
+	if (rc < 0) {
+		v->st.tx_ring_drops++;
+		return rc;
+	}
+	v->dsend_tail++;
+	return 0;
+}
+
+/* Send the open batch (slot dsend_tail): a container, or its only frame
+ * as it is. */
+static void batch_flush(struct vnic *v)
+{
+	int len;
+
+	if (!v->bat_open)
+		return;
+	v->bat_open = false;
+	if (v->bb.frames == 1) {
+		post_dsend(v, XS_VNIC_BATCH_HDR_LEN, xs_get32(v->bb.buf) & 0x3fffu);
+		return;
+	}
+	len = xs_vnic_batch_finish(&v->bb);
+	if (len > 0 && post_dsend(v, 0, (size_t)len) == 0)
+		v->st.tx_batches++;
+}
+
+/* Open a batch in @buf (a send slot) whose first entry, @mlen bytes, is
+ * already in place at offset 4. */
+static void batch_open(struct vnic *v, uint8_t *buf, size_t mlen)
+{
+	size_t pad = (4 - (mlen & 3)) & 3;
+
+	xs_vnic_batch_builder_init(&v->bb, buf, DBUF);
+	xs_put32(buf, (uint32_t)mlen);
+	memset(buf + XS_VNIC_BATCH_HDR_LEN + mlen, 0, pad);
+	v->bb.last_hdr = 0;
+	v->bb.off = XS_VNIC_BATCH_HDR_LEN + mlen + pad;
+	v->bb.frames = 1;
+	v->bat_open = true;
+}
+
+/*
+ * Frames from the kernel to the director. Each is read straight into a send
+ * slot at offset 8 (room for a batch entry header and the TSO prefix). With
+ * TX batching negotiated, small frames read in one wake-up share one SEND
+ * (a container); a large one is sent alone, after the batch, so order holds.
+ */
 static void tap_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
 {
 	struct vnic *v = arg;
@@ -279,10 +347,8 @@ static void tap_readable(struct xs_loop *loop, int fd, unsigned int events, void
 
 	(void)loop, (void)fd, (void)events;
 	while (budget-- > 0) {
-		struct xs_send_wr wr = { 0 };
-		struct xs_sge sge;
-		unsigned int i;
-		uint8_t *buf;
+		uint8_t *buf, *msg;
+		size_t mlen;
 		ssize_t n;
 		int rc;
 
@@ -296,57 +362,58 @@ static void tap_readable(struct xs_loop *loop, int fd, unsigned int events, void
 				v->st.tx_gap_drops++;
 			continue;
 		}
-		if (!DSEND_FREE(v)) {
+		if (DSEND_FREE(v) < (v->bat_open ? 2u : 1u)) {
+			if (v->bat_open) {
+				batch_flush(v);
+				continue;
+			}
 			/* wait for a send completion */
 			v->tap_paused = true;
 			xs_loop_mod_fd(v->m->loop, v->tap_fd, 0);
 			return;
 		}
-		i = v->dsend_tail % N_DSEND;
-		buf = dsend_buf(v, i);
-		n = xsvnic_tap_read(v->tap, &vh, buf + XS_VNIC_TSO_LEN, XSVNIC_FRAME_BUF);
+		buf = dsend_buf(v, (v->dsend_tail + (v->bat_open ? 1 : 0)) % N_DSEND);
+		n = xsvnic_tap_read(v->tap, &vh, buf + 8, XSVNIC_FRAME_BUF);
 		if (n == -EAGAIN)
-			return;
+			break;
 		if (n < 0) {
 			v->st.rx_errors++;
 			continue;
 		}
 		if (n < XS_VNIC_MIN_FRAME && vh.gso_type == VIRTIO_NET_HDR_GSO_NONE) {
-			memset(buf + XS_VNIC_TSO_LEN + n, 0, (size_t)(XS_VNIC_MIN_FRAME - n));
+			memset(buf + 8 + n, 0, (size_t)(XS_VNIC_MIN_FRAME - n));
 			n = XS_VNIC_MIN_FRAME;
 		}
+		msg = buf + 8;
+		mlen = (size_t)n;
 		if (v->tso) {
 			struct xs_vnic_tso t;
 
-			rc = xs_vnic_vnet_to_tso(&vh, buf + XS_VNIC_TSO_LEN, (size_t)n, &t);
+			rc = xs_vnic_vnet_to_tso(&vh, buf + 8, (size_t)n, &t);
 			if (rc == 0)
-				rc = xs_vnic_tso_encode(&t, buf, XS_VNIC_TSO_LEN);
+				rc = xs_vnic_tso_encode(&t, buf + 4, XS_VNIC_TSO_LEN);
 			if (rc < 0) {
 				v->st.tx_bad_offload++;
 				continue;
 			}
-			n += XS_VNIC_TSO_LEN;
-		} else {
-			buf += XS_VNIC_TSO_LEN;
+			msg = buf + 4;
+			mlen += XS_VNIC_TSO_LEN;
 		}
-		sge.addr = (uintptr_t)buf;
-		sge.length = (uint32_t)n;
-		sge.lkey = xs_mr_lkey(v->mr);
-		wr.wr_id = WR_ID(v->gen, WR_DSEND, v->dsend_tail & 0xffffffu);
-		wr.opcode = XS_WR_SEND;
-		wr.sg_list = &sge;
-		wr.num_sge = 1;
-		if ((v->dsend_tail + 1) % SIG_EVERY == 0 || DSEND_FREE(v) <= SIG_EVERY)
-			wr.flags = XS_SEND_SIGNALED;
-		rc = xs_qp_post_send(v->dqp, &wr);
-		if (rc < 0) {
-			v->st.tx_ring_drops++;
-			continue;
-		}
-		v->dsend_tail++;
 		v->st.tx_frames++;
 		v->st.tx_bytes += (uint64_t)n;
+		if (v->txbat && mlen <= BATCH_MAX_ENTRY) {
+			if (!v->bat_open) {
+				batch_open(v, buf, mlen);
+			} else if (xs_vnic_batch_add(&v->bb, msg, mlen) == -ENOSPC) {
+				batch_flush(v);       /* the read slot is now dsend_tail */
+				batch_open(v, buf, mlen);
+			}
+			continue;
+		}
+		batch_flush(v);                       /* keeps the order */
+		post_dsend(v, (size_t)(msg - buf), mlen);
 	}
+	batch_flush(v);
 }
 
 /* A frame (with its TSO prefix when negotiated) from the director into the
@@ -477,6 +544,7 @@ static void conn_teardown(struct vnic *v)
 	v->cqp_up = v->dqp_up = false;
 	v->gen++;
 	v->dsend_head = v->dsend_tail = 0;
+	v->bat_open = false;
 	for (i = 0; i < N_CSEND; i++)
 		v->csend_busy[i] = false;
 	if (v->tap_paused) {
@@ -558,7 +626,9 @@ static int vnic_connect(struct vnic *v)
 	if (rc < 0)
 		goto fail;
 	p.qp_type = XS_VNIC_QP_DATA;
-	p.data_qp_flags = v->tso ? XS_VNIC_DQP_TSO : 0;
+	/* TX batching needs the TSO prefix: a message then starts with either a
+	 * prefix (format 01/11: one frame) or a batch entry header (format 00) */
+	p.data_qp_flags = v->tso ? XS_VNIC_DQP_TSO | XS_VNIC_DQP_TXBAT : 0;
 	xs_vnic_cm_priv_encode(&p, priv, sizeof(priv));
 	rc = xs_qp_connect(v->dqp, &dest, XS_VNIC_SERVICE_ID, priv, sizeof(priv), 3000);
 	if (rc < 0)
@@ -644,10 +714,18 @@ static void fabric_readable(struct xs_loop *loop, int fd, unsigned int events, v
 			continue;
 		switch (ev.type) {
 		case XS_EV_ESTABLISHED:
-			if (ev.qp == v->cqp)
+			if (ev.qp == v->cqp) {
 				v->cqp_up = true;
-			else
+			} else {
+				struct xs_vnic_cm_priv rp;
+
+				/* the flags the I/O module took are in its reply */
 				v->dqp_up = true;
+				v->txbat = v->tso &&
+					   xs_vnic_cm_priv_decode(ev.private_data, ev.private_len,
+								  &rp) == 0 &&
+					   (rp.data_qp_flags & XS_VNIC_DQP_TXBAT);
+			}
 			if (v->cqp_up && v->dqp_up && v->state == XSVNIC_ST_CONNECTING) {
 				struct xs_vnic_ctrl c = { .type = XS_VNIC_CTRL_START_RX };
 
@@ -907,6 +985,7 @@ int xsvnic_dev_stats(const struct xs_ulp_dev *dev, struct xsvnic_stats *st)
 	st->link_up = v->link_up;
 	st->speed_mbps = v->speed_mbps;
 	st->tso = v->tso;
+	st->txbat = v->txbat;
 	return 0;
 }
 

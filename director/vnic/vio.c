@@ -70,6 +70,7 @@ struct dvnic {
 	uint32_t cgen, dgen;
 	bool started;
 	bool tso;                 /* data QP carries the TSO prefix */
+	bool txbat;               /* host may pack several frames in one SEND */
 	struct xs_cq *cq;
 	uint8_t *mem;
 	size_t mem_len;
@@ -84,6 +85,7 @@ struct dvnic {
 	uint64_t connects, disconnects, ctrl_rx, ctrl_tx, ctrl_bad, heartbeats;
 	uint64_t to_host_frames, to_host_bytes, to_host_drops;
 	uint64_t from_host_frames, from_host_bytes, rx_errors, mcast_lists, bad_offload;
+	uint64_t from_host_batches;
 	unsigned int mcast_n;     /* groups in the last MULTICAST_LIST_SEND */
 	bool mcast_all;           /* ... or all-multicast */
 	char last_error[96];
@@ -827,8 +829,9 @@ static void handle_ctrl(struct dvnic *v, const uint8_t *buf, size_t len)
 	}
 }
 
-/* A message from the host's data QP (HEADROOM bytes before it). */
-static void from_host(struct dvnic *v, uint8_t *msg, size_t len)
+/* One frame from the host's data QP (at least 4 bytes before it may be
+ * overwritten). */
+static void from_host_one(struct dvnic *v, uint8_t *msg, size_t len)
 {
 	struct virtio_net_hdr vh = { 0 }, *vhp = NULL;
 	uint8_t *frame = msg;
@@ -845,7 +848,7 @@ static void from_host(struct dvnic *v, uint8_t *msg, size_t len)
 		frame = msg + rc;
 		len -= (size_t)rc;
 		if (t.has_vlan) {
-			rc = xsd_vsw_vlan_insert(&frame, len, HEADROOM, t.tci);
+			rc = xsd_vsw_vlan_insert(&frame, len, (size_t)(frame - msg), t.tci);
 			if (rc < 0) {
 				v->rx_errors++;
 				return;
@@ -864,6 +867,28 @@ static void from_host(struct dvnic *v, uint8_t *msg, size_t len)
 	v->from_host_frames++;
 	v->from_host_bytes += len;
 	forward(v->ul, (uint32_t)v->port, frame, len, vhp);
+}
+
+/* A message from the host's data QP (HEADROOM bytes before it): one frame,
+ * or with TX batching a container of frames (format bits 00 where a TSO
+ * prefix has 01 or 11). */
+static void from_host(struct dvnic *v, uint8_t *msg, size_t len)
+{
+	struct xs_vnic_batch_iter it;
+	const uint8_t *f;
+	size_t flen;
+	int rc;
+
+	if (!v->txbat || len < 4 || (msg[0] >> 6) != 0) {
+		from_host_one(v, msg, len);
+		return;
+	}
+	v->from_host_batches++;
+	xs_vnic_batch_iter_init(&it, msg, len);
+	while ((rc = xs_vnic_batch_next(&it, &f, &flen)) == 1)
+		from_host_one(v, (uint8_t *)f, flen); /* the bytes before it are spent */
+	if (rc < 0)
+		v->rx_errors++;
 }
 
 static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
@@ -1005,9 +1030,12 @@ static void on_connect_request(struct xsd_vio *vio, const struct xs_event *ev)
 		vnic_disconnect(v, "host reconnected");
 	} else {
 		drop_dqp(v);
-		/* we take TSO (checksum offload with it); batching is not ours yet */
+		/* we take TSO (checksum offload with it) and, with TSO only (a
+		 * message then starts with a prefix or a batch entry header, told
+		 * apart by the format bits), TX batching; not RX batching */
 		v->tso = (p.data_qp_flags & XS_VNIC_DQP_TSO) != 0;
-		p.data_qp_flags &= XS_VNIC_DQP_TSO;
+		v->txbat = v->tso && (p.data_qp_flags & XS_VNIC_DQP_TXBAT);
+		p.data_qp_flags &= XS_VNIC_DQP_TSO | (v->txbat ? XS_VNIC_DQP_TXBAT : 0);
 		xs_vnic_cm_priv_encode(&p, info.private_data, XS_VNIC_CM_PRIV_LEN);
 	}
 	qa.pd = vio->pd;
@@ -1155,7 +1183,7 @@ json_t *xsd_vio_vnic_json(struct xsd_vio *vio, uint64_t resource_id)
 	if (v->port >= 0)
 		xsd_vsw_port_stats(v->ul->sw, (uint32_t)v->port, &ps);
 	o = json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-		      "s:I,s:b,s:I,s:s}",
+		      "s:I,s:b,s:I,s:b,s:I,s:s}",
 		      "state", v->started ? "up" : (v->cqp || v->dqp) ? "connecting" : "down",
 		      "uplink", v->ul ? v->ul->name : "", "uplink_link",
 		      v->ul ? (v->ul->carrier ? "up" : "down") : "-", "switch_port", v->port,
@@ -1173,6 +1201,7 @@ json_t *xsd_vio_vnic_json(struct xsd_vio *vio, uint64_t resource_id)
 		      "rate_yellow_in", (json_int_t)ps.rate_yellow_in,
 		      "rate_yellow_out", (json_int_t)ps.rate_yellow_out,
 		      "tso", v->tso, "bad_offload", (json_int_t)v->bad_offload,
+		      "tx_batching", v->txbat, "from_host_batches", (json_int_t)v->from_host_batches,
 		      "last_error", v->last_error);
 	if (!o)
 		return NULL;

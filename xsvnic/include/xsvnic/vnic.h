@@ -79,6 +79,8 @@ struct xsvnic_stats {
 	uint64_t rx_errors;              /* bad completions, bad prefixes, TAP write errors */
 	uint64_t tx_bad_offload;         /* vnet header the TSO prefix cannot carry */
 	bool tso;                        /* checksum offload + TSO negotiated */
+	bool txbat;                      /* TX batching negotiated */
+	uint64_t tx_batches;             /* SENDs that carried several frames */
 	uint64_t ctrl_rx, ctrl_tx, ctrl_bad;
 	uint64_t heartbeats_tx, heartbeats_rx;
 	uint64_t connects;               /* connections brought up */
