@@ -471,6 +471,7 @@ struct xsvnic_mcast_watch {
 	struct nl_sock *sk;
 	int ifindex;  /* of the poll in progress */
 	bool hit;
+	bool polling; /* no multicast address notifications in this kernel */
 };
 
 static int watch_parse(struct nl_msg *msg, void *arg)
@@ -509,10 +510,17 @@ struct xsvnic_mcast_watch *xsvnic_mcast_watch_open(void)
 	rc = nl_connect(w->sk, NETLINK_ROUTE);
 	if (rc < 0)
 		goto err_nl;
-	rc = nl_socket_add_memberships(w->sk, RTNLGRP_LINK, XSV_RTNLGRP_IPV4_MCADDR,
-				       XSV_RTNLGRP_IPV6_MCADDR, 0);
+	rc = nl_socket_add_memberships(w->sk, RTNLGRP_LINK, 0);
 	if (rc < 0)
 		goto err_nl;
+	/* The address groups exist since Linux 6.3; older kernels refuse them
+	 * (EINVAL) and the caller polls the list instead. */
+	if (nl_socket_add_memberships(w->sk, XSV_RTNLGRP_IPV4_MCADDR, XSV_RTNLGRP_IPV6_MCADDR, 0) <
+	    0) {
+		w->polling = true;
+		XS_NOTICE(TAP_LOG, "this kernel sends no multicast address notifications "
+				   "(Linux 6.3+); the multicast list is polled instead");
+	}
 	rc = nl_socket_set_nonblocking(w->sk);
 	if (rc < 0)
 		goto err_nl;
@@ -529,6 +537,11 @@ err_free:
 	free(w);
 	errno = -rc;
 	return NULL;
+}
+
+bool xsvnic_mcast_watch_polling(const struct xsvnic_mcast_watch *w)
+{
+	return w->polling;
 }
 
 void xsvnic_mcast_watch_close(struct xsvnic_mcast_watch *w)

@@ -78,6 +78,8 @@ struct vnic {
 	struct xs_timer *retry, *start_to, *hb;
 	uint64_t last_ctrl_rx, last_ctrl_tx;
 	bool mcast_dirty;
+	bool mcast_sent_valid;   /* mcast_sent_sig is what the director holds */
+	uint32_t mcast_sent_sig; /* FNV-1a of the last list sent */
 	struct xsvnic_stats st;
 };
 
@@ -171,10 +173,22 @@ static void send_mcast(struct vnic *v)
 		c.u.mcast.count = (uint16_t)n;
 		memcpy(c.u.mcast.macs, macs, (size_t)n * XSVNIC_MAC_LEN);
 	}
-	if (ctrl_send(v, &c) == 0)
+	uint32_t sig = 2166136261u;
+	const uint8_t *p = (const uint8_t *)c.u.mcast.macs;
+
+	sig = (sig ^ (c.u.mcast.all_multi ? 1u : 0u)) * 16777619u;
+	sig = (sig ^ c.u.mcast.count) * 16777619u;
+	for (size_t i = 0; i < (size_t)c.u.mcast.count * XSVNIC_MAC_LEN; i++)
+		sig = (sig ^ p[i]) * 16777619u;
+	if (v->mcast_sent_valid && sig == v->mcast_sent_sig)
+		return; /* the director already has this list */
+	if (ctrl_send(v, &c) == 0) {
 		v->st.mcast_sent++;
-	else
+		v->mcast_sent_sig = sig;
+		v->mcast_sent_valid = true;
+	} else {
 		v->mcast_dirty = true;
+	}
 }
 
 static void set_carrier(struct vnic *v, bool on)
@@ -211,6 +225,7 @@ static void handle_ctrl(struct vnic *v, const uint8_t *buf, size_t len)
 		v->dev->state = XS_RES_STATE_OPER_UP;
 		xs_ulp_send(v->dev, XS_VNIC_OPER_UP);
 		XS_INFO(VLOG, "%s: data path up (%u Mb/s)", v->dev->name, v->speed_mbps);
+		v->mcast_sent_valid = false; /* a new connection: send the list again */
 		send_mcast(v);
 		if (v->tap_paused) {
 			v->tap_paused = false;
@@ -680,8 +695,8 @@ static void on_heartbeat(struct xs_loop *loop, struct xs_timer *t, void *arg)
 		vnic_conn_lost(v, "no heartbeat from the I/O module");
 		return;
 	}
-	if (v->mcast_dirty)
-		send_mcast(v);
+	if (v->mcast_dirty || xsvnic_mcast_watch_polling(v->m->mw))
+		send_mcast(v); /* sends only when the list changed */
 	if (now - v->last_ctrl_tx >= hb - hb / 4) {
 		struct xs_vnic_ctrl c = { .type = XS_VNIC_CTRL_HEART_BEAT };
 

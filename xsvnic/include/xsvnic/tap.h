@@ -99,6 +99,9 @@ int xsvnic_tap_get_mcast(struct xsvnic_tap *tap, uint8_t (*macs)[XSVNIC_MAC_LEN]
  * ALLMULTI/PROMISC flags). Poll its fd; when readable, call
  * xsvnic_mcast_watch_poll and, if it says the interface changed, read the
  * list again with xsvnic_tap_get_mcast.
+ * Kernels before Linux 6.3 have no multicast address notifications: there
+ * the watch follows link changes only and xsvnic_mcast_watch_polling() is
+ * true, telling the caller to re-read the list periodically instead.
  */
 struct xsvnic_mcast_watch;
 /* NULL + errno. */
@@ -109,6 +112,8 @@ int xsvnic_mcast_watch_fd(const struct xsvnic_mcast_watch *w);
  * negative errno. A receive-buffer overrun (-ENOBUFS from the kernel)
  * returns 1: notifications were lost, so the list must be read again. */
 int xsvnic_mcast_watch_poll(struct xsvnic_mcast_watch *w, int ifindex);
+/* True when the kernel can't notify group changes (see above). */
+bool xsvnic_mcast_watch_polling(const struct xsvnic_mcast_watch *w);
 
 /* Group address -> multicast MAC (RFC 1112 section 6.4, RFC 2464 section 7). */
 void xsvnic_mcast_ip4_mac(const uint8_t group[4], uint8_t mac[XSVNIC_MAC_LEN]);
