@@ -84,6 +84,8 @@ if ! xscored --help 2>&1 | grep -q -- '--xds-gid'; then
 		"send_xcm_request() (xscore/host/discovery.c) sends to with" \
 		"xs_mad_addr.has_grh=true. $NEXT_PIECES"
 fi
+# the vNIC module makes a TAP device for each vNIC it is given
+modprobe tun || fail xscored-tun "cannot load the tun module (needed for vNIC TAP devices)"
 bg xscored xscored -f -F verbs:rxe0:1 -p p0 -H host0 -s "$HOSTDIR" --xds-gid "$RXE1_LL" \
 	--backoff-max 1 -d disc,xsmp
 CTL="xsctl -S $HOSTDIR/xscored-p0.sock"
