@@ -12,11 +12,6 @@
 #include <xscore/common.h>
 #include <xscore/log.h>
 #include <xscore/xsmp_ulp.h>
-/* xsmp_ulp.h and vnic_wire.h both name their VLAN list bound
- * XS_VNIC_MAX_VLANS (128 in the XSMP body, 500 in ASSIGN_VLAN); each struct
- * is laid out with its own header's value, so drop the first before the
- * second is read. */
-#undef XS_VNIC_MAX_VLANS
 #include <xscore/vnic_wire.h>
 
 #include "xsvnic/tap.h"

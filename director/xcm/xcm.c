@@ -594,7 +594,7 @@ static void vnic_body(struct xsd_xcm *x, const struct xsd_vnic *v, struct xs_vni
 		if (*end == '-')
 			b = strtoul(end + 1, &end, 10);
 		for (unsigned long id = a; id <= b; id++, n++)
-			if (n < XS_VNIC_MAX_VLANS)
+			if (n < XS_XSMP_VNIC_MAX_VLANS)
 				m->vlans[n] = (uint16_t)id;
 		p = *end == ',' ? end + 1 : end;
 	}
@@ -605,8 +605,8 @@ static void vnic_body(struct xsd_xcm *x, const struct xsd_vnic *v, struct xs_vni
 		/* more ids than the body carries: the host passes every tag and the
 		 * director's vswitch enforces the list */
 		m->vlan_mode = XS_VNIC_VLAN_TRUNK;
-		m->vlan_count = (uint16_t)(n <= XS_VNIC_MAX_VLANS ? n : 0);
-		if (n > XS_VNIC_MAX_VLANS)
+		m->vlan_count = (uint16_t)(n <= XS_XSMP_VNIC_MAX_VLANS ? n : 0);
+		if (n > XS_XSMP_VNIC_MAX_VLANS)
 			memset(m->vlans, 0, sizeof(m->vlans));
 	}
 }

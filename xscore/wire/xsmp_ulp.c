@@ -202,7 +202,7 @@ int xs_ulp_peek(const uint8_t *buf, size_t len, struct xs_ulp_peek *p)
 #define VN_VLANS 232
 #define VN_RESERVED 488
 
-_Static_assert(VN_VLANS + 2 * XS_VNIC_MAX_VLANS == VN_RESERVED, "vNIC VLAN array");
+_Static_assert(VN_VLANS + 2 * XS_XSMP_VNIC_MAX_VLANS == VN_RESERVED, "vNIC VLAN array");
 _Static_assert(XS_XSMP_HDR_LEN + XS_VNIC_MSG_LEN <= XS_XSMP_MAX_MSG, "vNIC fits XSMP");
 _Static_assert(XS_XSMP_HDR_LEN + XS_VHBA_MSG_LEN <= XS_XSMP_MAX_MSG, "vHBA fits XSMP");
 _Static_assert(XS_XSMP_HDR_LEN + XS_XSMP_SESSION_LEN + XS_RESLIST_HDR_LEN +
@@ -216,7 +216,7 @@ static const char *vlan_fault(uint8_t mode, uint16_t count, const uint16_t *vlan
 
 	if (mode > XS_VNIC_VLAN_TRUNK)
 		return "vlan_mode is not 0 (none), 1 (access) or 2 (trunk)";
-	if (count > XS_VNIC_MAX_VLANS)
+	if (count > XS_XSMP_VNIC_MAX_VLANS)
 		return "more than 128 VLAN ids";
 	if (mode == XS_VNIC_VLAN_NONE && count != 0)
 		return "VLAN ids given with vlan_mode none";
@@ -277,9 +277,9 @@ int xs_vnic_msg_decode(const uint8_t *buf, size_t len, struct xs_vnic_msg *m)
 		return 0; /* a peer without our extension: no VLANs, no uplink */
 	m->vlan_mode = xs_get8(buf + VN_VLAN_MODE);
 	m->vlan_count = xs_get16(buf + VN_VLAN_COUNT);
-	if (m->vlan_count > XS_VNIC_MAX_VLANS)
+	if (m->vlan_count > XS_XSMP_VNIC_MAX_VLANS)
 		return ulp_reject(XS_ULP_CODEC_VNIC, -EBADMSG, "vlan_count %u exceeds %d",
-				  m->vlan_count, XS_VNIC_MAX_VLANS);
+				  m->vlan_count, XS_XSMP_VNIC_MAX_VLANS);
 	for (i = 0; i < m->vlan_count; i++)
 		m->vlans[i] = xs_get16(buf + VN_VLANS + 2 * i);
 	fault = vlan_fault(m->vlan_mode, m->vlan_count, m->vlans);

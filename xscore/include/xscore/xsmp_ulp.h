@@ -150,7 +150,7 @@ enum xs_vnic_vlan_mode {
 	XS_VNIC_VLAN_ACCESS = 1, /* exactly one id: frames untagged on the host */
 	XS_VNIC_VLAN_TRUNK = 2,  /* tagged frames of vlans[]; count 0 = all VLANs */
 };
-#define XS_VNIC_MAX_VLANS 128
+#define XS_XSMP_VNIC_MAX_VLANS 128
 #define XS_VNIC_MP_GROUP_LEN 48
 #define XS_VNIC_UPLINK_LEN 32
 #define XS_VNIC_MSG_LEN 512  /* body length, extension included */
@@ -183,7 +183,7 @@ struct xs_vnic_msg {
 	uint8_t ext_version;     /* 0 when the peer sent no extension */
 	uint8_t vlan_mode;       /* enum xs_vnic_vlan_mode */
 	uint16_t vlan_count;
-	uint16_t vlans[XS_VNIC_MAX_VLANS];
+	uint16_t vlans[XS_XSMP_VNIC_MAX_VLANS];
 	char uplink[XS_VNIC_UPLINK_LEN + 1];
 	uint32_t reason;         /* ACK/NACK: enum xs_ulp_nack_reason */
 	char reason_text[XS_ULP_REASON_TEXT_LEN + 1];
