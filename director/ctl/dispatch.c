@@ -113,7 +113,7 @@ static int f_uint(struct dreq *d, const char *key, const char *what, uint64_t lo
 static int f_name(struct dreq *d, const char *key, const char *what, size_t max, bool required,
 		  char *out, size_t cap)
 {
-	const char *s;
+	const char *s = NULL; /* set when f_str returns 1 */
 	int rc = f_str(d, key, required, &s);
 
 	if (rc <= 0)
@@ -129,7 +129,7 @@ static int f_name(struct dreq *d, const char *key, const char *what, size_t max,
 static int f_opt_name(struct dreq *d, const char *key, const char *what, size_t max, char *out,
 		      size_t cap)
 {
-	const char *s;
+	const char *s = NULL; /* set when f_str returns 1 */
 	int rc = f_str(d, key, false, &s);
 
 	if (rc <= 0)
@@ -814,7 +814,7 @@ static int op_log_show(struct dreq *d)
 
 static int op_config_set(struct dreq *d)
 {
-	const char *key, *value;
+	const char *key = NULL, *value = NULL;
 	json_t *v;
 	char num[32];
 	int rc;
