@@ -9,7 +9,8 @@ XS_BUILD_PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libibverbs-dev librdmacm-dev libibumad-dev ibverbs-providers rdma-core
   libnl-3-dev libnl-route-3-dev libnl-genl-3-dev liburing-dev libfuse3-dev fuse3 libiscsi-dev"
 XS_TEST_PKGS="ibsim-utils libumad2sim0 opensm infiniband-diags iproute2 iputils-ping
-  mingw-w64 cppcheck clang-tidy procps psmisc"
+  mingw-w64 cppcheck clang-tidy procps psmisc python3 jq fio tgt iperf3 util-linux
+  qemu-system-x86 ibverbs-utils rdmacm-utils perftest"
 
 xs_die() { echo "error: $*" >&2; exit 1; }
 xs_say() { echo "==> $*"; }
