@@ -52,6 +52,7 @@ struct iscsi_be {
 	unsigned int inflight;
 	bool dead;          /* the reconnect bound ran out */
 	uint64_t capacity;
+	uint32_t block_size;
 	/* completions gathered during iscsi_service(), delivered after it */
 	struct xsd_scsi_cmd *done_head, *done_tail;
 };
@@ -151,6 +152,7 @@ static void task_done(struct iscsi_context *iscsi, int status, void *command_dat
 		moved = 0;
 	}
 	cmd->xfer_len = moved;
+	scsi_passthrough_fix_vpd(cmd, ib->block_size);
 	scsi_free_scsi_task(task);
 	free(rq);
 	ib->inflight--;
@@ -354,6 +356,7 @@ struct xsd_scsi_bdev *xsd_scsi_iscsi_open(const char *url, const struct xsd_scsi
 		err = EIO;
 		goto err_logout;
 	}
+	ib->block_size = rc16->block_length;
 	ib->capacity = (rc16->returned_lba + 1) * rc16->block_length;
 	scsi_free_scsi_task(task);
 	xsd_scsi_bdev_init(&ib->be, &iscsi_ops, 0, desc);

@@ -42,6 +42,7 @@ struct sg_be {
 	int efd;
 	uint32_t timeout_ms;
 	uint64_t capacity;
+	uint32_t block_size;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stopping;
@@ -147,6 +148,7 @@ static void run_cmd(struct sg_be *sb, struct xsd_scsi_cmd *cmd)
 	if (resid < 0)
 		resid = 0;
 	cmd->xfer_len = (uint32_t)len - XS_MIN((uint32_t)resid, (uint32_t)len);
+	scsi_passthrough_fix_vpd(cmd, sb->block_size);
 }
 
 static void *worker(void *arg)
@@ -257,7 +259,7 @@ static const struct xsd_scsi_bdev_ops sg_ops = {
 };
 
 /* READ CAPACITY(16), or (10) when the device does not know it. */
-static int read_capacity(int fd, uint32_t timeout_ms, uint64_t *bytes)
+static int read_capacity(int fd, uint32_t timeout_ms, uint64_t *bytes, uint32_t *bs)
 {
 	uint8_t cdb16[16] = { 0x9e, 0x10 }, cdb10[10] = { 0x25 };
 	uint8_t buf[32], sense[32], status, slen;
@@ -270,7 +272,8 @@ static int read_capacity(int fd, uint32_t timeout_ms, uint64_t *bytes)
 	rc = sg_io(fd, cdb16, 16, SG_DXFER_FROM_DEV, &iov, 1, sizeof(buf), timeout_ms, &status,
 		   sense, &slen, &resid);
 	if (rc == 0 && status == XSD_SCSI_GOOD) {
-		*bytes = (xs_get64(buf) + 1) * xs_get32(buf + 8);
+		*bs = xs_get32(buf + 8);
+		*bytes = (xs_get64(buf) + 1) * *bs;
 		return 0;
 	}
 	iov.iov_len = 8;
@@ -280,7 +283,8 @@ static int read_capacity(int fd, uint32_t timeout_ms, uint64_t *bytes)
 		return rc;
 	if (status != XSD_SCSI_GOOD)
 		return -EIO;
-	*bytes = ((uint64_t)xs_get32(buf) + 1) * xs_get32(buf + 4);
+	*bs = xs_get32(buf + 4);
+	*bytes = ((uint64_t)xs_get32(buf) + 1) * *bs;
 	return 0;
 }
 
@@ -319,7 +323,7 @@ struct xsd_scsi_bdev *xsd_scsi_sg_open(const char *path, const struct xsd_scsi_s
 		XS_ERR(SG_LOG, "%s: not a SCSI generic / SCSI disk node (no SG_IO)", path);
 		goto err_fd;
 	}
-	rc = read_capacity(sb->fd, o.timeout_ms, &sb->capacity);
+	rc = read_capacity(sb->fd, o.timeout_ms, &sb->capacity, &sb->block_size);
 	if (rc < 0 || sb->capacity == 0) {
 		err = rc < 0 ? -rc : EIO;
 		XS_ERR(SG_LOG, "%s: READ CAPACITY failed: %s", path, strerror(err));

@@ -123,4 +123,9 @@ size_t scsi_iov_from_buf(const struct iovec *iov, unsigned int cnt, const void *
 /* Copy up to len bytes out of the iovec into data; returns bytes copied. */
 size_t scsi_iov_to_buf(const struct iovec *iov, unsigned int cnt, void *data, size_t len);
 
+/* Pass-through back ends: cap the device's Block Limits VPD transfer
+ * lengths at what one SRP command moves (1 MiB). */
+#define XSD_PASSTHROUGH_MAX_XFER (UINT32_C(1) << 20)
+void scsi_passthrough_fix_vpd(struct xsd_scsi_cmd *cmd, uint32_t block_size);
+
 #endif /* XSD_SCSI_INT_H */
