@@ -17,10 +17,7 @@
  * fail in the transport end with CHECK CONDITION, NOT READY / LOGICAL UNIT
  * NOT READY, INITIALIZING COMMAND REQUIRED (02 04/02), and once the session
  * is gone for good the back end answers that at once until the LUN is
- * re-added. KNOWN GAP: against a tgtd killed and restarted on the same
- * portal the session did not come back within 60 s in our test (see
- * docs/srp.md); a reconnect of our own (timer-driven, non-blocking login)
- * is the fix still to do.
+ * re-added.
  */
 #include <inttypes.h>
 #include <poll.h>
@@ -47,8 +44,7 @@ struct iscsi_be {
 	int lun;
 	int epfd;
 	int tfd;
-	int sock;           /* the socket now in epfd, -1 none */
-	unsigned int sock_events;
+	int sock;           /* the socket last put in epfd, -1 none */
 	unsigned int inflight;
 	bool dead;          /* the reconnect bound ran out */
 	uint64_t capacity;
@@ -69,43 +65,32 @@ static struct iscsi_be *to_ib(struct xsd_scsi_bdev *be)
 	return xs_container_of(be, struct iscsi_be, be);
 }
 
-/* Keep epfd watching the current socket for what libiscsi wants. */
+/*
+ * Keep epfd watching the current socket for what libiscsi wants. A
+ * reconnect closes the old socket (which drops it from epfd) and the new
+ * one often gets the same number, so the number alone does not tell: MOD
+ * every time, ADD when epfd does not hold it (ENOENT).
+ */
 static void sync_socket(struct iscsi_be *ib)
 {
 	int fd = iscsi_get_fd(ib->iscsi);
-	unsigned int want = 0;
 	struct epoll_event ev = { 0 };
 	int w;
 
-	if (fd != ib->sock) {
-		if (ib->sock >= 0)
-			epoll_ctl(ib->epfd, EPOLL_CTL_DEL, ib->sock, NULL); /* may be closed */
-		ib->sock = -1;
-		ib->sock_events = 0;
-		if (fd < 0)
-			return;
-		ev.events = EPOLLIN;
-		ev.data.fd = fd;
-		if (epoll_ctl(ib->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			XS_WARN(ISCSI_LOG, "%s: epoll add: %s", ib->be.desc, xs_strerror(-errno));
-			return;
-		}
-		ib->sock = fd;
-		ib->sock_events = EPOLLIN;
-	}
+	if (ib->sock >= 0 && fd != ib->sock)
+		epoll_ctl(ib->epfd, EPOLL_CTL_DEL, ib->sock, NULL); /* may be closed already */
+	ib->sock = fd;
+	if (fd < 0)
+		return;
 	w = iscsi_which_events(ib->iscsi);
-	if (w & POLLIN)
-		want |= EPOLLIN;
+	ev.events = EPOLLIN;
 	if (w & POLLOUT)
-		want |= EPOLLOUT;
-	if (!want)
-		want = EPOLLIN;
-	if (want != ib->sock_events) {
-		ev.events = want;
-		ev.data.fd = fd;
-		if (epoll_ctl(ib->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
-			ib->sock_events = want;
-	}
+		ev.events |= EPOLLOUT;
+	ev.data.fd = fd;
+	if (epoll_ctl(ib->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return;
+	if (errno != ENOENT || epoll_ctl(ib->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		XS_WARN(ISCSI_LOG, "%s: watching socket %d: %s", ib->be.desc, fd, xs_strerror(-errno));
 }
 
 static void finish(struct iscsi_be *ib, struct xsd_scsi_cmd *cmd)

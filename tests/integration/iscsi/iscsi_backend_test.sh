@@ -8,8 +8,8 @@
 #  3. 1 MiB written at 4 MiB lands in tgtd's backing file; bytes put in the
 #     backing file read back through SRP; an out-of-range READ gets tgtd's
 #     ILLEGAL REQUEST / LBA OUT OF RANGE (5/21/00) on the wire;
-# (Not yet tested: reconnect after tgtd restarts - it does not work yet,
-# see docs/srp.md.)
+#  4. tgtd killed (SIGKILL) and restarted on the same portal: the back end
+#     reconnects (libiscsi's reconnect, bounded) and I/O works again.
 # Stops exactly the tgtd it started (by pid).
 #
 # usage: iscsi_backend_test.sh XS-FABRICD XSD-SRPT SRP_PROBE WORKDIR
@@ -94,5 +94,17 @@ cmp "$WORK/pat2" "$WORK/back2" || fail "read through SRP differs from the backin
 grep -q "^oor status=2 sense=5/21/00$" <<<"$out" || fail "out-of-range READ: wrong answer"
 echo "1 MiB written through SRP found in tgtd's backing file; 512 KiB read back equal"
 
+# 4. tgtd restart: the back end reconnects.
+kill -KILL "$TGTD_PID"
+wait "$TGTD_PID" 2>/dev/null
+TGTD_PID=
+sleep 1
+start_tgtd
+head -c 262144 /dev/urandom >"$WORK/pat3"
+out=$(probe write 8388608 "$WORK/pat3" read 8388608 262144 "$WORK/back3") ||
+	fail "I/O after the tgtd restart"
+cmp "$WORK/pat3" "$WORK/back3" || fail "data after the restart"
+cmp -i 8388608:0 -n 262144 "$WORK/backing.img" "$WORK/pat3" || fail "backing file after the restart"
+echo "tgtd restarted: the iSCSI back end reconnected, 256 KiB written and read back"
 stop_tgtd
 echo PASS
