@@ -137,7 +137,7 @@ static int run(struct xsvhba *v, const struct xsvhba_lun *l, int argc, char **ar
 			free(buf);
 			printf("read %zu bytes at %llu\n", len, (unsigned long long)off);
 		} else if (!strcmp(c, "oor")) {
-			uint8_t *d = aligned_alloc(4096, 4096 + l->block_size);
+			uint8_t *d = aligned_alloc(4096, (l->block_size + 4095) & ~(size_t)4095);
 			struct iovec iov = { d, l->block_size };
 			struct xsvhba_cmd cmd = { .lun = l->wire, .cdb = { 0x88 }, .cdb_len = 16,
 						  .dir = XSVHBA_DIR_READ, .iov = &iov, .iovcnt = 1 };
