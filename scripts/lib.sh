@@ -7,7 +7,8 @@ XS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 XS_BUILD_PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev
   libcmocka-dev libsqlite3-dev libjansson-dev
   libibverbs-dev librdmacm-dev libibumad-dev ibverbs-providers rdma-core
-  libnl-3-dev libnl-route-3-dev libnl-genl-3-dev liburing-dev libfuse3-dev fuse3 libiscsi-dev"
+  libnl-3-dev libnl-route-3-dev libnl-genl-3-dev liburing-dev libfuse3-dev fuse3 libiscsi-dev
+  dpkg-dev"
 XS_TEST_PKGS="ibsim-utils libumad2sim0 opensm infiniband-diags iproute2 iputils-ping
   mingw-w64 cppcheck clang-tidy procps psmisc python3 jq fio tgt iperf3 util-linux
   qemu-system-x86 ibverbs-utils rdmacm-utils perftest"
@@ -40,14 +41,21 @@ xs_ensure_packages() {
 	rm -f "$log"
 }
 
-# xs_build DIR [cmake args...]: configure (once) and build DIR.
+# xs_build DIR [cmake args...]: configure (cheap when nothing changed) and build DIR.
 xs_build() {
 	local dir=$1; shift
 	local jobs; jobs=$(nproc 2>/dev/null || echo 2)
-	if [ ! -f "$dir/CMakeCache.txt" ]; then
-		cmake -S "$XS_TOP" -B "$dir" "$@" >"$dir.configure.log" 2>&1 ||
-			{ cat "$dir.configure.log" >&2; xs_die "cmake configure of $dir failed"; }
-	fi
+	cmake -S "$XS_TOP" -B "$dir" "$@" >"$dir.configure.log" 2>&1 ||
+		{ cat "$dir.configure.log" >&2; xs_die "cmake configure of $dir failed"; }
 	cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1 ||
 		{ grep -E 'error|Error' -A3 "$dir.build.log" | head -60 >&2; xs_die "build of $dir failed (full log $dir.build.log)"; }
+}
+
+# xs_fio_src: print the configured source tree of the installed fio (Debian
+# ships no fio headers; the vHBA fio engine is built against it).
+xs_fio_src() {
+	local src
+	src=$("$XS_TOP/xsvhba/fio/fetch-fio-src.sh") ||
+		xs_die "could not fetch and configure the fio source (apt-get source fio); see the messages above"
+	echo "$src"
 }
