@@ -224,7 +224,7 @@ static void usage(FILE *fp)
 	fprintf(fp,
 		"usage: xsvhba-fuse -t LID [-F FABRIC] [-p PORT-NAME] [-s SERVICE-ID] [-w WWPN]\n"
 		"                   [-q QUEUE-DEPTH] [-l LINK-DOWN-MS] [-T THREADS] [-V VHBA]\n"
-		"                   [-N TARGET] [-m MOUNTPOINT] [-W SECONDS] [-d COMPONENTS] [-f]\n"
+		"                   [-N TARGET] [-m MOUNTPOINT] [-W SECONDS] [-d COMPONENTS]\n"
 		"  -t LID          the target port's LID\n"
 		"  -F FABRIC       fabric spec (default \"soft\")\n"
 		"  -p PORT-NAME    soft fabric port name (default xsvhba-<vhba>)\n"

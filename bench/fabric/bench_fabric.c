@@ -394,10 +394,11 @@ int main(int argc, char **argv)
 	uint16_t lid;
 	pid_t pid;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: xs-bench-fabric SOCKET_PATH [bw_messages] [pingpongs] "
-			"[rounds]\n");
-		return 2;
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fprintf(argc < 2 ? stderr : stdout,
+			"usage: xs-bench-fabric SOCKET_PATH [bw_messages] [pingpongs] [rounds]\n"
+			"(bench/run fabric starts xs-fabricd and runs this; see xs-bench-fabric(8))\n");
+		return argc < 2 ? 2 : 0;
 	}
 	sock_path = argv[1];
 	if (argc > 2)
