@@ -1613,6 +1613,21 @@ void xsvhba_free(struct xsvhba *v)
 	free(v);
 }
 
+/* Wait on v->cond for at most 10 ms (v->lock held): callers re-check their
+ * condition and their own deadline after each slice. */
+static void wait_slice(struct xsvhba *v)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 10 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&v->cond, &v->lock, &ts);
+}
+
 int xsvhba_wait_ready(struct xsvhba *v, int timeout_ms)
 {
 	uint64_t deadline = xs_now_ms() + (uint64_t)timeout_ms;
@@ -1620,20 +1635,13 @@ int xsvhba_wait_ready(struct xsvhba *v, int timeout_ms)
 
 	pthread_mutex_lock(&v->lock);
 	while (!v->ready || v->scan_req != v->scan_done) {
-		struct timespec ts;
 		uint64_t now = xs_now_ms();
 
 		if (now >= deadline) {
 			rc = v->last_err ? v->last_err : -ETIMEDOUT;
 			break;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 10 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&v->cond, &v->lock, &ts);
+		wait_slice(v);
 	}
 	pthread_mutex_unlock(&v->lock);
 	return rc;
@@ -1646,19 +1654,11 @@ int xsvhba_wait_scan(struct xsvhba *v, int timeout_ms)
 
 	pthread_mutex_lock(&v->lock);
 	while (v->scan_req != v->scan_done || v->scan_running) {
-		struct timespec ts;
-
 		if (xs_now_ms() >= deadline) {
 			rc = -ETIMEDOUT;
 			break;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 10 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&v->cond, &v->lock, &ts);
+		wait_slice(v);
 	}
 	pthread_mutex_unlock(&v->lock);
 	return rc;
