@@ -28,7 +28,7 @@
 #define XSD_LUN_MAX 16383        /* flat-space LUNs (SAM-5 single level, 14 bits) */
 #define XSD_LUNS_TEXT 1024
 #define XSD_TARGETS_MAX 8        /* XSMP vHBA body: 8 target names */
-#define XSD_TARGET_NAME_MAX 32   /* ... of 32 bytes each */
+#define XSD_TARGET_NAME_MAX 24   /* ... 24 name bytes of each 32-byte slot */
 #define XSD_TARGETS_TEXT (XSD_TARGETS_MAX * (XSD_TARGET_NAME_MAX + 1))
 #define XSD_UPLINK_MAX 32        /* XSMP vNIC body: uplink field, 32 bytes */
 #define XSD_HA_GROUP_MAX 47      /* XSMP vNIC body: mp_group, 48 bytes with its NUL */

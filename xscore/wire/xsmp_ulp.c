@@ -22,7 +22,8 @@
  *  77 lunmask_enable  78 tca_slot  80 vh_name[16]
  *  96 qclass[4] {target_wwpn (64), lun (32)}  144 mtu  148 reserved
  * 152 ext_version  153 target_count  154 reserved  156 reason  160 wwnn
- * 168 reason_text[64]  232 targets[8][32]  488 reserved, zero, up to 512
+ * 168 reason_text[64]  232 targets[8] {name[24], target_wwpn (64)}
+ * 488 reserved, zero, up to 512
  */
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -392,7 +393,7 @@ int xs_vnic_msg_encode(const struct xs_vnic_msg *m, uint8_t *buf, size_t cap)
 #define VH_RESERVED 488
 
 _Static_assert(VH_QCLASS + XS_VHBA_MAX_QUEUES * VH_QCLASS_LEN == VH_MTU, "vHBA qclass");
-_Static_assert(VH_TARGETS + XS_VHBA_MAX_TARGETS * XS_VHBA_TARGET_NAME_LEN == VH_RESERVED,
+_Static_assert(VH_TARGETS + XS_VHBA_MAX_TARGETS * XS_VHBA_TARGET_SLOT_LEN == VH_RESERVED,
 	       "vHBA targets");
 
 int xs_vhba_msg_decode(const uint8_t *buf, size_t len, struct xs_vhba_msg *m)
@@ -456,13 +457,14 @@ int xs_vhba_msg_decode(const uint8_t *buf, size_t len, struct xs_vhba_msg *m)
 	m->wwnn = xs_get64(buf + VH_WWNN);
 	xs_wire_get_str(m->reason_text, buf + VH_REASON_TEXT, XS_ULP_REASON_TEXT_LEN);
 	for (i = 0; i < m->target_count; i++) {
-		const uint8_t *t = buf + VH_TARGETS + i * XS_VHBA_TARGET_NAME_LEN;
+		const uint8_t *t = buf + VH_TARGETS + i * XS_VHBA_TARGET_SLOT_LEN;
 
 		if (t[0] == 0)
 			return ulp_reject(XS_ULP_CODEC_VHBA, -EBADMSG,
 					  "storage target name %d of %u is empty", i + 1,
 					  m->target_count);
 		xs_wire_get_str(m->targets[i], t, XS_VHBA_TARGET_NAME_LEN);
+		m->target_wwpn[i] = xs_get64(t + XS_VHBA_TARGET_NAME_LEN);
 	}
 	return 0;
 }
@@ -537,9 +539,12 @@ int xs_vhba_msg_encode(const struct xs_vhba_msg *m, uint8_t *buf, size_t cap)
 	xs_put64(buf + VH_WWNN, m->wwnn);
 	xs_wire_put_str(buf + VH_REASON_TEXT, m->reason_text, sizeof(m->reason_text),
 			XS_ULP_REASON_TEXT_LEN);
-	for (i = 0; i < m->target_count; i++)
-		xs_wire_put_str(buf + VH_TARGETS + i * XS_VHBA_TARGET_NAME_LEN, m->targets[i],
-				sizeof(m->targets[i]), XS_VHBA_TARGET_NAME_LEN);
+	for (i = 0; i < m->target_count; i++) {
+		uint8_t *t = buf + VH_TARGETS + i * XS_VHBA_TARGET_SLOT_LEN;
+
+		xs_wire_put_str(t, m->targets[i], sizeof(m->targets[i]), XS_VHBA_TARGET_NAME_LEN);
+		xs_put64(t + XS_VHBA_TARGET_NAME_LEN, m->target_wwpn[i]);
+	}
 	return XS_VHBA_MSG_LEN;
 }
 

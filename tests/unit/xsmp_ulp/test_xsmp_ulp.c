@@ -212,7 +212,9 @@ static void vhba_install_vector(uint8_t *b)
 	PUT(b, 152, "\x01\x02");                                /* ext v1, 2 targets */
 	PUT(b, 160, "\x20\x00\x00\x24\xff\x00\x00\x01");        /* WWNN */
 	PUT(b, 232, "array-1");
+	PUT(b, 256, "\x50\x01\x39\x70\x00\x00\x00\x01");        /* its WWPN */
 	PUT(b, 264, "array-2");
+	PUT(b, 288, "\x50\x01\x39\x70\x00\x00\x00\x02");
 }
 
 static void test_vhba_vector_and_roundtrip(void **state)
@@ -244,6 +246,8 @@ static void test_vhba_vector_and_roundtrip(void **state)
 	assert_int_equal(m.target_count, 2);
 	assert_string_equal(m.targets[0], "array-1");
 	assert_string_equal(m.targets[1], "array-2");
+	assert_true(m.target_wwpn[0] == UINT64_C(0x5001397000000001));
+	assert_true(m.target_wwpn[1] == UINT64_C(0x5001397000000002));
 	assert_int_equal(xs_vhba_msg_encode(&m, again, sizeof(again)), 512);
 	assert_memory_equal(again, b, sizeof(b));
 }
@@ -278,6 +282,8 @@ static void test_vhba_rejects(void **state)
 	m.num_queues = 5;
 	assert_int_equal(xs_vhba_msg_encode(&m, b, sizeof(b)), -EINVAL);
 	m.num_queues = 4;
+	memset(m.targets[1], 't', sizeof(m.targets[1])); /* no NUL: past the 24-byte name */
+	assert_int_equal(xs_vhba_msg_encode(&m, b, sizeof(b)), -EINVAL);
 	m.targets[1][0] = 0;
 	assert_int_equal(xs_vhba_msg_encode(&m, b, sizeof(b)), -EINVAL);
 }

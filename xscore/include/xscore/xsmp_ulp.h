@@ -239,7 +239,8 @@ const char *xs_vhba_code_str(uint8_t code);
 
 #define XS_VHBA_MAX_QUEUES 4
 #define XS_VHBA_MAX_TARGETS 8
-#define XS_VHBA_TARGET_NAME_LEN 32
+#define XS_VHBA_TARGET_NAME_LEN 24  /* name part of a 32-byte target slot */
+#define XS_VHBA_TARGET_SLOT_LEN 32  /* name[24] + target WWPN (64) */
 #define XS_VHBA_MSG_LEN 512
 
 struct xs_vhba_qclass {
@@ -280,6 +281,9 @@ struct xs_vhba_msg {
 	uint64_t wwnn;
 	char reason_text[XS_ULP_REASON_TEXT_LEN + 1];
 	char targets[XS_VHBA_MAX_TARGETS][XS_VHBA_TARGET_NAME_LEN + 1];
+	/* ours: each target's WWPN; the host logs in to service ID = this WWPN
+	 * on tca_guid/tca_lid (docs/protocol.md, vHBA targets) */
+	uint64_t target_wwpn[XS_VHBA_MAX_TARGETS];
 };
 
 /* Decode rejects: len < 512, length != 512, type 0 or >= XS_VHBA_CODE_MAX,
