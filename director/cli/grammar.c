@@ -23,7 +23,7 @@ enum tok_type {
 
 enum vkind {
 	K_NAME, K_OPT_NAME, K_HOSTNAME, K_MAC, K_UINT, K_VLANS, K_LUNS, K_GUID, K_WWN,
-	K_UPDOWN, K_VLANMODE, K_ONOFF, K_TEXT, K_TARGET,
+	K_UPDOWN, K_VLANMODE, K_ONOFF, K_TEXT, K_TARGET, K_SIZE, K_FLAG,
 };
 
 struct vspec {
@@ -40,6 +40,7 @@ struct opt {
 	struct vspec v;
 	bool repeat;           /* collects an array */
 	bool required;
+	bool novalue;          /* a switch: takes no value, sends true (K_FLAG) */
 };
 
 struct token {
@@ -60,6 +61,9 @@ struct token {
 #define V_PROFILE { K_NAME, "profile", 0, 0, XSD_NAME_MAX, "NAME" }
 #define V_VNIC { K_NAME, "vnic", 0, 0, XSD_DEV_NAME_MAX, "NAME" }
 #define V_VHBA { K_NAME, "vhba", 0, 0, XSD_DEV_NAME_MAX, "NAME" }
+#define V_STORAGE { K_NAME, "storage", 0, 0, XSD_NAME_MAX, "NAME" }
+#define V_TARGET { K_TARGET, "target", .metavar = "NAME" }
+#define V_LUN { K_UINT, "LUN", 0, XSD_LUN_MAX, .metavar = "LUN" }
 
 static const struct token t_end[] = { { T_END }, { T_NONE } };
 
@@ -109,6 +113,26 @@ static const struct opt o_log[] = {
 	{ NULL }
 };
 
+static const struct opt o_storage[] = {
+	{ "--file", "file", { K_TEXT, "file", .metavar = "PATH" } },
+	{ "--block", "block", { K_TEXT, "block device", .metavar = "DEV" } },
+	{ "--sg", "sg", { K_TEXT, "SCSI device", .metavar = "DEV" } },
+	{ "--iscsi", "iscsi", { K_TEXT, "iSCSI URL", .metavar = "URL" } },
+	{ "--ram", "ram", { K_SIZE, "ram size", .metavar = "SIZE" } },
+	{ "--size", "size", { K_SIZE, "size", .metavar = "SIZE" } },
+	{ "--direct", "direct", { K_FLAG }, .novalue = true },
+	{ NULL }
+};
+static const struct opt o_target[] = {
+	{ "--wwpn", "wwpn", { K_WWN, "WWPN", .metavar = "WWN" } },
+	{ NULL }
+};
+static const struct opt o_lun[] = {
+	{ "--storage", "storage", V_STORAGE, false, true },
+	{ "--read-only", "read_only", { K_FLAG }, .novalue = true },
+	{ NULL }
+};
+
 /* ---- tables, innermost first */
 static const struct token t_opts_profile[] = { { T_OPTIONS, .opts = o_profile }, { T_END }, { T_NONE } };
 static const struct token t_opts_vnic_add[] = { { T_OPTIONS, .opts = o_vnic_add }, { T_END }, { T_NONE } };
@@ -146,6 +170,33 @@ static const struct token t_vhba[] = {
 	{ T_NONE }
 };
 
+static const struct token t_opts_storage[] = { { T_OPTIONS, .opts = o_storage }, { T_END }, { T_NONE } };
+static const struct token t_storage_add[] = { { T_NAME, .key = "name", .v = V_STORAGE, .next = t_opts_storage }, { T_NONE } };
+static const struct token t_storage_name[] = { { T_NAME, .key = "name", .v = V_STORAGE, .next = t_end }, { T_NONE } };
+static const struct token t_storage[] = {
+	{ T_KEYWORD, "add", t_storage_add, "storage.add", .verb = "add" },
+	{ T_KEYWORD, "delete", t_storage_name, "storage.delete", .verb = "delete" },
+	{ T_NONE }
+};
+static const struct token t_opts_target[] = { { T_OPTIONS, .opts = o_target }, { T_END }, { T_NONE } };
+static const struct token t_target_add[] = { { T_NAME, .key = "name", .v = V_TARGET, .next = t_opts_target }, { T_NONE } };
+static const struct token t_target_name[] = { { T_NAME, .key = "name", .v = V_TARGET, .next = t_end }, { T_NONE } };
+static const struct token t_target[] = {
+	{ T_KEYWORD, "add", t_target_add, "target.add", .verb = "add" },
+	{ T_KEYWORD, "delete", t_target_name, "target.delete", .verb = "delete" },
+	{ T_NONE }
+};
+static const struct token t_opts_lun[] = { { T_OPTIONS, .opts = o_lun }, { T_END }, { T_NONE } };
+static const struct token t_lun_add_id[] = { { T_NAME, .key = "lun", .v = V_LUN, .next = t_opts_lun }, { T_NONE } };
+static const struct token t_lun_add[] = { { T_NAME, .key = "target", .v = V_TARGET, .next = t_lun_add_id }, { T_NONE } };
+static const struct token t_lun_del_id[] = { { T_NAME, .key = "lun", .v = V_LUN, .next = t_end }, { T_NONE } };
+static const struct token t_lun_del[] = { { T_NAME, .key = "target", .v = V_TARGET, .next = t_lun_del_id }, { T_NONE } };
+static const struct token t_lun[] = {
+	{ T_KEYWORD, "add", t_lun_add, "lun.add", .verb = "add" },
+	{ T_KEYWORD, "delete", t_lun_del, "lun.delete", .verb = "delete" },
+	{ T_NONE }
+};
+
 static const struct token t_show_profile[] = { { T_NAME, .key = "name", .v = V_PROFILE, .next = t_end }, { T_END }, { T_NONE } };
 static const struct token t_show_vnic[] = {
 	{ T_NAME, .key = "name", .v = V_VNIC, .next = t_end },
@@ -155,6 +206,8 @@ static const struct token t_show_vhba[] = {
 	{ T_NAME, .key = "name", .v = V_VHBA, .next = t_end },
 	{ T_OPTIONS, .opts = o_show_dev }, { T_END }, { T_NONE }
 };
+static const struct token t_show_storage[] = { { T_NAME, .key = "name", .v = V_STORAGE, .next = t_end }, { T_END }, { T_NONE } };
+static const struct token t_show_target[] = { { T_NAME, .key = "name", .v = V_TARGET, .next = t_end }, { T_END }, { T_NONE } };
 static const struct token t_show[] = {
 	{ T_KEYWORD, "profile", t_show_profile, "profile.show", .render = R(XCM_R_PROFILES) },
 	{ T_KEYWORD, "vnic", t_show_vnic, "vnic.show", .render = R(XCM_R_VNICS) },
@@ -166,6 +219,8 @@ static const struct token t_show[] = {
 	{ T_KEYWORD, "uplinks", t_end, "uplink.show", .render = R(XCM_R_NAMES), .names_key = "uplinks" },
 	{ T_KEYWORD, "storage-pools", t_end, "storage-pool.show", .render = R(XCM_R_NAMES), .names_key = "storage_pools" },
 	{ T_KEYWORD, "stats", t_end, "stats", .render = R(XCM_R_STATS) },
+	{ T_KEYWORD, "storage", t_show_storage, "storage.show", .render = R(XCM_R_STORAGE) },
+	{ T_KEYWORD, "targets", t_show_target, "target.show", .render = R(XCM_R_TARGETS) },
 	{ T_NONE }
 };
 
@@ -213,6 +268,9 @@ static const struct token t_main[] = {
 	{ T_KEYWORD, "config", t_config, .noun = "config", .render = R(XCM_R_CHANGE) },
 	{ T_KEYWORD, "uplink", t_uplink, .noun = "uplink", .render = R(XCM_R_CHANGE) },
 	{ T_KEYWORD, "storage-pool", t_pool, .noun = "storage-pool", .render = R(XCM_R_CHANGE) },
+	{ T_KEYWORD, "storage", t_storage, .noun = "storage", .render = R(XCM_R_CHANGE) },
+	{ T_KEYWORD, "target", t_target, .noun = "target", .render = R(XCM_R_CHANGE) },
+	{ T_KEYWORD, "lun", t_lun, .noun = "lun", .render = R(XCM_R_CHANGE) },
 	{ T_NONE }
 };
 
@@ -346,7 +404,11 @@ static int put_value(struct walk *w, const char *key, const struct vspec *v, con
 	case K_ONOFF:
 		rc = xsd_parse_onoff(v->what, s, &b, &e);
 		break;
+	case K_SIZE:
+		rc = xsd_parse_size(v->what, s, &n, &e);
+		break;
 	case K_TEXT:
+	case K_FLAG:
 		break;
 	}
 	if (rc)
@@ -420,6 +482,16 @@ static int parse_options(struct walk *w, const struct opt *opts, int argc, char 
 		o = match_opt(w, opts, word, &rc);
 		if (!o)
 			return rc;
+		if (o->novalue) {
+			if (eq)
+				return fail(w, "option '%s' takes no value", o->flag);
+			if (seen & (1u << (o - opts)))
+				return fail(w, "option '%s' given twice", o->flag);
+			seen |= 1u << (o - opts);
+			json_object_set_new(w->req, o->key, json_true());
+			i++;
+			continue;
+		}
 		if (eq) {
 			val = eq + 1;
 			i++;
@@ -472,7 +544,7 @@ static int walk(struct walk *w, const struct token *table, int argc, char **argv
 			return 0;
 		expected(table, list, sizeof(list));
 		for (t = table; t->type != T_NONE; t++)
-			if (t->type == T_NAME && t->v.kind == K_NAME)
+			if (t->type == T_NAME && (t->v.kind == K_NAME || t->v.kind == K_TARGET))
 				return fail(w, "missing %s name after '%s'", t->v.what, w->path);
 		if (table->type == T_NAME)
 			return fail(w, "missing value after '%s'; expected %s", w->path, list);

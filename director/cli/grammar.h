@@ -22,6 +22,8 @@ enum xcm_render {
 	XCM_R_CONFIG,
 	XCM_R_NAMES,      /* uplinks / storage pools */
 	XCM_R_STATS,
+	XCM_R_STORAGE,
+	XCM_R_TARGETS,
 };
 
 struct xcm_cmd {

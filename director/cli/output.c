@@ -157,6 +157,13 @@ static int render_change(FILE *out, const struct xcm_cmd *cmd, json_t *reply)
 
 		fprintf(out, "vhba %s added (WWPN %s, WWNN %s)\n", name, str(v, "wwpn"),
 			str(v, "wwnn"));
+	} else if (!strcmp(cmd->verb, "add") && !strcmp(cmd->noun, "target")) {
+		json_t *t = json_object_get(reply, "target");
+
+		fprintf(out, "target %s added (WWPN %s)\n", name, str(t, "wwpn"));
+	} else if (!strcmp(cmd->noun, "lun")) {
+		fprintf(out, "lun %lld of target %s %s\n", num(cmd->req, "lun"),
+			str(cmd->req, "target"), !strcmp(cmd->verb, "add") ? "added" : "deleted");
 	} else {
 		fprintf(out, "%s %s %s\n", cmd->noun, name,
 			!strcmp(cmd->verb, "add") ? "added"
@@ -415,6 +422,118 @@ static void render_kv(FILE *out, json_t *obj)
 	}
 }
 
+static void size_text(long long b, char *out, size_t cap)
+{
+	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	int i = 0;
+
+	if (b <= 0) {
+		snprintf(out, cap, "-");
+		return;
+	}
+	while (i < 5 && b % 1024 == 0 && b >= 1024) {
+		b /= 1024;
+		i++;
+	}
+	snprintf(out, cap, "%lld%s", b, u[i]);
+}
+
+/* "online", "error: cannot open ...", "not served" (no storage module). */
+static void state_text(json_t *status, char *out, size_t cap)
+{
+	const char *st = str(status, "state"), *r = str(status, "reason");
+
+	if (!json_is_object(status))
+		snprintf(out, cap, "not served");
+	else
+		snprintf(out, cap, "%s%s%s", st, *r ? ": " : "", r);
+}
+
+static void render_storage(FILE *out, const struct xcm_cmd *cmd, json_t *reply)
+{
+	struct table t = { .ncols = 6, .head = { "NAME", "TYPE", "LOCATION", "SIZE", "LUN", "STATE" } };
+	json_t *arr = json_object_get(reply, "storage"), *e;
+	size_t i;
+
+	json_array_foreach(arr, i, e) {
+		json_t *lun = json_object_get(e, "lun"), *status = json_object_get(e, "status");
+		char size[32], l[64], st[512];
+		long long cap = num(status, "capacity");
+
+		size_text(cap > 0 ? cap : num(e, "size"), size, sizeof(size));
+		if (json_is_object(lun))
+			snprintf(l, sizeof(l), "%s/%lld", str(lun, "target"), num(lun, "lun"));
+		else
+			snprintf(l, sizeof(l), "-");
+		state_text(status, st, sizeof(st));
+		if (json_object_get(cmd->req, "name")) {
+			fprintf(out,
+				"storage %s\n  type      %s%s\n  location  %s\n  size      %s\n"
+				"  LUN       %s\n  state     %s\n",
+				str(e, "name"), str(e, "type"), json_is_true(json_object_get(e, "direct"))
+				? " (O_DIRECT)" : "", *str(e, "location") ? str(e, "location") : "-",
+				size, l, st);
+			return;
+		}
+		t_row(&t, str(e, "name"), str(e, "type"),
+		      *str(e, "location") ? str(e, "location") : "-", size, l, st);
+	}
+	t_print(out, &t, "no storage");
+}
+
+static void render_targets(FILE *out, const struct xcm_cmd *cmd, json_t *reply)
+{
+	struct table t = { .ncols = 6, .head = { "NAME", "WWPN", "LUNS", "VHBAS", "STATE", "LOGINS" } };
+	json_t *arr = json_object_get(reply, "targets"), *e, *x;
+	size_t i, j;
+
+	json_array_foreach(arr, i, e) {
+		json_t *status = json_object_get(e, "status");
+		char luns[256] = "", vh[256] = "", st[512], lg[16];
+		size_t off = 0, off2 = 0;
+
+		json_array_foreach(json_object_get(e, "luns"), j, x)
+			off += (size_t)snprintf(luns + off, off < sizeof(luns) ? sizeof(luns) - off : 0,
+						"%s%lld", off ? "," : "", num(x, "lun"));
+		json_array_foreach(json_object_get(e, "vhbas"), j, x)
+			off2 += (size_t)snprintf(vh + off2, off2 < sizeof(vh) ? sizeof(vh) - off2 : 0,
+						 "%s%s", off2 ? "," : "", str(x, "name"));
+		state_text(status, st, sizeof(st));
+		snprintf(lg, sizeof(lg), "%lld", num(status, "logins"));
+		if (!json_object_get(cmd->req, "name")) {
+			t_row(&t, str(e, "name"), str(e, "wwpn"), luns[0] ? luns : "-",
+			      vh[0] ? vh : "-", st, lg);
+			continue;
+		}
+		fprintf(out, "target %s\n  WWPN (service ID)  %s\n  state              %s\n"
+			"  logins             %s\n", str(e, "name"), str(e, "wwpn"), st, lg);
+		json_array_foreach(json_object_get(status, "channels"), j, x)
+			fprintf(out, "    initiator %s  vhba %s  LUNs %s\n", str(x, "initiator"),
+				*str(x, "vhba") ? str(x, "vhba") : "-", str(x, "luns"));
+		fprintf(out, "  LUNs\n");
+		if (!json_array_size(json_object_get(e, "luns")))
+			fprintf(out, "    none\n");
+		json_array_foreach(json_object_get(e, "luns"), j, x) {
+			json_t *ls = json_object_get(json_object_get(status, "luns"),
+						     str(x, "storage"));
+			char lst[512];
+
+			state_text(ls, lst, sizeof(lst));
+			fprintf(out, "    %-5lld %s%s  %s\n", num(x, "lun"), str(x, "storage"),
+				json_is_true(json_object_get(x, "read_only")) ? " (read-only)" : "",
+				json_is_object(status) ? lst : "not served");
+		}
+		fprintf(out, "  vHBAs\n");
+		if (!json_array_size(json_object_get(e, "vhbas")))
+			fprintf(out, "    none\n");
+		json_array_foreach(json_object_get(e, "vhbas"), j, x)
+			fprintf(out, "    %s  WWPN %s  LUN mask %s\n", str(x, "name"), str(x, "wwpn"),
+				*str(x, "lun_mask") ? str(x, "lun_mask") : "all LUNs");
+		return;
+	}
+	t_print(out, &t, "no targets");
+}
+
 int xcm_render(FILE *out, const struct xcm_cmd *cmd, json_t *reply)
 {
 	json_t *e;
@@ -448,6 +567,12 @@ int xcm_render(FILE *out, const struct xcm_cmd *cmd, json_t *reply)
 		break;
 	case XCM_R_STATS:
 		render_kv(out, json_object_get(reply, "stats"));
+		break;
+	case XCM_R_STORAGE:
+		render_storage(out, cmd, reply);
+		break;
+	case XCM_R_TARGETS:
+		render_targets(out, cmd, reply);
 		break;
 	case XCM_R_NAMES:
 		if (!json_array_size(json_object_get(reply, cmd->names_key)))

@@ -224,6 +224,42 @@ bad:
 			clip(s, c), lo, hi);
 }
 
+int xsd_parse_size(const char *what, const char *s, uint64_t *out, struct xsd_err *err)
+{
+	static const char units[] = "KMGTP";
+	char c[48];
+	char *end;
+	unsigned long long v;
+	const char *u;
+
+	if (!isdigit((unsigned char)s[0]))
+		goto bad;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		goto range;
+	if (*end) {
+		u = strchr(units, *end);
+		if (!u || !*u || (end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B")))
+			goto bad;
+		for (const char *k = units; k <= u; k++) {
+			if (v > UINT64_MAX / 1024)
+				goto range;
+			v *= 1024;
+		}
+	}
+	if (v == 0)
+		return xsd_fail(err, -EINVAL, "%s must be more than 0 bytes", what);
+	*out = v;
+	return 0;
+range:
+	return xsd_fail(err, -EINVAL, "%s '%s' is too large", what, clip(s, c));
+bad:
+	return xsd_fail(err, -EINVAL,
+			"bad %s '%s'; expected bytes with an optional K, M, G or T suffix (1024-based)",
+			what, clip(s, c));
+}
+
 /* Parse "a,b-c,..." into a bitmap of max+1 bits; then print canonically. */
 static int parse_idlist(const char *what, const char *s, unsigned int min, unsigned int max,
 			unsigned int limit, char *out, size_t cap, unsigned int *count,

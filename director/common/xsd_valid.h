@@ -17,7 +17,7 @@
 
 /* Limits (docs/operations.md explains each). */
 #define XSD_DEV_NAME_MAX 15      /* vnic/vhba name: the XSMP name field is 16 bytes */
-#define XSD_NAME_MAX 63          /* profile, uplink, storage pool, HA group, target */
+#define XSD_NAME_MAX 63          /* profile, uplink, storage pool, storage, HA group */
 #define XSD_HOSTNAME_MAX 64      /* XCPM hostname field is 65 bytes */
 #define XSD_MTU_MIN 68           /* smallest IPv4 MTU (RFC 791) */
 #define XSD_MTU_MAX 65280        /* 64 KiB TAP frames minus Ethernet/VLAN headers, rounded */
@@ -28,7 +28,7 @@
 #define XSD_LUN_MAX 16383        /* flat-space LUNs (SAM-5 single level, 14 bits) */
 #define XSD_LUNS_TEXT 1024
 #define XSD_TARGETS_MAX 8        /* XSMP vHBA body: 8 target names */
-#define XSD_TARGET_NAME_MAX 24   /* ... 24 name bytes of each 32-byte slot */
+#define XSD_TARGET_NAME_MAX 24   /* target name: 24 name bytes of each 32-byte slot */
 #define XSD_TARGETS_TEXT (XSD_TARGETS_MAX * (XSD_TARGET_NAME_MAX + 1))
 #define XSD_UPLINK_MAX 32        /* XSMP vNIC body: uplink field, 32 bytes */
 #define XSD_HA_GROUP_MAX 47      /* XSMP vNIC body: mp_group, 48 bytes with its NUL */
@@ -67,6 +67,10 @@ void xsd_format_wwn(uint64_t w, char out[24]);   /* 50:01:43:80:00:00:00:01 */
 int xsd_parse_uint(const char *what, const char *s, uint64_t lo, uint64_t hi, uint64_t *out,
 		   struct xsd_err *err);
 int xsd_check_range(const char *what, uint64_t v, uint64_t lo, uint64_t hi, struct xsd_err *err);
+
+/* A byte count: "1048576", "64M", "1G", "2GiB", "512K" (K, M, G, T, P are
+ * powers of 1024); more than 0. what names it in messages ("size"). */
+int xsd_parse_size(const char *what, const char *s, uint64_t *out, struct xsd_err *err);
 
 /* "10,20-30": ids 1..4094, at most 500 ids. Writes the canonical form
  * (sorted, merged ranges) to out; *count gets the number of ids. */

@@ -37,6 +37,9 @@ enum xsd_change_kind {
 	XSD_CHANGE_VNIC,
 	XSD_CHANGE_VHBA,
 	XSD_CHANGE_CONFIG,
+	XSD_CHANGE_STORAGE,  /* name: the storage object */
+	XSD_CHANGE_TARGET,   /* name: the target */
+	XSD_CHANGE_LUN,      /* name: the target whose LUN changed */
 };
 
 enum xsd_change_action {
@@ -66,6 +69,10 @@ struct xsd_ctl_hooks {
 	json_t *(*device_status)(void *arg, uint64_t resource_id);
 	/* Extra counters for "stats" (object merged into the reply); may be NULL. */
 	json_t *(*stats)(void *arg);
+	/* Live state of a storage object or target (type XSD_OBJ_STORAGE or
+	 * XSD_OBJ_TARGET) as the director's storage module sees it: an object
+	 * with at least "state" (and "reason"); may be NULL. */
+	json_t *(*storage_status)(void *arg, enum xsd_obj type, const char *name);
 };
 
 struct xsd_ctl_counters {

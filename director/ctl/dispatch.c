@@ -386,9 +386,12 @@ static int op_profile_delete(struct dreq *d)
 	return rc;
 }
 
+struct ctl_type;
+
 struct show_ctx {
 	struct dreq *d;
 	json_t *arr;
+	const struct ctl_type *t;
 };
 
 static int count_vnic(const struct xsd_vnic *v, void *arg)
@@ -422,7 +425,7 @@ static int profile_row(const struct xsd_profile *p, void *arg)
 
 static int op_profile_show(struct dreq *d)
 {
-	struct show_ctx s = { d, json_array() };
+	struct show_ctx s = { d, json_array(), NULL };
 	char name[XSD_NAME_MAX + 1];
 	int rc;
 
@@ -555,61 +558,6 @@ static int op_vnic_add_set(struct dreq *d, bool add)
 static int op_vnic_add(struct dreq *d) { return op_vnic_add_set(d, true); }
 static int op_vnic_set(struct dreq *d) { return op_vnic_add_set(d, false); }
 
-static int op_vnic_delete(struct dreq *d)
-{
-	struct xsd_vnic *v = calloc(1, sizeof(*v));
-	char name[XSD_DEV_NAME_MAX + 1];
-	int rc;
-
-	if (!v)
-		return xsd_fail(&d->err, -ENOMEM, "out of memory");
-	rc = f_name(d, "name", "vnic", XSD_DEV_NAME_MAX, true, name, sizeof(name));
-	if (rc >= 0)
-		rc = xsd_store_vnic_delete(d->ctx->store, d->who, name, v, &d->err);
-	if (rc >= 0) {
-		json_object_set_new(d->reply, "resource_id", hex64(v->resource_id));
-		changed(d, XSD_CHANGE_VNIC, XSD_CHANGE_DELETE, name, v->resource_id, v->profile,
-			v->profile);
-	}
-	free(v);
-	return rc < 0 ? rc : 0;
-}
-
-static int vnic_row(const struct xsd_vnic *v, void *arg)
-{
-	struct show_ctx *s = arg;
-
-	json_array_append_new(s->arr, vnic_json(s->d, v));
-	return 0;
-}
-
-static int op_vnic_show(struct dreq *d)
-{
-	struct show_ctx s = { d, json_array() };
-	char name[XSD_DEV_NAME_MAX + 1], profile[XSD_NAME_MAX + 1];
-	int rc, rp;
-
-	json_object_set_new(d->reply, "vnics", s.arr);
-	rc = f_name(d, "name", "vnic", XSD_DEV_NAME_MAX, false, name, sizeof(name));
-	if (rc < 0)
-		return rc;
-	rp = f_name(d, "profile", "profile", XSD_NAME_MAX, false, profile, sizeof(profile));
-	if (rp < 0)
-		return rp;
-	if (rc == 1) {
-		struct xsd_vnic *v = malloc(sizeof(*v));
-
-		if (!v)
-			return xsd_fail(&d->err, -ENOMEM, "out of memory");
-		rc = xsd_store_vnic_get(d->ctx->store, name, v, &d->err);
-		if (!rc)
-			vnic_row(v, &s);
-		free(v);
-		return rc;
-	}
-	return xsd_store_vnic_each(d->ctx->store, rp == 1 ? profile : NULL, vnic_row, &s, &d->err);
-}
-
 static int vhba_fields(struct dreq *d, struct xsd_vhba *v, unsigned int *have, bool add)
 {
 	const char *s;
@@ -710,59 +658,370 @@ static int op_vhba_add_set(struct dreq *d, bool add)
 static int op_vhba_add(struct dreq *d) { return op_vhba_add_set(d, true); }
 static int op_vhba_set(struct dreq *d) { return op_vhba_add_set(d, false); }
 
-static int op_vhba_delete(struct dreq *d)
-{
-	struct xsd_vhba *v = calloc(1, sizeof(*v));
-	char name[XSD_DEV_NAME_MAX + 1];
-	int rc;
+/* ------------------------------------------------ storage, targets, LUNs */
 
-	if (!v)
-		return xsd_fail(&d->err, -ENOMEM, "out of memory");
-	rc = f_name(d, "name", "vhba", XSD_DEV_NAME_MAX, true, name, sizeof(name));
-	if (rc >= 0)
-		rc = xsd_store_vhba_delete(d->ctx->store, d->who, name, v, &d->err);
-	if (rc >= 0) {
-		json_object_set_new(d->reply, "resource_id", hex64(v->resource_id));
-		changed(d, XSD_CHANGE_VHBA, XSD_CHANGE_DELETE, name, v->resource_id, v->profile,
-			v->profile);
-	}
-	free(v);
-	return rc < 0 ? rc : 0;
+/* true/false, or absent (0). */
+static int f_bool(struct dreq *d, const char *key, bool *out)
+{
+	json_t *v = json_object_get(d->in, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v))
+		return xsd_fail(&d->err, BAD_REQUEST, "field '%s' must be true or false", key);
+	*out = json_is_true(v);
+	return 1;
 }
 
-static int vhba_row(const struct xsd_vhba *v, void *arg)
+/* A byte count as JSON integer or a string with a K/M/G/T suffix. */
+static int f_size(struct dreq *d, const char *key, const char *what, uint64_t *out)
 {
-	struct show_ctx *s = arg;
+	json_t *v = json_object_get(d->in, key);
+	int rc;
 
-	json_array_append_new(s->arr, vhba_json(s->d, v));
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) <= 0)
+			return xsd_fail(&d->err, -EINVAL, "%s must be more than 0 bytes", what);
+		*out = (uint64_t)json_integer_value(v);
+		return 1;
+	}
+	if (!json_is_string(v))
+		return xsd_fail(&d->err, BAD_REQUEST, "field '%s' must be a number or a string", key);
+	rc = xsd_parse_size(what, json_string_value(v), out, &d->err);
+	return rc ? rc : 1;
+}
+
+static json_t *storage_status(struct dreq *d, enum xsd_obj type, const char *name)
+{
+	const struct xsd_ctl_hooks *h = d->ctx->hooks;
+	json_t *s = h && h->storage_status ? h->storage_status(d->ctx->hooks_arg, type, name)
+					   : NULL;
+
+	return s ? s : json_null();
+}
+
+static json_t *storage_json(struct dreq *d, const void *row)
+{
+	const struct xsd_storage *o = row;
+	json_t *lun = o->lun_target[0] ? json_pack("{s:s, s:i}", "target", o->lun_target, "lun",
+						   (int)o->lun)
+				       : json_null();
+
+	return json_pack("{s:s, s:s, s:s, s:I, s:b, s:o, s:o}", "name", o->name, "type",
+			 xsd_storage_type_name(o->type), "location", o->location, "size",
+			 (json_int_t)o->size, "direct", o->direct, "lun", lun, "status",
+			 storage_status(d, XSD_OBJ_STORAGE, o->name));
+}
+
+static int lun_row(const void *row, void *arg)
+{
+	const struct xsd_lun *l = row;
+
+	json_array_append_new(arg, json_pack("{s:i, s:s, s:b}", "lun", (int)l->lun, "storage",
+					     l->storage, "read_only", l->read_only));
 	return 0;
 }
 
-static int op_vhba_show(struct dreq *d)
-{
-	struct show_ctx s = { d, json_array() };
-	char name[XSD_DEV_NAME_MAX + 1], profile[XSD_NAME_MAX + 1];
-	int rc, rp;
+struct vhba_users {
+	const char *target;
+	json_t *arr;
+};
 
-	json_object_set_new(d->reply, "vhbas", s.arr);
-	rc = f_name(d, "name", "vhba", XSD_DEV_NAME_MAX, false, name, sizeof(name));
+static int vhba_user_row(const struct xsd_vhba *v, void *arg)
+{
+	struct vhba_users *u = arg;
+	char t[XSD_TARGETS_TEXT], *save = NULL;
+
+	snprintf(t, sizeof(t), "%s", v->targets);
+	for (char *n = strtok_r(t, ",", &save); n; n = strtok_r(NULL, ",", &save))
+		if (!strcmp(n, u->target))
+			json_array_append_new(u->arr, json_pack("{s:s, s:o, s:s}", "name", v->name,
+								"wwpn", wwn_json(v->wwpn),
+								"lun_mask", v->lun_mask));
+	return 0;
+}
+
+static json_t *target_json(struct dreq *d, const void *row)
+{
+	const struct xsd_target *t = row;
+	struct vhba_users u = { t->name, json_array() };
+	json_t *luns = json_array();
+
+	xsd_store_each(d->ctx->store, XSD_OBJ_LUN, t->name, lun_row, luns, NULL);
+	xsd_store_vhba_each(d->ctx->store, NULL, vhba_user_row, &u, NULL);
+	return json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", t->name, "wwpn", wwn_json(t->wwpn),
+			 "luns", luns, "vhbas", u.arr, "status",
+			 storage_status(d, XSD_OBJ_TARGET, t->name));
+}
+
+static json_t *vnic_json_row(struct dreq *d, const void *row) { return vnic_json(d, row); }
+static json_t *vhba_json_row(struct dreq *d, const void *row) { return vhba_json(d, row); }
+
+static void vdev_deleted(struct dreq *d, enum xsd_change_kind kind, const char *name,
+			 uint64_t rid, const char *profile)
+{
+	json_object_set_new(d->reply, "resource_id", hex64(rid));
+	changed(d, kind, XSD_CHANGE_DELETE, name, rid, profile, profile);
+}
+
+static void vnic_deleted(struct dreq *d, const char *name, const void *old)
+{
+	const struct xsd_vnic *v = old;
+
+	vdev_deleted(d, XSD_CHANGE_VNIC, name, v->resource_id, v->profile);
+}
+
+static void vhba_deleted(struct dreq *d, const char *name, const void *old)
+{
+	const struct xsd_vhba *v = old;
+
+	vdev_deleted(d, XSD_CHANGE_VHBA, name, v->resource_id, v->profile);
+}
+
+static void storage_deleted(struct dreq *d, const char *name, const void *old)
+{
+	changed(d, XSD_CHANGE_STORAGE, XSD_CHANGE_DELETE, name, 0, NULL, NULL);
+}
+
+static void target_deleted(struct dreq *d, const char *name, const void *old)
+{
+	changed(d, XSD_CHANGE_TARGET, XSD_CHANGE_DELETE, name, 0, NULL, NULL);
+}
+
+/* Any row of the store's object types. */
+union any_row {
+	struct xsd_vnic vnic;
+	struct xsd_vhba vhba;
+	struct xsd_storage storage;
+	struct xsd_target target;
+	struct xsd_lun lun;
+};
+
+/*
+ * Per object type: what show and delete need. The store's table
+ * (xsd_store_get/each/delete) does the rest, so these two requests exist
+ * once for every type.
+ */
+static const struct ctl_type {
+	enum xsd_obj obj;
+	const char *kind;         /* "vnic": name checks */
+	const char *reply_key;    /* "vnics": the show reply's array */
+	size_t name_max;
+	const char *filter_key;   /* show's filter field, NULL = none */
+	json_t *(*to_json)(struct dreq *d, const void *row);
+	void (*deleted)(struct dreq *d, const char *name, const void *old);
+} ctl_types[] = {
+	[XSD_OBJ_VNIC] = { XSD_OBJ_VNIC, "vnic", "vnics", XSD_DEV_NAME_MAX, "profile",
+			   vnic_json_row, vnic_deleted },
+	[XSD_OBJ_VHBA] = { XSD_OBJ_VHBA, "vhba", "vhbas", XSD_DEV_NAME_MAX, "profile",
+			   vhba_json_row, vhba_deleted },
+	[XSD_OBJ_STORAGE] = { XSD_OBJ_STORAGE, "storage", "storage", XSD_NAME_MAX, NULL,
+			      storage_json, storage_deleted },
+	[XSD_OBJ_TARGET] = { XSD_OBJ_TARGET, "target", "targets", XSD_TARGET_NAME_MAX, NULL,
+			     target_json, target_deleted },
+};
+
+static int obj_row(const void *row, void *arg)
+{
+	struct show_ctx *s = arg;
+
+	json_array_append_new(s->arr, s->t->to_json(s->d, row));
+	return 0;
+}
+
+static int obj_show(struct dreq *d, enum xsd_obj obj)
+{
+	const struct ctl_type *t = &ctl_types[obj];
+	struct show_ctx s = { d, json_array(), t };
+	char name[XSD_NAME_MAX + 1], filter[XSD_NAME_MAX + 1];
+	int rc, rf = 0;
+
+	json_object_set_new(d->reply, t->reply_key, s.arr);
+	rc = f_name(d, "name", t->kind, t->name_max, false, name, sizeof(name));
 	if (rc < 0)
 		return rc;
-	rp = f_name(d, "profile", "profile", XSD_NAME_MAX, false, profile, sizeof(profile));
-	if (rp < 0)
-		return rp;
+	if (t->filter_key) {
+		rf = f_name(d, t->filter_key, t->filter_key, XSD_NAME_MAX, false, filter,
+			    sizeof(filter));
+		if (rf < 0)
+			return rf;
+	}
 	if (rc == 1) {
-		struct xsd_vhba *v = malloc(sizeof(*v));
+		union any_row *row = malloc(sizeof(*row));
 
-		if (!v)
+		if (!row)
 			return xsd_fail(&d->err, -ENOMEM, "out of memory");
-		rc = xsd_store_vhba_get(d->ctx->store, name, v, &d->err);
+		rc = xsd_store_get(d->ctx->store, obj, name, row, &d->err);
 		if (!rc)
-			vhba_row(v, &s);
-		free(v);
+			obj_row(row, &s);
+		free(row);
 		return rc;
 	}
-	return xsd_store_vhba_each(d->ctx->store, rp == 1 ? profile : NULL, vhba_row, &s, &d->err);
+	return xsd_store_each(d->ctx->store, obj, rf == 1 ? filter : NULL, obj_row, &s, &d->err);
+}
+
+static int obj_delete(struct dreq *d, enum xsd_obj obj)
+{
+	const struct ctl_type *t = &ctl_types[obj];
+	union any_row *old = calloc(1, sizeof(*old));
+	char name[XSD_NAME_MAX + 1];
+	int rc;
+
+	if (!old)
+		return xsd_fail(&d->err, -ENOMEM, "out of memory");
+	rc = f_name(d, "name", t->kind, t->name_max, true, name, sizeof(name));
+	if (rc >= 0)
+		rc = xsd_store_delete(d->ctx->store, d->who, obj, name, old, &d->err);
+	if (rc >= 0)
+		t->deleted(d, name, old);
+	free(old);
+	return rc < 0 ? rc : 0;
+}
+
+static int op_vnic_delete(struct dreq *d) { return obj_delete(d, XSD_OBJ_VNIC); }
+static int op_vnic_show(struct dreq *d) { return obj_show(d, XSD_OBJ_VNIC); }
+static int op_vhba_delete(struct dreq *d) { return obj_delete(d, XSD_OBJ_VHBA); }
+static int op_vhba_show(struct dreq *d) { return obj_show(d, XSD_OBJ_VHBA); }
+static int op_storage_delete(struct dreq *d) { return obj_delete(d, XSD_OBJ_STORAGE); }
+static int op_storage_show(struct dreq *d) { return obj_show(d, XSD_OBJ_STORAGE); }
+static int op_target_delete(struct dreq *d) { return obj_delete(d, XSD_OBJ_TARGET); }
+static int op_target_show(struct dreq *d) { return obj_show(d, XSD_OBJ_TARGET); }
+
+/* The back end keys of storage.add, indexed by enum xsd_storage_type. */
+static const char *const storage_keys[] = {
+	[XSD_STORAGE_FILE] = "file", [XSD_STORAGE_BLOCK] = "block", [XSD_STORAGE_SG] = "sg",
+	[XSD_STORAGE_ISCSI] = "iscsi", [XSD_STORAGE_RAM] = "ram",
+};
+
+static int op_storage_add(struct dreq *d)
+{
+	struct xsd_storage *o = calloc(1, sizeof(*o));
+	const char *val = NULL;
+	int rc;
+
+	if (!o)
+		return xsd_fail(&d->err, -ENOMEM, "out of memory");
+	rc = f_name(d, "name", "storage", XSD_NAME_MAX, true, o->name, sizeof(o->name));
+	for (unsigned int i = 1; rc >= 0 && i < sizeof(storage_keys) / sizeof(storage_keys[0]);
+	     i++) {
+		const char *v;
+		int r = f_str(d, storage_keys[i], false, &v);
+
+		if (r < 0)
+			rc = r;
+		else if (r == 1 && o->type)
+			rc = xsd_fail(&d->err, -EINVAL,
+				      "give only one of --file, --block, --sg, --iscsi, --ram");
+		else if (r == 1) {
+			o->type = (enum xsd_storage_type)i;
+			val = v;
+		}
+	}
+	if (rc >= 0 && !o->type)
+		rc = xsd_fail(&d->err, -EINVAL, "give one of --file, --block, --sg, --iscsi, --ram");
+	if (rc >= 0 && o->type == XSD_STORAGE_RAM) {
+		rc = xsd_parse_size("ram size", val, &o->size, &d->err);
+		if (!rc && json_object_get(d->in, "size"))
+			rc = xsd_fail(&d->err, -EINVAL, "--size goes with --file");
+	} else if (rc >= 0) {
+		if (strlen(val) > XSD_LOCATION_MAX)
+			rc = xsd_fail(&d->err, -EINVAL, "%s path is longer than %d characters",
+				      storage_keys[o->type], XSD_LOCATION_MAX);
+		else
+			snprintf(o->location, sizeof(o->location), "%s", val);
+		if (rc >= 0)
+			rc = f_size(d, "size", "size", &o->size);
+	}
+	if (rc >= 0)
+		rc = f_bool(d, "direct", &o->direct);
+	if (rc >= 0)
+		rc = xsd_store_storage_add(d->ctx->store, d->who, o, &d->err);
+	if (rc >= 0) {
+		changed(d, XSD_CHANGE_STORAGE, XSD_CHANGE_ADD, o->name, 0, NULL, NULL);
+		rc = xsd_store_get(d->ctx->store, XSD_OBJ_STORAGE, o->name, o, &d->err);
+		if (!rc)
+			json_object_set_new(d->reply, "storage", storage_json(d, o));
+	}
+	free(o);
+	return rc < 0 ? rc : 0;
+}
+
+static int op_target_add(struct dreq *d)
+{
+	struct xsd_target t = { 0 };
+	const char *w;
+	int rc, rw;
+
+	rc = f_name(d, "name", "target", XSD_TARGET_NAME_MAX, true, t.name, sizeof(t.name));
+	if (rc < 0)
+		return rc;
+	rw = f_str(d, "wwpn", false, &w);
+	if (rw < 0)
+		return rw;
+	if (rw == 1 && (rc = xsd_parse_wwn(w, &t.wwpn, &d->err)))
+		return rc;
+	rc = xsd_store_target_add(d->ctx->store, d->who, &t, rw == 1, &d->err);
+	if (rc)
+		return rc;
+	changed(d, XSD_CHANGE_TARGET, XSD_CHANGE_ADD, t.name, 0, NULL, NULL);
+	json_object_set_new(d->reply, "target", target_json(d, &t));
+	return 0;
+}
+
+static int lun_fields(struct dreq *d, struct xsd_lun *l)
+{
+	uint64_t n;
+	int rc;
+
+	rc = f_name(d, "target", "target", XSD_TARGET_NAME_MAX, true, l->target,
+		    sizeof(l->target));
+	if (rc < 0)
+		return rc;
+	rc = f_uint(d, "lun", "LUN", 0, XSD_LUN_MAX, &n);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return xsd_fail(&d->err, BAD_REQUEST, "missing field 'lun' for %s", d->op);
+	l->lun = (uint16_t)n;
+	return 0;
+}
+
+static int op_lun_add(struct dreq *d)
+{
+	struct xsd_lun l = { 0 };
+	int rc;
+
+	rc = lun_fields(d, &l);
+	if (!rc)
+		rc = f_name(d, "storage", "storage", XSD_NAME_MAX, true, l.storage,
+			    sizeof(l.storage));
+	if (rc >= 0)
+		rc = f_bool(d, "read_only", &l.read_only);
+	if (rc >= 0)
+		rc = xsd_store_lun_add(d->ctx->store, d->who, &l, &d->err);
+	if (rc < 0)
+		return rc;
+	changed(d, XSD_CHANGE_LUN, XSD_CHANGE_ADD, l.target, 0, NULL, NULL);
+	json_object_set_new(d->reply, "lun", json_pack("{s:s, s:i, s:s, s:b}", "target", l.target,
+						       "lun", (int)l.lun, "storage", l.storage,
+						       "read_only", l.read_only));
+	return 0;
+}
+
+static int op_lun_delete(struct dreq *d)
+{
+	struct xsd_lun l = { 0 };
+	int rc;
+
+	rc = lun_fields(d, &l);
+	if (!rc)
+		rc = xsd_store_lun_delete(d->ctx->store, d->who, l.target, l.lun, &l, &d->err);
+	if (rc)
+		return rc;
+	changed(d, XSD_CHANGE_LUN, XSD_CHANGE_DELETE, l.target, 0, NULL, NULL);
+	return 0;
 }
 
 static int op_sessions_show(struct dreq *d)
@@ -801,7 +1060,7 @@ static int audit_row(const struct xsd_audit *a, void *arg)
 
 static int op_log_show(struct dreq *d)
 {
-	struct show_ctx s = { d, json_array() };
+	struct show_ctx s = { d, json_array(), NULL };
 	uint64_t limit = 20;
 	int rc;
 
@@ -880,7 +1139,7 @@ static int name_row(const char *name, void *arg)
 
 static int name_show(struct dreq *d, const char *kind, const char *key)
 {
-	struct show_ctx s = { d, json_array() };
+	struct show_ctx s = { d, json_array(), NULL };
 
 	json_object_set_new(d->reply, key, s.arr);
 	return xsd_store_name_each(d->ctx->store, kind, name_row, &s, &d->err);
@@ -939,6 +1198,15 @@ static const struct op {
 	{ "storage-pool.add", op_pool_add, { "name", NULL } },
 	{ "storage-pool.delete", op_pool_delete, { "name", NULL } },
 	{ "storage-pool.show", op_pool_show, { NULL } },
+	{ "storage.add", op_storage_add,
+	  { "name", "file", "block", "sg", "iscsi", "ram", "size", "direct", NULL } },
+	{ "storage.delete", op_storage_delete, { "name", NULL } },
+	{ "storage.show", op_storage_show, { "name", NULL } },
+	{ "target.add", op_target_add, { "name", "wwpn", NULL } },
+	{ "target.delete", op_target_delete, { "name", NULL } },
+	{ "target.show", op_target_show, { "name", NULL } },
+	{ "lun.add", op_lun_add, { "target", "lun", "storage", "read_only", NULL } },
+	{ "lun.delete", op_lun_delete, { "target", "lun", NULL } },
 };
 
 static const char *errno_code(int neg)

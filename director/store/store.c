@@ -14,8 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -75,6 +78,24 @@ static const char schema_v2[] =
 	"  reason TEXT NOT NULL, accepted INTEGER NOT NULL, reconnects INTEGER NOT NULL,"
 	"  last_change INTEGER NOT NULL);";
 
+/* v3: storage back ends, SRP targets (WWPN = their SRP service ID) and
+ * LUNs. vhbas.targets stays a comma list of target names; every name in it
+ * must be a row of targets (checked on every vhba add/set; the migration
+ * creates a target for each name older versions stored). */
+static const char schema_v3[] =
+	"CREATE TABLE storage(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	"  type TEXT NOT NULL CHECK(type IN ('file','block','sg','iscsi','ram')),"
+	"  location TEXT NOT NULL, size INTEGER NOT NULL CHECK(size >= 0),"
+	"  direct INTEGER NOT NULL CHECK(direct IN (0,1)));"
+	"CREATE TABLE targets(id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE CHECK(length(name) BETWEEN 1 AND 24),"
+	"  wwpn INTEGER NOT NULL UNIQUE);"
+	"CREATE TABLE luns(target_id INTEGER NOT NULL REFERENCES targets(id) ON DELETE RESTRICT,"
+	"  lun INTEGER NOT NULL CHECK(lun BETWEEN 0 AND 16383),"
+	"  storage_id INTEGER NOT NULL UNIQUE REFERENCES storage(id) ON DELETE RESTRICT,"
+	"  read_only INTEGER NOT NULL CHECK(read_only IN (0,1)),"
+	"  PRIMARY KEY(target_id, lun));";
+
 /* Migration i brings the schema from version i to i + 1 (a migration that
  * rebuilds tables turns foreign keys off around it, as the SQLite manual
  * describes). */
@@ -84,7 +105,10 @@ static const struct {
 } migrations[] = {
 	{ 1, schema_v1 },
 	{ 2, schema_v2 },
+	{ 3, schema_v3 },
 };
+
+static int migrate_v3_targets(struct xsd_store *st, struct xsd_err *err);
 
 /* ------------------------------------------------------------- helpers */
 
@@ -314,6 +338,8 @@ static int migrate(struct xsd_store *st, struct xsd_err *err)
 			if (!rc)
 				rc = meta_set(st, "next_seq", 1, err);
 		}
+		if (!rc && migrations[i].to_version == 3)
+			rc = migrate_v3_targets(st, err);
 		if (!rc) {
 			char sql[96];
 
@@ -1194,8 +1220,9 @@ static int uplink_exists(struct xsd_store *st, const char *uplink, struct xsd_er
 	" v.vlans, v.uplink, v.cir, v.pir, v.ha_group, v.admin_up"                       \
 	" FROM vnics v JOIN profiles p ON p.id = v.profile_id "
 
-static void vnic_fill(sqlite3_stmt *s, struct xsd_vnic *v)
+static void vnic_fill(sqlite3_stmt *s, void *row)
 {
+	struct xsd_vnic *v = row;
 	char mode[8];
 
 	memset(v, 0, sizeof(*v));
@@ -1213,50 +1240,6 @@ static void vnic_fill(sqlite3_stmt *s, struct xsd_vnic *v)
 	v->pir_mbps = (uint32_t)sqlite3_column_int64(s, 10);
 	col_text(s, 11, v->ha_group, sizeof(v->ha_group));
 	v->admin_up = sqlite3_column_int(s, 12) != 0;
-}
-
-int xsd_store_vnic_get(struct xsd_store *st, const char *name, struct xsd_vnic *v,
-		       struct xsd_err *err)
-{
-	sqlite3_stmt *s = prep(st, VNIC_COLS "WHERE v.name = ?", err);
-	int rc = 0;
-
-	if (!s)
-		return -EIO;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		vnic_fill(s, v);
-	else
-		rc = xsd_fail(err, -ENOENT, "vnic '%.63s' does not exist", name);
-	sqlite3_finalize(s);
-	return rc;
-}
-
-int xsd_store_vnic_each(struct xsd_store *st, const char *profile, xsd_vnic_cb cb, void *arg,
-			struct xsd_err *err)
-{
-	sqlite3_stmt *s;
-	struct xsd_vnic *v;
-	int rc = 0;
-
-	s = prep(st, profile ? VNIC_COLS "WHERE p.name = ? ORDER BY v.name"
-			     : VNIC_COLS "ORDER BY v.name", err);
-	if (!s)
-		return -EIO;
-	v = malloc(sizeof(*v));
-	if (!v) {
-		sqlite3_finalize(s);
-		return xsd_fail(err, -ENOMEM, "out of memory");
-	}
-	if (profile)
-		sqlite3_bind_text(s, 1, profile, -1, SQLITE_TRANSIENT);
-	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-		vnic_fill(s, v);
-		rc = cb(v, arg);
-	}
-	free(v);
-	sqlite3_finalize(s);
-	return rc;
 }
 
 /* Text of the fields in `have` for the audit log. */
@@ -1444,29 +1427,6 @@ free_cur:
 	return rc;
 }
 
-int xsd_store_vnic_delete(struct xsd_store *st, const struct xsd_actor *who, const char *name,
-			  struct xsd_vnic *old, struct xsd_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	rc = begin(st, err);
-	if (rc)
-		return rc;
-	rc = xsd_store_vnic_get(st, name, old, err);
-	if (!rc) {
-		s = prep(st, "DELETE FROM vnics WHERE name = ?", err);
-		rc = s ? 0 : -EIO;
-		if (s) {
-			sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-			rc = step_done(st, s, err, "deleting a vnic");
-		}
-	}
-	if (!rc)
-		rc = audit(st, who, err, "vnic delete %s", name);
-	return finish(st, rc, err);
-}
-
 /* --------------------------------------------------------------- vHBAs */
 
 static int vhba_check(struct xsd_vhba *v, struct xsd_err *err)
@@ -1497,30 +1457,43 @@ static int vhba_check(struct xsd_vhba *v, struct xsd_err *err)
 	return rc;
 }
 
-/* Is wwn in use as a WWNN or WWPN of a vHBA other than self? */
-static int vhba_wwn_owner(struct xsd_store *st, uint64_t wwn, const char *self,
-			  struct xsd_err *err)
+/* Is wwn in use as a WWNN or WWPN of a vHBA, or the WWPN of a target,
+ * other than self (kind "vhba" or "target" and its name)? */
+static int wwn_owner(struct xsd_store *st, uint64_t wwn, const char *self_kind, const char *self,
+		     struct xsd_err *err)
 {
-	sqlite3_stmt *s = prep(st, "SELECT name FROM vhbas WHERE wwnn = ?1 OR wwpn = ?1", err);
+	sqlite3_stmt *s = prep(st, "SELECT 'vhba', name FROM vhbas WHERE wwnn = ?1 OR wwpn = ?1"
+				   " UNION ALL SELECT 'target', name FROM targets WHERE wwpn = ?1",
+			       err);
 	int rc = 0;
 
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, (int64_t)wwn);
 	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-		char owner[XSD_DEV_NAME_MAX + 1], w[24];
+		char kind[8], owner[XSD_NAME_MAX + 1], w[24];
 
-		col_text(s, 0, owner, sizeof(owner));
-		if (!self || strcmp(owner, self)) {
+		col_text(s, 0, kind, sizeof(kind));
+		col_text(s, 1, owner, sizeof(owner));
+		if (!self || strcmp(kind, self_kind) || strcmp(owner, self)) {
 			xsd_format_wwn(wwn, w);
-			rc = xsd_fail(err, -EEXIST, "WWN %s is already used by vhba '%s'", w, owner);
+			rc = xsd_fail(err, -EEXIST, "WWN %s is already used by %s '%s'", w, kind,
+				      owner);
 		}
 	}
 	sqlite3_finalize(s);
 	return rc;
 }
 
-/* A WWNN/WWPN pair from the pool: even offset = WWNN, next = WWPN. */
+static int vhba_wwn_owner(struct xsd_store *st, uint64_t wwn, const char *self,
+			  struct xsd_err *err)
+{
+	return wwn_owner(st, wwn, "vhba", self, err);
+}
+
+/* A WWNN/WWPN pair from the pool: even offset = WWNN, next = WWPN. A
+ * target takes a pair too and uses its WWPN, so vHBA and target port
+ * names come from one pool and never collide. */
 static int wwn_alloc(struct xsd_store *st, uint64_t *wwnn, uint64_t *wwpn, struct xsd_err *err)
 {
 	struct xsd_config cfg;
@@ -1541,9 +1514,9 @@ static int wwn_alloc(struct xsd_store *st, uint64_t *wwnn, uint64_t *wwpn, struc
 		uint64_t k = ((uint64_t)cursor + i) % pairs;
 		uint64_t a = cfg.wwn_pool_lo + 2 * k, b = a + 1;
 
-		rc = vhba_wwn_owner(st, a, NULL, NULL);
+		rc = wwn_owner(st, a, NULL, NULL, NULL);
 		if (!rc)
-			rc = vhba_wwn_owner(st, b, NULL, NULL);
+			rc = wwn_owner(st, b, NULL, NULL, NULL);
 		if (rc == -EIO)
 			return db_fail(st, err, "allocating a WWN");
 		if (rc == 0) {
@@ -1556,13 +1529,32 @@ static int wwn_alloc(struct xsd_store *st, uint64_t *wwnn, uint64_t *wwpn, struc
 			"WWN pool is exhausted; give --wwnn/--wwpn or widen it with 'xcm config set wwn-pool'");
 }
 
+/* Every name of a canonical target list must be a target. */
+static int targets_exist(struct xsd_store *st, const char *list, struct xsd_err *err)
+{
+	char t[XSD_TARGETS_TEXT], *save = NULL;
+	int rc;
+
+	snprintf(t, sizeof(t), "%s", list);
+	for (char *n = strtok_r(t, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
+		rc = query_int(st, "SELECT 1 FROM targets WHERE name = ?", n, 0, NULL, err);
+		if (rc == 0)
+			return xsd_fail(err, -ENOENT, "target '%s' does not exist", n);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 #define VHBA_COLS                                                                     \
 	"SELECT v.resource_id, v.generation, v.name, p.name, v.wwnn, v.wwpn, v.targets,"  \
 	" v.lun_mask, v.queue_depth, v.link_down_timeout, v.admin_up"                     \
 	" FROM vhbas v JOIN profiles p ON p.id = v.profile_id "
 
-static void vhba_fill(sqlite3_stmt *s, struct xsd_vhba *v)
+static void vhba_fill(sqlite3_stmt *s, void *row)
 {
+	struct xsd_vhba *v = row;
+
 	memset(v, 0, sizeof(*v));
 	v->resource_id = (uint64_t)sqlite3_column_int64(s, 0);
 	v->generation = (uint64_t)sqlite3_column_int64(s, 1);
@@ -1575,50 +1567,6 @@ static void vhba_fill(sqlite3_stmt *s, struct xsd_vhba *v)
 	v->queue_depth = (uint32_t)sqlite3_column_int64(s, 8);
 	v->link_down_timeout = (uint32_t)sqlite3_column_int64(s, 9);
 	v->admin_up = sqlite3_column_int(s, 10) != 0;
-}
-
-int xsd_store_vhba_get(struct xsd_store *st, const char *name, struct xsd_vhba *v,
-		       struct xsd_err *err)
-{
-	sqlite3_stmt *s = prep(st, VHBA_COLS "WHERE v.name = ?", err);
-	int rc = 0;
-
-	if (!s)
-		return -EIO;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		vhba_fill(s, v);
-	else
-		rc = xsd_fail(err, -ENOENT, "vhba '%.63s' does not exist", name);
-	sqlite3_finalize(s);
-	return rc;
-}
-
-int xsd_store_vhba_each(struct xsd_store *st, const char *profile, xsd_vhba_cb cb, void *arg,
-			struct xsd_err *err)
-{
-	sqlite3_stmt *s;
-	struct xsd_vhba *v;
-	int rc = 0;
-
-	s = prep(st, profile ? VHBA_COLS "WHERE p.name = ? ORDER BY v.name"
-			     : VHBA_COLS "ORDER BY v.name", err);
-	if (!s)
-		return -EIO;
-	v = malloc(sizeof(*v));
-	if (!v) {
-		sqlite3_finalize(s);
-		return xsd_fail(err, -ENOMEM, "out of memory");
-	}
-	if (profile)
-		sqlite3_bind_text(s, 1, profile, -1, SQLITE_TRANSIENT);
-	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-		vhba_fill(s, v);
-		rc = cb(v, arg);
-	}
-	free(v);
-	sqlite3_finalize(s);
-	return rc;
 }
 
 static void vhba_desc(const struct xsd_vhba *v, unsigned int have, char *out, size_t cap)
@@ -1729,6 +1677,8 @@ int xsd_store_vhba_add(struct xsd_store *st, const struct xsd_actor *who, struct
 		if (!rc)
 			rc = vhba_check(v, err);
 	}
+	if (!rc && v->targets[0])
+		rc = targets_exist(st, v->targets, err);
 	if (!rc)
 		rc = next_resource_id(st, &v->resource_id, err);
 	v->generation = 1;
@@ -1778,6 +1728,8 @@ int xsd_store_vhba_set(struct xsd_store *st, const struct xsd_actor *who, struct
 	rc = vhba_check(cur, err);
 	if (!rc)
 		rc = profile_id(st, cur->profile, &pid, err);
+	if (!rc && (have & XSD_VHBA_TARGETS))
+		rc = targets_exist(st, cur->targets, err);
 	if (!rc && (have & XSD_VHBA_WWNN))
 		rc = vhba_wwn_owner(st, cur->wwnn, cur->name, err);
 	if (!rc && (have & XSD_VHBA_WWPN))
@@ -1795,29 +1747,6 @@ done:
 free_cur:
 	free(cur);
 	return rc;
-}
-
-int xsd_store_vhba_delete(struct xsd_store *st, const struct xsd_actor *who, const char *name,
-			  struct xsd_vhba *old, struct xsd_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	rc = begin(st, err);
-	if (rc)
-		return rc;
-	rc = xsd_store_vhba_get(st, name, old, err);
-	if (!rc) {
-		s = prep(st, "DELETE FROM vhbas WHERE name = ?", err);
-		rc = s ? 0 : -EIO;
-		if (s) {
-			sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-			rc = step_done(st, s, err, "deleting a vhba");
-		}
-	}
-	if (!rc)
-		rc = audit(st, who, err, "vhba delete %s", name);
-	return finish(st, rc, err);
 }
 
 /* ----------------------------------------------------------- audit log */
@@ -1919,4 +1848,733 @@ int xsd_store_host_each(struct xsd_store *st, xsd_host_cb cb, void *arg, struct 
 	}
 	sqlite3_finalize(s);
 	return n;
+}
+
+/* ------------------------------------------------------------- storage */
+
+static const char *const storage_types[] = {
+	[XSD_STORAGE_FILE] = "file", [XSD_STORAGE_BLOCK] = "block", [XSD_STORAGE_SG] = "sg",
+	[XSD_STORAGE_ISCSI] = "iscsi", [XSD_STORAGE_RAM] = "ram",
+};
+#define N_STORAGE_TYPES (sizeof(storage_types) / sizeof(storage_types[0]))
+
+const char *xsd_storage_type_name(enum xsd_storage_type t)
+{
+	return (unsigned int)t < N_STORAGE_TYPES ? storage_types[t] : NULL;
+}
+
+static enum xsd_storage_type storage_type_parse(const char *s)
+{
+	for (unsigned int i = 1; i < N_STORAGE_TYPES; i++)
+		if (!strcmp(s, storage_types[i]))
+			return (enum xsd_storage_type)i;
+	return 0;
+}
+
+static int check_path(const char *what, const char *p, struct xsd_err *err)
+{
+	if (p[0] != '/')
+		return xsd_fail(err, -EINVAL, "%s '%.200s' must be an absolute path", what, p);
+	if (strlen(p) > XSD_LOCATION_MAX)
+		return xsd_fail(err, -EINVAL, "%s path is longer than %d characters", what,
+				XSD_LOCATION_MAX);
+	for (const unsigned char *c = (const unsigned char *)p; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return xsd_fail(err, -EINVAL, "%s path contains a control character", what);
+	return 0;
+}
+
+/* iscsi://HOST[:PORT]/IQN/LUN, the form libiscsi takes. */
+static int check_iscsi_url(const char *u, struct xsd_err *err)
+{
+	const char *host = u + 8, *slash, *last;
+	char *end;
+	unsigned long lun;
+
+	if (strncmp(u, "iscsi://", 8) || strlen(u) > XSD_LOCATION_MAX)
+		goto bad;
+	for (const unsigned char *c = (const unsigned char *)u; *c; c++)
+		if (*c <= 0x20 || *c == 0x7f)
+			goto bad;
+	slash = strchr(host, '/');
+	if (!slash || slash == host)
+		goto bad;
+	last = strrchr(slash, '/');
+	if (last == slash + 0 || last == slash + 1 || !last[1])
+		goto bad;
+	lun = strtoul(last + 1, &end, 10);
+	if (*end || last[1] < '0' || last[1] > '9' || lun > XSD_LUN_MAX)
+		goto bad;
+	return 0;
+bad:
+	return xsd_fail(err, -EINVAL, "bad iSCSI URL '%.200s'; expected iscsi://HOST[:PORT]/IQN/LUN",
+			u);
+}
+
+/* Everything about a storage row that needs no database; *exists tells
+ * whether a file back end's file is there already. */
+static int storage_check(const struct xsd_storage *s, bool *exists, struct xsd_err *err)
+{
+	const char *loc = s->location;
+	struct stat sb;
+	int rc;
+
+	*exists = false;
+	rc = xsd_check_name("storage", s->name, XSD_NAME_MAX, err);
+	if (rc)
+		return rc;
+	if (!xsd_storage_type_name(s->type))
+		return xsd_fail(err, -EINVAL, "unknown storage type %d", (int)s->type);
+	if (s->direct && s->type != XSD_STORAGE_FILE && s->type != XSD_STORAGE_BLOCK)
+		return xsd_fail(err, -EINVAL, "--direct goes with --file or --block");
+	if (s->size && s->type != XSD_STORAGE_FILE && s->type != XSD_STORAGE_RAM)
+		return xsd_fail(err, -EINVAL, "--size goes with --file");
+	if (s->type == XSD_STORAGE_RAM) {
+		if (s->location[0])
+			return xsd_fail(err, -EINVAL, "a ram storage has no location");
+		if (s->size < 4096 || s->size > XSD_RAM_MAX || s->size % 512)
+			return xsd_fail(err, -EINVAL,
+					"ram size %" PRIu64 " out of range; allowed 4096 bytes to 16 GiB, a multiple of 512",
+					s->size);
+		return 0;
+	}
+	if (s->type == XSD_STORAGE_ISCSI)
+		return check_iscsi_url(loc, err);
+	rc = check_path(s->type == XSD_STORAGE_FILE ? "file" : s->type == XSD_STORAGE_BLOCK
+			? "block device" : "SCSI device", loc, err);
+	if (rc)
+		return rc;
+	if (s->type == XSD_STORAGE_FILE && s->size && (s->size < 4096 || s->size % 512))
+		return xsd_fail(err, -EINVAL,
+				"size %" PRIu64 " out of range; a file is at least 4096 bytes, a multiple of 512",
+				s->size);
+	if (stat(loc, &sb) < 0) {
+		if (errno != ENOENT)
+			return xsd_fail(err, -EINVAL, "cannot use '%.200s': %s", loc, strerror(errno));
+		if (s->type == XSD_STORAGE_FILE && s->size)
+			return 0;
+		if (s->type == XSD_STORAGE_FILE)
+			return xsd_fail(err, -ENOENT, "file '%.200s' does not exist; give --size to create it",
+					loc);
+		return xsd_fail(err, -ENOENT, "device '%.200s' does not exist", loc);
+	}
+	*exists = true;
+	switch (s->type) {
+	case XSD_STORAGE_FILE:
+		if (!S_ISREG(sb.st_mode))
+			return xsd_fail(err, -EINVAL,
+					"'%.200s' is not a regular file; use --block for a block device",
+					loc);
+		if (s->size && (uint64_t)sb.st_size > s->size)
+			return xsd_fail(err, -EINVAL,
+					"file '%.200s' is %lld bytes, more than --size %" PRIu64 "; a file is never shrunk",
+					loc, (long long)sb.st_size, s->size);
+		break;
+	case XSD_STORAGE_BLOCK:
+		if (!S_ISBLK(sb.st_mode))
+			return xsd_fail(err, -EINVAL, "'%.200s' is not a block device", loc);
+		break;
+	default: /* sg */
+		if (!S_ISCHR(sb.st_mode) && !S_ISBLK(sb.st_mode))
+			return xsd_fail(err, -EINVAL,
+					"'%.200s' is not a SCSI device node (/dev/sgN or /dev/sdX)", loc);
+		break;
+	}
+	return 0;
+}
+
+/* Create the file or extend it to s->size; *created when it was new. */
+static int file_prepare(const struct xsd_storage *s, bool *created, struct xsd_err *err)
+{
+	struct stat sb;
+	int fd;
+
+	fd = open(s->location, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		*created = true;
+	else if (errno == EEXIST)
+		fd = open(s->location, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return xsd_fail(err, -EINVAL, "cannot create file '%.200s': %s", s->location,
+				strerror(errno));
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    ((uint64_t)sb.st_size < s->size && ftruncate(fd, (off_t)s->size) < 0)) {
+		int e = errno;
+
+		close(fd);
+		if (*created)
+			unlink(s->location);
+		*created = false;
+		return xsd_fail(err, -EINVAL, "cannot size file '%.200s' to %" PRIu64 " bytes: %s",
+				s->location, s->size, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+int xsd_store_storage_add(struct xsd_store *st, const struct xsd_actor *who,
+			  const struct xsd_storage *s, struct xsd_err *err)
+{
+	bool exists, created = false;
+	sqlite3_stmt *q;
+	int rc;
+
+	rc = storage_check(s, &exists, err);
+	if (rc)
+		return rc;
+	rc = begin(st, err);
+	if (rc)
+		return rc;
+	rc = query_int(st, "SELECT 1 FROM storage WHERE name = ?", s->name, 0, NULL, err);
+	if (rc == 1)
+		rc = xsd_fail(err, -EEXIST, "storage '%s' already exists", s->name);
+	if (!rc && s->location[0]) {
+		q = prep(st, "SELECT name FROM storage WHERE location = ?", err);
+		rc = q ? 0 : -EIO;
+		if (q) {
+			sqlite3_bind_text(q, 1, s->location, -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(q) == SQLITE_ROW) {
+				char owner[XSD_NAME_MAX + 1];
+
+				col_text(q, 0, owner, sizeof(owner));
+				rc = xsd_fail(err, -EEXIST, "'%.200s' is already storage '%s'",
+					      s->location, owner);
+			}
+			sqlite3_finalize(q);
+		}
+	}
+	if (!rc && s->type == XSD_STORAGE_FILE && s->size)
+		rc = file_prepare(s, &created, err);
+	if (!rc) {
+		q = prep(st, "INSERT INTO storage(name, type, location, size, direct)"
+			     " VALUES(?, ?, ?, ?, ?)", err);
+		rc = q ? 0 : -EIO;
+		if (q) {
+			sqlite3_bind_text(q, 1, s->name, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(q, 2, xsd_storage_type_name(s->type), -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, s->location, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(q, 4, (int64_t)s->size);
+			sqlite3_bind_int(q, 5, s->direct);
+			rc = step_done(st, q, err, "adding storage");
+		}
+	}
+	if (!rc)
+		rc = audit(st, who, err, "storage add %s type=%s%s%.300s size=%" PRIu64 "%s", s->name,
+			   xsd_storage_type_name(s->type), s->location[0] ? " location=" : "",
+			   s->location, s->size, s->direct ? " direct" : "");
+	rc = finish(st, rc, err);
+	if (rc && created)
+		unlink(s->location);
+	return rc;
+}
+
+/* ------------------------------------------------------------- targets */
+
+static int target_write(struct xsd_store *st, const struct xsd_target *t, struct xsd_err *err)
+{
+	sqlite3_stmt *q = prep(st, "INSERT INTO targets(name, wwpn) VALUES(?, ?)", err);
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 2, (int64_t)t->wwpn);
+	return step_done(st, q, err, "adding a target");
+}
+
+int xsd_store_target_add(struct xsd_store *st, const struct xsd_actor *who, struct xsd_target *t,
+			 bool have_wwpn, struct xsd_err *err)
+{
+	uint64_t wwnn;
+	char w[24];
+	int rc;
+
+	rc = xsd_check_name("target", t->name, XSD_TARGET_NAME_MAX, err);
+	if (rc)
+		return rc;
+	rc = begin(st, err);
+	if (rc)
+		return rc;
+	rc = query_int(st, "SELECT 1 FROM targets WHERE name = ?", t->name, 0, NULL, err);
+	if (rc == 1)
+		rc = xsd_fail(err, -EEXIST, "target '%s' already exists", t->name);
+	if (!rc)
+		rc = have_wwpn ? wwn_owner(st, t->wwpn, NULL, NULL, err)
+			       : wwn_alloc(st, &wwnn, &t->wwpn, err);
+	if (!rc)
+		rc = target_write(st, t, err);
+	xsd_format_wwn(t->wwpn, w);
+	if (!rc)
+		rc = audit(st, who, err, "target add %s wwpn=%s", t->name, w);
+	t->n_luns = 0;
+	return finish(st, rc, err);
+}
+
+/* Schema v3: a target for every name the vHBAs of older versions named. */
+static int migrate_v3_targets(struct xsd_store *st, struct xsd_err *err)
+{
+	sqlite3_stmt *q = prep(st, "SELECT targets FROM vhbas WHERE targets != ''", err);
+	char (*names)[XSD_TARGETS_TEXT] = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (!q)
+		return -EIO;
+	while (!rc && sqlite3_step(q) == SQLITE_ROW) {
+		void *nn = realloc(names, (n + 1) * sizeof(*names));
+
+		if (!nn) {
+			rc = xsd_fail(err, -ENOMEM, "out of memory");
+			break;
+		}
+		names = nn;
+		col_text(q, 0, names[n++], sizeof(names[0]));
+	}
+	sqlite3_finalize(q);
+	for (size_t i = 0; !rc && i < n; i++) {
+		char *save = NULL;
+
+		for (char *t = strtok_r(names[i], ",", &save); !rc && t;
+		     t = strtok_r(NULL, ",", &save)) {
+			struct xsd_target tg = { 0 };
+			uint64_t wwnn;
+
+			if (strlen(t) > XSD_TARGET_NAME_MAX) {
+				XS_WARN(COMP, "schema 3: vhba target name '%s' is longer than %d characters;"
+					" no target made for it", t, XSD_TARGET_NAME_MAX);
+				continue;
+			}
+			rc = query_int(st, "SELECT 1 FROM targets WHERE name = ?", t, 0, NULL, err);
+			if (rc == 1) {
+				rc = 0;
+				continue;
+			}
+			snprintf(tg.name, sizeof(tg.name), "%s", t);
+			if (!rc)
+				rc = wwn_alloc(st, &wwnn, &tg.wwpn, err);
+			if (!rc)
+				rc = target_write(st, &tg, err);
+			if (!rc)
+				XS_INFO(COMP, "schema 3: target '%s' made for the vhbas that name it", t);
+		}
+	}
+	free(names);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- LUNs */
+
+static int id_of(struct xsd_store *st, const char *kind, const char *name, int64_t *id,
+		 struct xsd_err *err)
+{
+	char sql[64];
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT id FROM %s WHERE name = ?",
+		 !strcmp(kind, "target") ? "targets" : "storage");
+	rc = query_int(st, sql, name, 0, id, err);
+	if (rc == 0)
+		return xsd_fail(err, -ENOENT, "%s '%.63s' does not exist", kind, name);
+	return rc < 0 ? rc : 0;
+}
+
+static void lun_fill(sqlite3_stmt *s, void *row)
+{
+	struct xsd_lun *l = row;
+
+	memset(l, 0, sizeof(*l));
+	col_text(s, 0, l->target, sizeof(l->target));
+	l->lun = (uint16_t)sqlite3_column_int(s, 1);
+	col_text(s, 2, l->storage, sizeof(l->storage));
+	l->read_only = sqlite3_column_int(s, 3) != 0;
+}
+
+#define LUN_COLS                                                                          \
+	"SELECT t.name, l.lun, s.name, l.read_only FROM luns l"                            \
+	" JOIN targets t ON t.id = l.target_id JOIN storage s ON s.id = l.storage_id "
+
+/* The LUN (target tid, lun) into *l: 1 found, 0 none, <0 error. */
+static int lun_find(struct xsd_store *st, int64_t tid, unsigned int lun, struct xsd_lun *l,
+		    struct xsd_err *err)
+{
+	sqlite3_stmt *q = prep(st, LUN_COLS "WHERE l.target_id = ? AND l.lun = ?", err);
+	int rc = 0;
+
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, tid);
+	sqlite3_bind_int(q, 2, (int)lun);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		lun_fill(q, l);
+		rc = 1;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int xsd_store_lun_add(struct xsd_store *st, const struct xsd_actor *who, const struct xsd_lun *l,
+		      struct xsd_err *err)
+{
+	int64_t tid = 0, sid = 0;
+	struct xsd_lun cur;
+	sqlite3_stmt *q;
+	int rc;
+
+	rc = xsd_check_name("target", l->target, XSD_TARGET_NAME_MAX, err);
+	if (!rc)
+		rc = xsd_check_range("LUN", l->lun, 0, XSD_LUN_MAX, err);
+	if (!rc)
+		rc = xsd_check_name("storage", l->storage, XSD_NAME_MAX, err);
+	if (rc)
+		return rc;
+	rc = begin(st, err);
+	if (rc)
+		return rc;
+	rc = id_of(st, "target", l->target, &tid, err);
+	if (!rc)
+		rc = id_of(st, "storage", l->storage, &sid, err);
+	if (!rc) {
+		rc = lun_find(st, tid, l->lun, &cur, err);
+		if (rc == 1)
+			rc = xsd_fail(err, -EEXIST, "target '%s' already has LUN %u (storage '%s')",
+				      l->target, l->lun, cur.storage);
+	}
+	if (!rc) {
+		q = prep(st, LUN_COLS "WHERE l.storage_id = ?", err);
+		rc = q ? 0 : -EIO;
+		if (q) {
+			sqlite3_bind_int64(q, 1, sid);
+			if (sqlite3_step(q) == SQLITE_ROW) {
+				lun_fill(q, &cur);
+				rc = xsd_fail(err, -EBUSY, "storage '%s' is already LUN %u of target '%s'",
+					      l->storage, cur.lun, cur.target);
+			}
+			sqlite3_finalize(q);
+		}
+	}
+	if (!rc) {
+		q = prep(st, "INSERT INTO luns(target_id, lun, storage_id, read_only) VALUES(?, ?, ?, ?)",
+			 err);
+		rc = q ? 0 : -EIO;
+		if (q) {
+			sqlite3_bind_int64(q, 1, tid);
+			sqlite3_bind_int(q, 2, l->lun);
+			sqlite3_bind_int64(q, 3, sid);
+			sqlite3_bind_int(q, 4, l->read_only);
+			rc = step_done(st, q, err, "adding a LUN");
+		}
+	}
+	if (!rc)
+		rc = audit(st, who, err, "lun add %s %u storage=%s%s", l->target, l->lun, l->storage,
+			   l->read_only ? " read-only" : "");
+	return finish(st, rc, err);
+}
+
+int xsd_store_lun_delete(struct xsd_store *st, const struct xsd_actor *who, const char *target,
+			 uint16_t lun, struct xsd_lun *old, struct xsd_err *err)
+{
+	struct xsd_lun cur;
+	int64_t tid = 0;
+	sqlite3_stmt *q;
+	int rc;
+
+	rc = begin(st, err);
+	if (rc)
+		return rc;
+	rc = id_of(st, "target", target, &tid, err);
+	if (!rc) {
+		rc = lun_find(st, tid, lun, &cur, err);
+		if (rc == 0)
+			rc = xsd_fail(err, -ENOENT, "target '%s' has no LUN %u", target, lun);
+		else if (rc == 1)
+			rc = 0;
+	}
+	if (!rc) {
+		q = prep(st, "DELETE FROM luns WHERE target_id = ? AND lun = ?", err);
+		rc = q ? 0 : -EIO;
+		if (q) {
+			sqlite3_bind_int64(q, 1, tid);
+			sqlite3_bind_int(q, 2, lun);
+			rc = step_done(st, q, err, "deleting a LUN");
+		}
+	}
+	if (!rc)
+		rc = audit(st, who, err, "lun delete %s %u", target, lun);
+	if (!rc && old)
+		*old = cur;
+	return finish(st, rc, err);
+}
+
+/* --------------------------------------------------- the object table */
+
+static void storage_fill(sqlite3_stmt *s, void *row)
+{
+	struct xsd_storage *o = row;
+	char type[8];
+
+	memset(o, 0, sizeof(*o));
+	col_text(s, 0, o->name, sizeof(o->name));
+	col_text(s, 1, type, sizeof(type));
+	o->type = storage_type_parse(type);
+	col_text(s, 2, o->location, sizeof(o->location));
+	o->size = (uint64_t)sqlite3_column_int64(s, 3);
+	o->direct = sqlite3_column_int(s, 4) != 0;
+	col_text(s, 5, o->lun_target, sizeof(o->lun_target));
+	o->lun = (uint16_t)sqlite3_column_int(s, 6);
+}
+
+static void target_fill(sqlite3_stmt *s, void *row)
+{
+	struct xsd_target *t = row;
+
+	memset(t, 0, sizeof(*t));
+	col_text(s, 0, t->name, sizeof(t->name));
+	t->wwpn = (uint64_t)sqlite3_column_int64(s, 1);
+	t->n_luns = (unsigned int)sqlite3_column_int(s, 2);
+}
+
+static int storage_in_use(struct xsd_store *st, const void *row, struct xsd_err *err)
+{
+	const struct xsd_storage *o = row;
+
+	(void)st;
+	if (o->lun_target[0])
+		return xsd_fail(err, -EBUSY, "storage '%s' is used by LUN %u of target '%s'; delete the LUN first",
+				o->name, o->lun, o->lun_target);
+	return 0;
+}
+
+static int target_in_use(struct xsd_store *st, const void *row, struct xsd_err *err)
+{
+	const struct xsd_target *t = row;
+	sqlite3_stmt *q;
+	char users[200] = "";
+	size_t off = 0;
+	int n = 0;
+
+	q = prep(st, "SELECT name FROM vhbas WHERE instr(',' || targets || ',', ',' || ? || ',') > 0"
+		     " ORDER BY name", err);
+	if (!q)
+		return -EIO;
+	sqlite3_bind_text(q, 1, t->name, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (n++ < 4 && off < sizeof(users))
+			off += (size_t)snprintf(users + off, sizeof(users) - off, "%s'%s'",
+						n > 1 ? ", " : "", sqlite3_column_text(q, 0));
+	}
+	sqlite3_finalize(q);
+	if (n)
+		return xsd_fail(err, -EBUSY, "target '%s' is used by vhba %s%s; take it out of the vhba first",
+				t->name, users, n > 4 ? " and more" : "");
+	if (t->n_luns)
+		return xsd_fail(err, -EBUSY, "target '%s' still has %u LUN(s); delete them first",
+				t->name, t->n_luns);
+	return 0;
+}
+
+/*
+ * One row per object type: how to read it (columns and the fill function),
+ * how to find it by name and filter it, and what stops its deletion. Every
+ * get, walk and delete goes through here; only add and set, whose checks
+ * differ per type, are written per type.
+ */
+static const struct obj_type {
+	const char *kind;          /* messages and audit rows: "vnic" */
+	const char *select;        /* SELECT ... FROM ... (ends with a space) */
+	const char *name_col;      /* NULL: no get/delete by name */
+	const char *filter_col;    /* the filter of xsd_store_each */
+	const char *order;
+	const char *table;         /* DELETE FROM table WHERE name = ? */
+	size_t row_size;
+	void (*fill)(sqlite3_stmt *s, void *row);
+	int (*in_use)(struct xsd_store *st, const void *row, struct xsd_err *err);
+} obj_types[] = {
+	[XSD_OBJ_VNIC] = { "vnic", VNIC_COLS, "v.name", "p.name", "v.name", "vnics",
+			   sizeof(struct xsd_vnic), vnic_fill, NULL },
+	[XSD_OBJ_VHBA] = { "vhba", VHBA_COLS, "v.name", "p.name", "v.name", "vhbas",
+			   sizeof(struct xsd_vhba), vhba_fill, NULL },
+	[XSD_OBJ_STORAGE] = { "storage",
+			      "SELECT s.name, s.type, s.location, s.size, s.direct, t.name, l.lun"
+			      " FROM storage s LEFT JOIN luns l ON l.storage_id = s.id"
+			      " LEFT JOIN targets t ON t.id = l.target_id ",
+			      "s.name", NULL, "s.name", "storage", sizeof(struct xsd_storage),
+			      storage_fill, storage_in_use },
+	[XSD_OBJ_TARGET] = { "target",
+			     "SELECT t.name, t.wwpn, (SELECT count(*) FROM luns l"
+			     " WHERE l.target_id = t.id) FROM targets t ",
+			     "t.name", NULL, "t.name", "targets", sizeof(struct xsd_target),
+			     target_fill, target_in_use },
+	[XSD_OBJ_LUN] = { "lun", LUN_COLS, NULL, "t.name", "t.name, l.lun", NULL,
+			  sizeof(struct xsd_lun), lun_fill, NULL },
+};
+
+static const struct obj_type *obj_type(enum xsd_obj type)
+{
+	return (unsigned int)type < sizeof(obj_types) / sizeof(obj_types[0]) ? &obj_types[type]
+									   : NULL;
+}
+
+int xsd_store_get(struct xsd_store *st, enum xsd_obj type, const char *name, void *row,
+		  struct xsd_err *err)
+{
+	const struct obj_type *o = obj_type(type);
+	char sql[512];
+	sqlite3_stmt *s;
+	int rc = 0;
+
+	if (!o || !o->name_col)
+		return xsd_fail(err, -EINVAL, "no lookup by name for this object type");
+	snprintf(sql, sizeof(sql), "%sWHERE %s = ?", o->select, o->name_col);
+	s = prep(st, sql, err);
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		o->fill(s, row);
+	else
+		rc = xsd_fail(err, -ENOENT, "%s '%.63s' does not exist", o->kind, name);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int xsd_store_each(struct xsd_store *st, enum xsd_obj type, const char *filter, xsd_row_cb cb,
+		   void *arg, struct xsd_err *err)
+{
+	const struct obj_type *o = obj_type(type);
+	char sql[512];
+	sqlite3_stmt *s;
+	void *row;
+	int rc = 0;
+
+	if (!o)
+		return xsd_fail(err, -EINVAL, "unknown object type");
+	if (filter && !o->filter_col)
+		filter = NULL;
+	snprintf(sql, sizeof(sql), "%s%s%s%sORDER BY %s", o->select, filter ? "WHERE " : "",
+		 filter ? o->filter_col : "", filter ? " = ? " : "", o->order);
+	s = prep(st, sql, err);
+	if (!s)
+		return -EIO;
+	row = malloc(o->row_size);
+	if (!row) {
+		sqlite3_finalize(s);
+		return xsd_fail(err, -ENOMEM, "out of memory");
+	}
+	if (filter)
+		sqlite3_bind_text(s, 1, filter, -1, SQLITE_TRANSIENT);
+	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+		o->fill(s, row);
+		rc = cb(row, arg);
+	}
+	free(row);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int xsd_store_delete(struct xsd_store *st, const struct xsd_actor *who, enum xsd_obj type,
+		     const char *name, void *old, struct xsd_err *err)
+{
+	const struct obj_type *o = obj_type(type);
+	char sql[96];
+	sqlite3_stmt *s;
+	void *row;
+	int rc;
+
+	if (!o || !o->table)
+		return xsd_fail(err, -EINVAL, "no delete by name for this object type");
+	row = old ? old : malloc(o->row_size);
+	if (!row)
+		return xsd_fail(err, -ENOMEM, "out of memory");
+	rc = begin(st, err);
+	if (rc)
+		goto free_row;
+	rc = xsd_store_get(st, type, name, row, err);
+	if (!rc && o->in_use)
+		rc = o->in_use(st, row, err);
+	if (!rc) {
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE name = ?", o->table);
+		s = prep(st, sql, err);
+		rc = s ? 0 : -EIO;
+		if (s) {
+			sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+			rc = step_done(st, s, err, "deleting");
+		}
+	}
+	if (!rc)
+		rc = audit(st, who, err, "%s delete %s", o->kind, name);
+	rc = finish(st, rc, err);
+free_row:
+	if (row != old)
+		free(row);
+	return rc;
+}
+
+int xsd_store_target_get(struct xsd_store *st, const char *name, struct xsd_target *t,
+			 struct xsd_err *err)
+{
+	return xsd_store_get(st, XSD_OBJ_TARGET, name, t, err);
+}
+
+/* The typed vNIC/vHBA calls of store.h, on the table. */
+int xsd_store_vnic_get(struct xsd_store *st, const char *name, struct xsd_vnic *v,
+		       struct xsd_err *err)
+{
+	return xsd_store_get(st, XSD_OBJ_VNIC, name, v, err);
+}
+
+int xsd_store_vhba_get(struct xsd_store *st, const char *name, struct xsd_vhba *v,
+		       struct xsd_err *err)
+{
+	return xsd_store_get(st, XSD_OBJ_VHBA, name, v, err);
+}
+
+int xsd_store_vnic_delete(struct xsd_store *st, const struct xsd_actor *who, const char *name,
+			  struct xsd_vnic *old, struct xsd_err *err)
+{
+	return xsd_store_delete(st, who, XSD_OBJ_VNIC, name, old, err);
+}
+
+int xsd_store_vhba_delete(struct xsd_store *st, const struct xsd_actor *who, const char *name,
+			  struct xsd_vhba *old, struct xsd_err *err)
+{
+	return xsd_store_delete(st, who, XSD_OBJ_VHBA, name, old, err);
+}
+
+struct vnic_walk {
+	xsd_vnic_cb cb;
+	void *arg;
+};
+
+static int vnic_walk_cb(const void *row, void *arg)
+{
+	const struct vnic_walk *w = arg;
+
+	return w->cb(row, w->arg);
+}
+
+int xsd_store_vnic_each(struct xsd_store *st, const char *profile, xsd_vnic_cb cb, void *arg,
+			struct xsd_err *err)
+{
+	struct vnic_walk w = { cb, arg };
+
+	return xsd_store_each(st, XSD_OBJ_VNIC, profile, vnic_walk_cb, &w, err);
+}
+
+struct vhba_walk {
+	xsd_vhba_cb cb;
+	void *arg;
+};
+
+static int vhba_walk_cb(const void *row, void *arg)
+{
+	const struct vhba_walk *w = arg;
+
+	return w->cb(row, w->arg);
+}
+
+int xsd_store_vhba_each(struct xsd_store *st, const char *profile, xsd_vhba_cb cb, void *arg,
+			struct xsd_err *err)
+{
+	struct vhba_walk w = { cb, arg };
+
+	return xsd_store_each(st, XSD_OBJ_VHBA, profile, vhba_walk_cb, &w, err);
 }

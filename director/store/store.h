@@ -11,7 +11,8 @@
  *   -EINVAL  a value out of range or malformed
  *   -ENOENT  a named object does not exist
  *   -EEXIST  a name, MAC, WWN, GUID or hostname is already in use
- *   -EBUSY   an object is still referenced (profile with devices, ...)
+ *   -EBUSY   an object is still referenced (profile with devices, storage
+ *            behind a LUN, target named by a vHBA, ...)
  *   -ENOSPC  an address pool is exhausted
  *   -EIO     SQLite failed (message says how)
  * Constructors return NULL with errno set and err->msg filled.
@@ -25,7 +26,7 @@
 
 #include "common/xsd_valid.h"
 
-#define XSD_SCHEMA_VERSION 2
+#define XSD_SCHEMA_VERSION 3
 
 struct xsd_store;
 
@@ -126,6 +127,82 @@ struct xsd_host_rec {
 	uint32_t reconnects;
 	uint64_t last_change;         /* unix seconds */
 };
+
+/* ---- storage (schema v3): back ends, SRP targets and their LUNs.
+ * A storage object backs at most one LUN; a target is served by the
+ * director's SRP target on service ID = its WWPN (docs/vhba.md). */
+enum xsd_storage_type {
+	XSD_STORAGE_FILE = 1,   /* a regular file through io_uring */
+	XSD_STORAGE_BLOCK,      /* a block device through io_uring */
+	XSD_STORAGE_SG,         /* a SCSI device through SG_IO (pass-through) */
+	XSD_STORAGE_ISCSI,      /* an iSCSI LUN through libiscsi (pass-through) */
+	XSD_STORAGE_RAM,        /* memory, lost when the director stops */
+};
+#define XSD_LOCATION_MAX 1023
+#define XSD_RAM_MAX (UINT64_C(16) << 30)
+
+/* "file", "block", "sg", "iscsi", "ram"; NULL for anything else. */
+const char *xsd_storage_type_name(enum xsd_storage_type t);
+
+struct xsd_storage {
+	char name[XSD_NAME_MAX + 1];
+	enum xsd_storage_type type;
+	char location[XSD_LOCATION_MAX + 1]; /* path, device node or URL; "" for ram */
+	uint64_t size;          /* ram: its size; file: --size it was created or
+				 * extended to (0 = used as found) */
+	bool direct;            /* O_DIRECT (file, block) */
+	/* read back by get/each: the LUN using it, if any */
+	char lun_target[XSD_TARGET_NAME_MAX + 1]; /* "" = not used */
+	uint16_t lun;
+};
+
+struct xsd_target {
+	char name[XSD_TARGET_NAME_MAX + 1];
+	uint64_t wwpn;
+	unsigned int n_luns;    /* read back by get/each */
+};
+
+struct xsd_lun {
+	char target[XSD_TARGET_NAME_MAX + 1];
+	uint16_t lun;
+	char storage[XSD_NAME_MAX + 1];
+	bool read_only;
+};
+
+/* Add a storage object. A file without size must exist (a regular file);
+ * with size the file is created, or extended to size when it is smaller
+ * (never shrunk). Nothing is created or stored when any check fails. */
+int xsd_store_storage_add(struct xsd_store *st, const struct xsd_actor *who,
+			  const struct xsd_storage *s, struct xsd_err *err);
+/* WWPN from the WWN pool unless have_wwpn. On success *t is the stored row. */
+int xsd_store_target_add(struct xsd_store *st, const struct xsd_actor *who, struct xsd_target *t,
+			 bool have_wwpn, struct xsd_err *err);
+int xsd_store_lun_add(struct xsd_store *st, const struct xsd_actor *who, const struct xsd_lun *l,
+		      struct xsd_err *err);
+int xsd_store_lun_delete(struct xsd_store *st, const struct xsd_actor *who, const char *target,
+			 uint16_t lun, struct xsd_lun *old, struct xsd_err *err);
+int xsd_store_target_get(struct xsd_store *st, const char *name, struct xsd_target *t,
+			 struct xsd_err *err);
+
+/* ---- every object type through one table (store.c, obj_types[]):
+ * get by name, walk (filter: the profile for vnic/vhba, the target for
+ * lun, unused otherwise; NULL = all), delete by name (not lun: see
+ * xsd_store_lun_delete). row points to the type's struct (xsd_vnic, ...).
+ * A non-zero return from cb stops the walk and is returned. */
+enum xsd_obj {
+	XSD_OBJ_VNIC,
+	XSD_OBJ_VHBA,
+	XSD_OBJ_STORAGE,
+	XSD_OBJ_TARGET,
+	XSD_OBJ_LUN,
+};
+typedef int (*xsd_row_cb)(const void *row, void *arg);
+int xsd_store_get(struct xsd_store *st, enum xsd_obj type, const char *name, void *row,
+		  struct xsd_err *err);
+int xsd_store_each(struct xsd_store *st, enum xsd_obj type, const char *filter, xsd_row_cb cb,
+		   void *arg, struct xsd_err *err);
+int xsd_store_delete(struct xsd_store *st, const struct xsd_actor *who, enum xsd_obj type,
+		     const char *name, void *old, struct xsd_err *err);
 
 /* path: a file name, or ":memory:" (tests, fuzzing). */
 struct xsd_store *xsd_store_open(const char *path, struct xsd_err *err);

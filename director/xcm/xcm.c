@@ -105,8 +105,10 @@ struct sess {
 	bool close_after_send;     /* REG_REJECT / SHUTDOWN: disconnect once sent */
 	bool disconnected;
 	struct xs_timer *timer;
-	uint64_t remote_guid;
-	uint16_t remote_lid;
+	uint64_t remote_guid;      /* RoCE: 0 until REGISTER (then the XSMP header's) */
+	uint16_t remote_lid;       /* RoCE: 0, LIDs mean nothing there */
+	uint8_t remote_gid[16];
+	bool roce;                 /* the director's port is Ethernet (RoCE) */
 	char name[33];             /* session_name (hostname) */
 	char profile[XSD_NAME_MAX + 1];
 	uint32_t resource_flags;
@@ -222,6 +224,26 @@ static void text_clean(char *t)
 static const char *host_label(const struct sess *s)
 {
 	return s->name[0] ? s->name : "?";
+}
+
+/* Where a connection came from, for logs: "LID 5" on InfiniBand, the GID
+ * on RoCE (where the CM's LID field holds no address). */
+static const char *peer_text(bool roce, uint16_t lid, const uint8_t gid[16], char *buf,
+			     size_t cap)
+{
+	if (!roce) {
+		snprintf(buf, cap, "LID %u", lid);
+		return buf;
+	}
+	snprintf(buf, cap, "GID %02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
+		 gid[0], gid[1], gid[2], gid[3], gid[4], gid[5], gid[6], gid[7], gid[8], gid[9],
+		 gid[10], gid[11], gid[12], gid[13], gid[14], gid[15]);
+	return buf;
+}
+
+static const char *sess_peer(const struct sess *s, char *buf, size_t cap)
+{
+	return peer_text(s->roce, s->remote_lid, s->remote_gid, buf, cap);
 }
 
 /* Host records outlive sessions (for `xcm show hosts`); bounded so that
@@ -635,8 +657,17 @@ static void vhba_body(struct xsd_xcm *x, const struct xsd_vhba *v, struct xs_vhb
 	m->ext_version = XS_ULP_EXT_VERSION;
 	snprintf(t, sizeof(t), "%s", v->targets);
 	for (char *n = strtok_r(t, ",", &save); n && m->target_count < XS_VHBA_MAX_TARGETS;
-	     n = strtok_r(NULL, ",", &save))
+	     n = strtok_r(NULL, ",", &save)) {
+		struct xsd_target tg;
+
+		/* the host logs in to service ID = this WWPN on tca_guid/tca_lid;
+		 * a name the store does not know (cannot happen from xcm) gets 0 */
+		if (xsd_store_target_get(x->store, n, &tg, NULL) == 0)
+			m->target_wwpn[m->target_count] = tg.wwpn;
+		else
+			XS_WARN(COMP, "vhba %s names target %s, which does not exist", v->name, n);
 		snprintf(m->targets[m->target_count++], sizeof(m->targets[0]), "%s", n);
+	}
 }
 
 static uint32_t vnic_update_mask(const uint8_t *old, const struct xs_vnic_msg *n)
@@ -685,7 +716,8 @@ static uint32_t vhba_update_mask(const uint8_t *old, const struct xs_vhba_msg *n
 		mask |= XS_VHBA_UPDATE_LDT;
 	if (o.admin_state != n->admin_state)
 		mask |= XS_VHBA_UPDATE_ADMIN_STATE;
-	if (o.target_count != n->target_count || memcmp(o.targets, n->targets, sizeof(o.targets)))
+	if (o.target_count != n->target_count || memcmp(o.targets, n->targets, sizeof(o.targets)) ||
+	    memcmp(o.target_wwpn, n->target_wwpn, sizeof(o.target_wwpn)))
 		mask |= XS_VHBA_UPDATE_TARGETS;
 	if (o.lunmask_enable != n->lunmask_enable)
 		mask |= XS_VHBA_UPDATE_LUNMASK;
@@ -954,8 +986,12 @@ static void reconcile(struct sess *s, const struct xsd_change *chg, struct wait_
 
 static void sess_set_state(struct sess *s, enum sess_state st)
 {
-	XS_DEBUG(COMP, "session %s (GUID 0x%016" PRIx64 "): %s -> %s", host_label(s),
-		 s->remote_guid, sess_state_name[s->state], sess_state_name[st]);
+	char peer[48];
+
+	XS_DEBUG(COMP, "session %s (%s, host GUID 0x%016" PRIx64 "%s): %s -> %s", host_label(s),
+		 sess_peer(s, peer, sizeof(peer)), s->remote_guid,
+		 s->remote_guid ? "" : " not known yet", sess_state_name[s->state],
+		 sess_state_name[st]);
 	s->state = st;
 }
 
@@ -991,8 +1027,10 @@ static void reject(struct sess *s, uint32_t reason, const char *text)
 {
 	struct host *h = host_get(s->x, host_label(s));
 
-	XS_NOTICE(COMP, "host %s (GUID 0x%016" PRIx64 ", LID %u) rejected: %s", host_label(s),
-		  s->remote_guid, s->remote_lid, text);
+	char peer[48];
+
+	XS_NOTICE(COMP, "host %s (GUID 0x%016" PRIx64 ", %s) rejected: %s", host_label(s),
+		  s->remote_guid, sess_peer(s, peer, sizeof(peer)), text);
 	s->x->ctr.rejected++;
 	if (h) {
 		snprintf(h->state, sizeof(h->state), "rejected");
@@ -1015,7 +1053,7 @@ static void on_register(struct sess *s, const struct xs_xsmp_session *b)
 	struct xsd_xcm *x = s->x;
 	struct xsd_config cfg;
 	struct host *h;
-	char text[96];
+	char text[96], peer[48];
 	int up = 0;
 
 	if (s->state != S_WAIT_REGISTER) {
@@ -1087,9 +1125,9 @@ static void on_register(struct sess *s, const struct xs_xsmp_session *b)
 	x->ctr.registered++;
 	s->up_ms = xs_loop_now(x->loop);
 	sess_set_state(s, S_UP);
-	XS_INFO(COMP, "host %s (GUID 0x%016" PRIx64 ", LID %u) registered, profile %s%s",
-		host_label(s), s->remote_guid, s->remote_lid, s->profile[0] ? s->profile : "(none)",
-		h->reconnects ? ", reconnect" : "");
+	XS_INFO(COMP, "host %s (GUID 0x%016" PRIx64 ", %s) registered, profile %s%s",
+		host_label(s), s->remote_guid, sess_peer(s, peer, sizeof(peer)),
+		s->profile[0] ? s->profile : "(none)", h->reconnects ? ", reconnect" : "");
 	xs_timer_arm(s->timer, (uint64_t)s->hello_s * 1000, 0);
 	reconcile_ex(s, true, NULL, NULL);
 }
@@ -1245,6 +1283,10 @@ static void on_message(struct sess *s, const uint8_t *msg, size_t len)
 		s->x->ctr.bad_msgs++;
 		return;
 	}
+	/* RoCE: the CM knows the peer by GID only; the host names its port GUID
+	 * as the source of its messages (REGISTER first) */
+	if (s->roce && !s->remote_guid && h.src.primary)
+		s->remote_guid = h.src.primary;
 	switch (h.type) {
 	case XS_XSMP_SESSION:
 		on_session_msg(s, msg + XS_XSMP_HDR_LEN, h.length - XS_XSMP_HDR_LEN);
@@ -1389,7 +1431,9 @@ free_s:
 static void on_connect_request(struct xsd_xcm *x, struct xs_cm_request *req)
 {
 	struct xs_cm_req_info info;
+	char peer[48];
 	struct sess *s;
+	bool roce;
 
 	if (xs_cm_req_info(req, &info) < 0) {
 		xs_cm_reject(req, XS_CM_REJ_CONSUMER, NULL, 0);
@@ -1400,21 +1444,27 @@ static void on_connect_request(struct xsd_xcm *x, struct xs_cm_request *req)
 		xs_cm_reject(req, XS_CM_REJ_CONSUMER, NULL, 0);
 		return;
 	}
+	roce = x->port.link_layer == XS_LINK_ETHERNET;
+	peer_text(roce, info.remote_lid, info.remote_gid, peer, sizeof(peer));
 	if (info.private_len != XSMP_CM_PRIVATE_LEN)
-		XS_DEBUG(COMP, "connect request from LID %u with %u bytes of private data "
-			 "(expected %d)", info.remote_lid, info.private_len, XSMP_CM_PRIVATE_LEN);
+		XS_DEBUG(COMP, "connect request from %s with %u bytes of private data "
+			 "(expected %d)", peer, info.private_len, XSMP_CM_PRIVATE_LEN);
 	s = sess_new(x);
 	if (!s) {
-		XS_WARN(COMP, "connect request from LID %u refused: %s", info.remote_lid,
+		XS_WARN(COMP, "connect request from %s refused: %s", peer,
 			errno == ENOSPC ? "no free session slot" : strerror(errno));
 		x->ctr.cm_rejects++;
 		xs_cm_reject(req, XS_CM_REJ_CONSUMER, NULL, 0);
 		return;
 	}
-	s->remote_guid = info.remote_port_guid;
-	s->remote_lid = info.remote_lid;
+	s->roce = roce;
+	memcpy(s->remote_gid, info.remote_gid, sizeof(s->remote_gid));
+	/* on RoCE the CM's LID is no address and its GUID is not the host's
+	 * port GUID: both come later (the GUID from the XSMP header) */
+	s->remote_guid = roce ? 0 : info.remote_port_guid;
+	s->remote_lid = roce ? 0 : info.remote_lid;
 	if (xs_qp_accept(s->qp, req, NULL, 0) < 0) {
-		XS_WARN(COMP, "accepting LID %u failed", info.remote_lid);
+		XS_WARN(COMP, "accepting %s failed", peer);
 		sess_close(s, "accept failed");
 		return;
 	}
@@ -1715,8 +1765,10 @@ static void hook_changed(void *arg, const struct xsd_change *c, struct xsd_ctl_r
 	struct wait_group *g;
 	bool any = false;
 
-	if (c->kind == XSD_CHANGE_CONFIG)
-		return; /* hello interval and limits apply to the next registrations */
+	if (c->kind != XSD_CHANGE_PROFILE && c->kind != XSD_CHANGE_VNIC &&
+	    c->kind != XSD_CHANGE_VHBA)
+		return; /* config applies to the next registrations; storage, targets
+			 * and LUNs are the storage module's (their WWPNs never change) */
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return;

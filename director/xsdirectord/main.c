@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include "xcm/xcm.h"
 #include "xds/xds.h"
+#include "storage.h"
 #include "vio.h"
 
 #define COMP "director"
@@ -36,6 +37,7 @@ struct director {
 	struct xsd_xds *xds;
 	struct xsd_xcm *xcm;
 	struct xsd_vio *vio;        /* vNIC I/O module */
+	struct xsd_stor *stor;      /* storage module: SRP targets */
 	struct xsd_ctl_ctx ctl;
 	struct xsd_ctl_server *ctl_srv;
 	struct xs_timer *stop_timer;
@@ -72,7 +74,7 @@ static void usage(FILE *f)
 		   "  --uplink NAME=IF      uplink NAME (xcm uplink add NAME) is interface IF\n"
 		   "                        (repeatable, up to 8; the first serves vNICs without one)\n"
 		   "  -f, --foreground      stay in the foreground, log to stderr\n"
-		   "  -d, --debug LIST      debug logs for components: xcm,xds,ctl,store,fabric,all\n"
+		   "  -d, --debug LIST      debug logs for components: xcm,xds,ctl,store,storage,srpt,fabric,all\n"
 		   "See xsdirectord(8).\n");
 }
 
@@ -86,6 +88,9 @@ static void d_changed(void *arg, const struct xsd_change *c, struct xsd_ctl_req 
 
 	if (d->vio && c->kind == XSD_CHANGE_VNIC && c->action != XSD_CHANGE_ADD)
 		xsd_vio_vnic_changed(d->vio, c->resource_id, c->action == XSD_CHANGE_DELETE);
+	if (c->kind == XSD_CHANGE_STORAGE || c->kind == XSD_CHANGE_TARGET ||
+	    c->kind == XSD_CHANGE_LUN || c->kind == XSD_CHANGE_VHBA)
+		xsd_stor_sync(d->stor);
 	if (d->xcm)
 		xsd_xcm_ctl_hooks.changed(d->xcm, c, req);
 }
@@ -133,7 +138,19 @@ static json_t *d_stats(void *arg)
 		json_object_update(o, x);
 		json_decref(x);
 	}
+	if (d->stor) {
+		x = xsd_stor_stats_json(d->stor);
+		json_object_update(o, x);
+		json_decref(x);
+	}
 	return o;
+}
+
+static json_t *d_storage_status(void *arg, enum xsd_obj type, const char *name)
+{
+	struct director *d = arg;
+
+	return xsd_stor_status_json(d->stor, type, name);
 }
 
 static const struct xsd_ctl_hooks director_hooks = {
@@ -142,6 +159,7 @@ static const struct xsd_ctl_hooks director_hooks = {
 	.hosts = d_hosts,
 	.device_status = d_device_status,
 	.stats = d_stats,
+	.storage_status = d_storage_status,
 };
 
 /* ---- fabric events */
@@ -161,6 +179,8 @@ static void fabric_cb(struct xs_loop *loop, int fd, unsigned int events, void *a
 				xsd_xcm_port_changed(d->xcm, &ev.attr);
 			continue;
 		}
+		if (xsd_stor_fabric_event(d->stor, &ev))
+			continue;
 		if (xsd_vio_fabric_event(d->vio, &ev))
 			continue;
 		if (d->xcm)
@@ -200,6 +220,8 @@ static void on_signal(struct xs_loop *loop, int signo, void *arg)
 		  strsignal(signo));
 	if (d->xcm)
 		xsd_xcm_shutdown(d->xcm);
+	/* SRP_T_LOGOUT to every initiator, I/O in flight completed */
+	xsd_stor_shutdown(d->stor);
 	xsd_xds_shutdown(d->xds);
 	d->stop_deadline = xs_loop_now(loop) + SHUTDOWN_BOUND_MS;
 	xs_timer_arm(d->stop_timer, 0, 0);
@@ -315,6 +337,11 @@ int main(int argc, char **argv)
 			XS_ERR(COMP, "vNIC I/O module: %s", strerror(errno));
 			goto free_xcm;
 		}
+		d.stor = xsd_stor_new(d.loop, d.fabric, d.store);
+		if (!d.stor) {
+			XS_ERR(COMP, "storage module: %s", strerror(errno));
+			goto free_vio;
+		}
 	}
 	d.ctl.store = d.store;
 	d.ctl.hooks = &director_hooks;
@@ -324,7 +351,7 @@ int main(int argc, char **argv)
 	so.mode = 0660;
 	d.ctl_srv = xsd_ctl_server_new(d.loop, &d.ctl, &so);
 	if (!d.ctl_srv)
-		goto free_vio;
+		goto free_stor;
 	XS_NOTICE(COMP, "ready: %s port '%s' LID %u GUID 0x%016llx, store %s (schema %d), control %s",
 		  xs_fabric_backend(d.fabric), d.port.port_name, d.port.lid,
 		  (unsigned long long)d.port.port_guid, dbpath, xsd_store_schema_version(d.store),
@@ -333,6 +360,8 @@ int main(int argc, char **argv)
 	XS_NOTICE(COMP, "stopped");
 
 	xsd_ctl_server_free(d.ctl_srv);
+free_stor:
+	xsd_stor_free(d.stor);
 free_vio:
 	xsd_vio_free(d.vio);
 free_xcm:

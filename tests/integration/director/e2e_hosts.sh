@@ -14,6 +14,7 @@ expect_out "profile pA added" 0 profile add pA --hostname hostA
 expect_out "profile pB added" 0 profile add pB --hostname hostB
 "$XCM" vnic add a1 --profile pA >/dev/null
 "$XCM" vnic add b1 --profile pB >/dev/null
+"$XCM" target add t1 >/dev/null
 "$XCM" vhba add fcb --profile pB --target t1 >/dev/null
 
 start_host() { # NAME
@@ -91,7 +92,7 @@ f.write(b'{"op":"vnic.set","name":"a2","mtu":2000,"id":1}\n{"op":"ping","id":2}\
 r1 = json.loads(f.readline()); r2 = json.loads(f.readline())
 assert r1["id"] == 1 and r1["push"][0]["result"] == "acknowledged", r1
 assert r1["vnic"]["status"] == [{"host": "hostA", "state": "installed", "reason": ""}], r1
-assert r2 == {"id": 2, "ok": True, "version": "0.1.0", "schema": 2}, r2
+assert r2 == {"id": 2, "ok": True, "version": "0.1.0", "schema": 3}, r2
 t = socket.socket(socket.AF_UNIX); t.connect(sys.argv[1])
 t.sendall(b'{"op":"vnic.set","name":"a2","mtu":1500}\n'); t.close()
 PY

@@ -32,7 +32,7 @@ expect_out "xcm: profile 'nosuch' does not exist" 1 vnic add eth3 --profile nosu
 expect_out "xcm: MAC 02:58:53:00:00:01 is already used by vnic 'eth1'" 1 \
 	vnic add eth3 --profile p1 --mac 02:58:53:00:00:01
 expect_out "xcm: vnic 'eth1' already exists" 1 vnic add eth1 --profile p1
-expect_out "xcm: unknown word 'foo' after 'show'; expected one of: profile, vnic, vhba, sessions, hosts, log, config, uplinks, storage-pools, stats" 2 show foo
+expect_out "xcm: unknown word 'foo' after 'show'; expected one of: profile, vnic, vhba, sessions, hosts, log, config, uplinks, storage-pools, stats, storage, targets" 2 show foo
 expect_out "xcm: ambiguous word 'v' after 'show'; could be: vnic, vhba" 2 show v
 expect_out "xcm: 'vnic add eth3' needs --profile NAME" 2 vnic add eth3
 expect_out "xcm: profile 'p1' still has 2 vNIC(s) and 0 vHBA(s); delete them first" 1 profile delete p1
@@ -45,6 +45,11 @@ expect_out "NAME  PROFILE  MAC                MTU   VLANS           UPLINK  ADMI
 eth1  p1       02:58:53:00:00:01  9000  10              u1      up     -
 eth2  p1       02:58:53:00:00:02  1500  trunk 10-12,30  -       up     -" 0 show vnic
 
+# a vHBA names targets that exist (xcm target add); nothing is stored before
+expect_out "xcm: target 'tgtA' does not exist" 1 \
+	vhba add fc0 --profile p1 --target tgtA --target tgtB --lun-mask 7,0-3 --queue-depth 64
+expect_out "target tgtA added (WWPN 50:01:39:70:00:00:00:01)" 0 target add tgtA --wwpn 50:01:39:70:00:00:00:01
+expect_out "target tgtB added (WWPN 50:01:39:70:00:00:00:02)" 0 target add tgtB --wwpn 5001397000000002
 expect_out "vhba fc0 added (WWPN 30:00:58:53:00:00:00:01, WWNN 30:00:58:53:00:00:00:00)
 vhba fc0 configured; host1 not connected, will be installed when it registers" 0 \
 	vhba add fc0 --profile p1 --target tgtA --target tgtB --lun-mask 7,0-3 --queue-depth 64

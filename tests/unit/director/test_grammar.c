@@ -61,12 +61,12 @@ static void test_prefixes(void **state)
 
 static void test_word_errors(void **state)
 {
-	assert_string_equal(parse("s"), "ERR: ambiguous word 's'; could be: show, storage-pool");
+	assert_string_equal(parse("s"), "ERR: ambiguous word 's'; could be: show, storage-pool, storage");
 	assert_string_equal(parse("show v"), "ERR: ambiguous word 'v' after 'show'; could be: vnic, vhba");
 	assert_string_equal(parse("show foo"),
-			    "ERR: unknown word 'foo' after 'show'; expected one of: profile, vnic, vhba, sessions, hosts, log, config, uplinks, storage-pools, stats");
+			    "ERR: unknown word 'foo' after 'show'; expected one of: profile, vnic, vhba, sessions, hosts, log, config, uplinks, storage-pools, stats, storage, targets");
 	assert_string_equal(parse("frob"),
-			    "ERR: unknown word 'frob'; expected one of: profile, vnic, vhba, show, config, uplink, storage-pool");
+			    "ERR: unknown word 'frob'; expected one of: profile, vnic, vhba, show, config, uplink, storage-pool, storage, target, lun");
 	assert_string_equal(parse("vnic"), "ERR: incomplete command 'vnic'; expected one of: add, set, delete");
 	assert_string_equal(parse("vnic add"), "ERR: missing vnic name after 'vnic add'");
 	assert_string_equal(parse("show vnic eth1 extra"), "ERR: unexpected word 'extra' after 'show vnic eth1'");

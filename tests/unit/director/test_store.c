@@ -49,13 +49,23 @@ static int add_vnic(struct xsd_store *st, const char *name, const char *profile,
 	return xsd_store_vnic_add(st, &alice, out, 0, err);
 }
 
+static void add_target(struct xsd_store *st, const char *name, uint64_t wwpn)
+{
+	struct xsd_target t = { .wwpn = wwpn };
+	struct xsd_err err = { "" };
+
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	if (xsd_store_target_add(st, &alice, &t, wwpn != 0, &err))
+		fail_msg("target add: %s", err.msg);
+}
+
 static void test_fresh_schema(void **state)
 {
 	struct xsd_store *st = mem_store();
 	struct xsd_config cfg;
 	struct xsd_err err;
 
-	assert_int_equal(xsd_store_schema_version(st), 2);
+	assert_int_equal(xsd_store_schema_version(st), 3);
 	assert_int_equal(xsd_store_get_config(st, &cfg, &err), 0);
 	assert_false(cfg.auto_accept);
 	assert_int_equal(cfg.hello_interval, 5);
@@ -113,7 +123,7 @@ static void test_future_schema_refused(void **state)
 	sqlite3_close(db);
 	assert_null(xsd_store_open(path, &err));
 	assert_string_equal(err.msg,
-			    "database schema version 99 is newer than this director supports (2)");
+			    "database schema version 99 is newer than this director supports (3)");
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	assert_int_equal(system(path), 0);
 }
@@ -132,7 +142,8 @@ static int collect_host(const struct xsd_host_rec *h, void *arg)
 }
 
 /* A version-1 database (as the previous director left it) is migrated to
- * version 2 in place: configuration kept, an empty hosts table added. */
+ * the current version in place: configuration kept, an empty hosts table
+ * (v2) and the storage tables (v3) added. */
 static void test_migration_v1_to_v2(void **state)
 {
 	char dir[] = "/tmp/xsd-store-XXXXXX", path[128];
@@ -153,14 +164,15 @@ static void test_migration_v1_to_v2(void **state)
 	xsd_store_close(st);
 	/* make it what a v1 director wrote */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE hosts; UPDATE schema_version SET version = 1",
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE hosts; DROP TABLE luns; DROP TABLE targets;"
+				      " DROP TABLE storage; UPDATE schema_version SET version = 1",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
 
 	st = xsd_store_open(path, &err);
 	assert_non_null(st);
-	assert_int_equal(xsd_store_schema_version(st), 2);
+	assert_int_equal(xsd_store_schema_version(st), 3);
 	assert_int_equal(xsd_store_vnic_get(st, "eth0", &v, &err), 0);
 	assert_int_equal(v.resource_id, rid);
 	memset(got, 0, sizeof(got));
@@ -397,6 +409,17 @@ static void test_vhba_pool(void **state)
 	w.queue_depth = 64;
 	snprintf(w.lun_mask, sizeof(w.lun_mask), "7,0-3");
 	snprintf(w.targets, sizeof(w.targets), "tgtA,tgtB");
+	/* targets must exist: nothing is stored until they do */
+	assert_int_equal(xsd_store_vhba_add(st, &alice, &w,
+					    XSD_VHBA_WWNN | XSD_VHBA_WWPN | XSD_VHBA_QDEPTH |
+						    XSD_VHBA_LUNS | XSD_VHBA_TARGETS,
+					    &err), -ENOENT);
+	assert_string_equal(err.msg, "target 'tgtA' does not exist");
+	assert_int_equal(xsd_store_vhba_get(st, "fc1", &w, &err), -ENOENT);
+	snprintf(w.name, sizeof(w.name), "fc1");
+	snprintf(w.targets, sizeof(w.targets), "tgtA,tgtB");
+	add_target(st, "tgtA", 0x5001397000000001ull);
+	add_target(st, "tgtB", 0x5001397000000002ull);
 	assert_int_equal(xsd_store_vhba_add(st, &alice, &w,
 					    XSD_VHBA_WWNN | XSD_VHBA_WWPN | XSD_VHBA_QDEPTH |
 						    XSD_VHBA_LUNS | XSD_VHBA_TARGETS,

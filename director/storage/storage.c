@@ -1,0 +1,585 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * storage.c - the director's storage module (storage.h): the store's
+ * targets served as SRP targets, reconciled with the store on every change.
+ *
+ * State kept here is only what is live: per target its xsd_scsi target,
+ * its xsd_srpt, the LUNs as opened (or the reason they did not open) and
+ * the masks as last given to the SRP target. xsd_stor_sync() compares that
+ * with the store and changes only what differs, so a sync that finds
+ * nothing new sends nothing to the initiators.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xscore/common.h>
+#include <xscore/log.h>
+
+#include "scsi/scsi.h"
+#include "srpt/srpt.h"
+#include "storage.h"
+
+#define COMP "storage"
+#define REASON_LEN 400
+
+/* A LUN of a served target, as configured and as opened. */
+struct slun {
+	uint16_t id;
+	char storage[XSD_NAME_MAX + 1];
+	bool read_only;
+	bool present;               /* in the SCSI target */
+	char reason[REASON_LEN];    /* why not, when !present */
+	uint64_t capacity;          /* bytes, when present */
+};
+
+/* The LUN ids one initiator WWPN may see, as given to the SRP target. */
+struct smask {
+	uint64_t wwpn;
+	char vhba[XSD_DEV_NAME_MAX + 1];
+	uint16_t *ids;
+	unsigned int n;
+};
+
+struct stgt {
+	struct stgt *next;
+	char name[XSD_TARGET_NAME_MAX + 1];
+	uint64_t wwpn;
+	struct xsd_scsi_target *t;
+	struct xsd_srpt *srpt;      /* NULL: not served, see reason */
+	char reason[REASON_LEN];
+	struct slun *luns;
+	unsigned int n_luns;
+	struct smask *masks;
+	unsigned int n_masks;
+	bool seen;                  /* sync: still in the store */
+};
+
+struct xsd_stor {
+	struct xs_loop *loop;
+	struct xs_fabric *fabric;
+	struct xsd_store *store;
+	struct stgt *targets;
+	bool stopped;
+	uint64_t syncs, open_failures;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static struct stgt *tgt_find(struct xsd_stor *m, const char *name)
+{
+	for (struct stgt *g = m->targets; g; g = g->next)
+		if (!strcmp(g->name, name))
+			return g;
+	return NULL;
+}
+
+static struct slun *lun_find(struct stgt *g, uint16_t id)
+{
+	for (unsigned int i = 0; i < g->n_luns; i++)
+		if (g->luns[i].id == id)
+			return &g->luns[i];
+	return NULL;
+}
+
+static void tgt_free(struct stgt *g)
+{
+	if (g->srpt) {
+		XS_INFO(COMP, "target %s: stops serving (initiators logged out)", g->name);
+		xsd_srpt_free(g->srpt);
+	}
+	if (g->t)
+		xsd_scsi_target_free(g->t);
+	for (unsigned int i = 0; i < g->n_masks; i++)
+		free(g->masks[i].ids);
+	free(g->masks);
+	free(g->luns);
+	free(g);
+}
+
+static struct stgt *tgt_new(struct xsd_stor *m, const struct xsd_target *row)
+{
+	struct xsd_srpt_opts so = {
+		.size = sizeof(so),
+		.service_id = row->wwpn,
+		.default_visible = false, /* only the vHBAs naming the target see LUNs */
+	};
+	struct stgt *g = calloc(1, sizeof(*g));
+	char w[24];
+
+	if (!g)
+		return NULL;
+	snprintf(g->name, sizeof(g->name), "%s", row->name);
+	g->wwpn = row->wwpn;
+	xsd_format_wwn(row->wwpn, w);
+	g->t = xsd_scsi_target_new();
+	if (!g->t) {
+		snprintf(g->reason, sizeof(g->reason), "cannot make the SCSI target: %s",
+			 strerror(errno));
+		XS_ERR(COMP, "target %s: %s", g->name, g->reason);
+		return g;
+	}
+	g->srpt = xsd_srpt_new(m->fabric, m->loop, g->t, &so);
+	if (!g->srpt) {
+		snprintf(g->reason, sizeof(g->reason), "cannot listen on service ID 0x%016" PRIx64
+			 ": %s", row->wwpn, errno == EADDRINUSE ? "taken by another service"
+								 : strerror(errno));
+		XS_ERR(COMP, "target %s (WWPN %s): %s", g->name, w, g->reason);
+		return g;
+	}
+	XS_INFO(COMP, "target %s: SRP target on service ID 0x%016" PRIx64 " (WWPN %s)", g->name,
+		row->wwpn, w);
+	return g;
+}
+
+/* Open a storage object's back end as a LUN of g. */
+static int lun_open(struct xsd_stor *m, struct stgt *g, struct slun *l)
+{
+	struct xsd_scsi_lun_opts lo = { .size = sizeof(lo), .read_only = l->read_only };
+	struct xsd_scsi_bdev *be = NULL;
+	struct xsd_scsi_lun *lun;
+	struct xsd_storage s;
+	struct xsd_err err;
+	char serial[33];
+	int rc;
+
+	l->present = false;
+	rc = xsd_store_get(m->store, XSD_OBJ_STORAGE, l->storage, &s, &err);
+	if (rc) {
+		snprintf(l->reason, sizeof(l->reason), "%s", err.msg);
+		return rc;
+	}
+	switch (s.type) {
+	case XSD_STORAGE_FILE:
+	case XSD_STORAGE_BLOCK: {
+		struct xsd_scsi_file_opts fo = { .size = sizeof(fo), .direct = s.direct,
+						 .read_only = l->read_only };
+
+		be = xsd_scsi_file_open(s.location, &fo);
+		break;
+	}
+	case XSD_STORAGE_SG: {
+		struct xsd_scsi_sg_opts go = { .size = sizeof(go), .read_only = l->read_only };
+
+		be = xsd_scsi_sg_open(s.location, &go);
+		break;
+	}
+	case XSD_STORAGE_ISCSI: {
+		struct xsd_scsi_iscsi_opts io = { .size = sizeof(io) };
+
+		be = xsd_scsi_iscsi_open(s.location, &io);
+		break;
+	}
+	case XSD_STORAGE_RAM:
+		be = xsd_scsi_ram_new(s.size);
+		break;
+	default:
+		errno = EINVAL;
+		break;
+	}
+	if (!be) {
+		snprintf(l->reason, sizeof(l->reason), "cannot open %s%s%.150s: %s",
+			 xsd_storage_type_name(s.type) ? xsd_storage_type_name(s.type) : "?",
+			 s.location[0] ? " " : "", s.location, strerror(errno));
+		goto failed;
+	}
+	/* stable across restarts: the target's WWPN and the LUN id */
+	snprintf(serial, sizeof(serial), "%016" PRIx64 "L%u", g->wwpn, l->id);
+	lo.serial = serial;
+	lun = xsd_scsi_lun_new(be, &lo);
+	if (!lun) {
+		snprintf(l->reason, sizeof(l->reason), "%s: unusable as a LUN: %s", l->storage,
+			 strerror(errno));
+		goto failed;
+	}
+	l->capacity = xsd_scsi_lun_blocks(lun) * xsd_scsi_lun_block_size(lun);
+	rc = xsd_scsi_target_add_lun(g->t, l->id, lun);
+	if (rc < 0) {
+		snprintf(l->reason, sizeof(l->reason), "cannot add LUN %u: %s", l->id,
+			 xs_strerror(rc));
+		goto failed;
+	}
+	l->present = true;
+	l->reason[0] = 0;
+	XS_INFO(COMP, "target %s: LUN %u on storage %s (%s%s%s, %" PRIu64 " bytes%s)", g->name,
+		l->id, l->storage, xsd_storage_type_name(s.type), s.location[0] ? " " : "",
+		s.location, l->capacity, l->read_only ? ", read-only" : "");
+	return 0;
+failed:
+	m->open_failures++;
+	XS_ERR(COMP, "target %s: LUN %u on storage %s not served: %s", g->name, l->id, l->storage,
+	       l->reason);
+	return -EIO;
+}
+
+/* ---------------------------------------------------------------- sync */
+
+struct lun_list {
+	struct xsd_lun *v;
+	unsigned int n, cap;
+};
+
+static int collect_lun(const void *row, void *arg)
+{
+	struct lun_list *ll = arg;
+
+	if (ll->n == ll->cap) {
+		unsigned int cap = ll->cap ? ll->cap * 2 : 16;
+		void *nv = realloc(ll->v, cap * sizeof(*ll->v));
+
+		if (!nv)
+			return -ENOMEM;
+		ll->v = nv;
+		ll->cap = cap;
+	}
+	ll->v[ll->n++] = *(const struct xsd_lun *)row;
+	return 0;
+}
+
+/* LUNs: drop what the store no longer has (or has differently), open what
+ * is new. Returns true when the set the initiators see changed. */
+static bool sync_luns(struct xsd_stor *m, struct stgt *g)
+{
+	struct lun_list ll = { 0 };
+	struct xsd_err err;
+	bool changed = false;
+	unsigned int i, j;
+
+	if (xsd_store_each(m->store, XSD_OBJ_LUN, g->name, collect_lun, &ll, &err) < 0) {
+		XS_ERR(COMP, "target %s: reading its LUNs: %s", g->name, err.msg);
+		free(ll.v);
+		return false;
+	}
+	for (i = 0; i < g->n_luns;) {
+		struct slun *l = &g->luns[i];
+		bool keep = false;
+
+		for (j = 0; j < ll.n && !keep; j++)
+			keep = ll.v[j].lun == l->id && !strcmp(ll.v[j].storage, l->storage) &&
+			       ll.v[j].read_only == l->read_only;
+		if (keep) {
+			i++;
+			continue;
+		}
+		if (l->present) {
+			/* commands in flight complete; new ones see the LUN gone */
+			xsd_scsi_target_remove_lun(g->t, l->id);
+			XS_INFO(COMP, "target %s: LUN %u (storage %s) removed", g->name, l->id,
+				l->storage);
+			changed = true;
+		}
+		g->luns[i] = g->luns[--g->n_luns];
+	}
+	for (j = 0; j < ll.n; j++) {
+		struct slun *l;
+
+		if (lun_find(g, ll.v[j].lun))
+			continue;
+		l = realloc(g->luns, (g->n_luns + 1) * sizeof(*l));
+		if (!l)
+			break;
+		g->luns = l;
+		l = &g->luns[g->n_luns++];
+		memset(l, 0, sizeof(*l));
+		l->id = ll.v[j].lun;
+		snprintf(l->storage, sizeof(l->storage), "%s", ll.v[j].storage);
+		l->read_only = ll.v[j].read_only;
+		if (!g->t) {
+			snprintf(l->reason, sizeof(l->reason), "target %s is not served", g->name);
+			continue;
+		}
+		if (lun_open(m, g, l) == 0)
+			changed = true;
+	}
+	free(ll.v);
+	return changed;
+}
+
+/* "0-3,7" (canonical, from the store) -> ids. */
+static unsigned int parse_mask(const char *text, uint16_t *ids, unsigned int max)
+{
+	unsigned int n = 0;
+	const char *p = text;
+
+	while (*p && n < max) {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+
+		if (*end == '-')
+			b = strtoul(end + 1, &end, 10);
+		for (unsigned long v = a; v <= b && v <= XSD_LUN_MAX && n < max; v++)
+			ids[n++] = (uint16_t)v;
+		p = *end == ',' ? end + 1 : end;
+		if (p == end && *p)
+			break;
+	}
+	return n;
+}
+
+struct mask_want {
+	struct stgt *g;
+	struct smask *v;
+	unsigned int n;
+	const uint16_t *all;   /* every configured LUN id of g */
+	unsigned int n_all;
+};
+
+static bool names_target(const char *list, const char *target)
+{
+	char t[XSD_TARGETS_TEXT], *save = NULL;
+
+	snprintf(t, sizeof(t), "%s", list);
+	for (char *n = strtok_r(t, ",", &save); n; n = strtok_r(NULL, ",", &save))
+		if (!strcmp(n, target))
+			return true;
+	return false;
+}
+
+static int want_mask(const struct xsd_vhba *v, void *arg)
+{
+	struct mask_want *w = arg;
+	struct smask *mk, *nv;
+
+	if (!names_target(v->targets, w->g->name))
+		return 0;
+	nv = realloc(w->v, (w->n + 1) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	w->v = nv;
+	mk = &w->v[w->n++];
+	memset(mk, 0, sizeof(*mk));
+	mk->wwpn = v->wwpn;
+	snprintf(mk->vhba, sizeof(mk->vhba), "%s", v->name);
+	mk->ids = calloc(XSD_LUN_MAX + 1, sizeof(uint16_t));
+	if (!mk->ids)
+		return -ENOMEM;
+	if (v->lun_mask[0]) {
+		mk->n = parse_mask(v->lun_mask, mk->ids, XSD_LUN_MAX + 1);
+	} else {
+		memcpy(mk->ids, w->all, w->n_all * sizeof(uint16_t));
+		mk->n = w->n_all;
+	}
+	return 0;
+}
+
+static bool mask_equal(const struct smask *a, const struct smask *b)
+{
+	return a->n == b->n && !memcmp(a->ids, b->ids, a->n * sizeof(uint16_t));
+}
+
+/* Masks: one per vHBA that names g; an initiator WWPN without one sees
+ * nothing (default_visible off). Only differences reach the SRP target. */
+static void sync_masks(struct xsd_stor *m, struct stgt *g)
+{
+	uint16_t *all = calloc(g->n_luns + 1, sizeof(*all));
+	struct mask_want w = { .g = g, .all = all };
+	struct xsd_err err;
+	unsigned int i, j;
+
+	if (!all)
+		return;
+	for (i = 0; i < g->n_luns; i++)
+		all[w.n_all++] = g->luns[i].id;
+	if (xsd_store_vhba_each(m->store, NULL, want_mask, &w, &err) < 0) {
+		XS_ERR(COMP, "target %s: reading the vHBAs: %s", g->name, err.msg);
+		goto free_want;
+	}
+	for (i = 0; i < g->n_masks; i++) {
+		bool still = false;
+
+		for (j = 0; j < w.n && !still; j++)
+			still = w.v[j].wwpn == g->masks[i].wwpn;
+		if (!still && g->srpt)
+			xsd_srpt_set_mask(g->srpt, g->masks[i].wwpn, NULL, 0);
+	}
+	for (j = 0; j < w.n; j++) {
+		const struct smask *old = NULL;
+
+		for (i = 0; i < g->n_masks && !old; i++)
+			if (g->masks[i].wwpn == w.v[j].wwpn)
+				old = &g->masks[i];
+		if (old && mask_equal(old, &w.v[j]))
+			continue;
+		if (g->srpt && xsd_srpt_set_mask(g->srpt, w.v[j].wwpn, w.v[j].ids, w.v[j].n) < 0)
+			XS_ERR(COMP, "target %s: mask of vhba %s not set", g->name, w.v[j].vhba);
+		XS_DEBUG(COMP, "target %s: vhba %s sees %u LUN id(s)", g->name, w.v[j].vhba,
+			 w.v[j].n);
+	}
+	/* the wanted set becomes the live one */
+	for (i = 0; i < g->n_masks; i++)
+		free(g->masks[i].ids);
+	free(g->masks);
+	g->masks = w.v;
+	g->n_masks = w.n;
+	w.v = NULL;
+	w.n = 0;
+free_want:
+	for (j = 0; j < w.n; j++)
+		free(w.v[j].ids);
+	free(w.v);
+	free(all);
+}
+
+static int mark_target(const void *row, void *arg)
+{
+	struct xsd_stor *m = arg;
+	const struct xsd_target *t = row;
+	struct stgt *g = tgt_find(m, t->name);
+
+	if (g && g->wwpn != t->wwpn)
+		g = NULL; /* a new target of the same name: the old one goes */
+	if (!g) {
+		g = tgt_new(m, t);
+		if (!g)
+			return -ENOMEM;
+		g->next = m->targets;
+		m->targets = g;
+	}
+	g->seen = true;
+	return 0;
+}
+
+void xsd_stor_sync(struct xsd_stor *m)
+{
+	struct stgt **pp, *g;
+	struct xsd_err err;
+
+	if (!m || m->stopped)
+		return;
+	m->syncs++;
+	for (g = m->targets; g; g = g->next)
+		g->seen = false;
+	if (xsd_store_each(m->store, XSD_OBJ_TARGET, NULL, mark_target, m, &err) < 0) {
+		XS_ERR(COMP, "reading the targets: %s", err.msg);
+		return;
+	}
+	for (pp = &m->targets; (g = *pp);) {
+		if (g->seen) {
+			pp = &g->next;
+			continue;
+		}
+		*pp = g->next;
+		tgt_free(g);
+	}
+	for (g = m->targets; g; g = g->next) {
+		bool changed = sync_luns(m, g);
+
+		sync_masks(m, g);
+		if (changed && g->srpt)
+			xsd_srpt_luns_changed(g->srpt);
+	}
+}
+
+/* ------------------------------------------------------------- the API */
+
+struct xsd_stor *xsd_stor_new(struct xs_loop *loop, struct xs_fabric *fabric,
+			      struct xsd_store *store)
+{
+	struct xsd_stor *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->loop = loop;
+	m->fabric = fabric;
+	m->store = store;
+	xsd_stor_sync(m);
+	return m;
+}
+
+void xsd_stor_shutdown(struct xsd_stor *m)
+{
+	if (!m)
+		return;
+	m->stopped = true;
+	while (m->targets) {
+		struct stgt *g = m->targets;
+
+		m->targets = g->next;
+		tgt_free(g);
+	}
+}
+
+void xsd_stor_free(struct xsd_stor *m)
+{
+	xsd_stor_shutdown(m);
+	free(m);
+}
+
+int xsd_stor_fabric_event(struct xsd_stor *m, const struct xs_event *ev)
+{
+	if (!m)
+		return 0;
+	for (struct stgt *g = m->targets; g; g = g->next)
+		if (g->srpt && xsd_srpt_handle_event(g->srpt, ev))
+			return 1;
+	return 0;
+}
+
+static json_t *lun_state(const struct stgt *g, const struct slun *l)
+{
+	if (l->present)
+		return json_pack("{s:s, s:s, s:I}", "state", "online", "reason", "", "capacity",
+				 (json_int_t)l->capacity);
+	return json_pack("{s:s, s:s}", "state", "error", "reason",
+			 l->reason[0] ? l->reason : (g->reason[0] ? g->reason : "not opened"));
+}
+
+json_t *xsd_stor_status_json(struct xsd_stor *m, enum xsd_obj type, const char *name)
+{
+	if (!m)
+		return NULL;
+	if (type == XSD_OBJ_STORAGE) {
+		for (struct stgt *g = m->targets; g; g = g->next)
+			for (unsigned int i = 0; i < g->n_luns; i++)
+				if (!strcmp(g->luns[i].storage, name))
+					return lun_state(g, &g->luns[i]);
+		return json_pack("{s:s, s:s}", "state", "unused", "reason", "");
+	}
+	if (type == XSD_OBJ_TARGET) {
+		struct stgt *g = tgt_find(m, name);
+		struct xsd_srpt_stats st = { 0 };
+		char sid[20];
+		json_t *luns, *o;
+
+		if (!g)
+			return NULL;
+		if (g->srpt)
+			xsd_srpt_get_stats(g->srpt, &st);
+		snprintf(sid, sizeof(sid), "0x%016" PRIx64, g->wwpn);
+		luns = json_object();
+		for (unsigned int i = 0; i < g->n_luns; i++)
+			json_object_set_new(luns, g->luns[i].storage, lun_state(g, &g->luns[i]));
+		o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "state",
+			      g->srpt ? "serving" : "error", "reason", g->reason, "service_id", sid,
+			      "logins", (json_int_t)st.channels, "logins_total",
+			      (json_int_t)st.logins, "login_rejects", (json_int_t)st.login_rejects,
+			      "commands", (json_int_t)st.commands, "aers", (json_int_t)st.aers,
+			      "luns", luns);
+		return o;
+	}
+	return NULL;
+}
+
+json_t *xsd_stor_stats_json(struct xsd_stor *m)
+{
+	struct xsd_srpt_stats st;
+	uint64_t logins = 0, channels = 0, commands = 0, targets = 0;
+
+	if (!m)
+		return json_object();
+	for (struct stgt *g = m->targets; g; g = g->next) {
+		targets++;
+		if (!g->srpt)
+			continue;
+		xsd_srpt_get_stats(g->srpt, &st);
+		logins += st.logins;
+		channels += st.channels;
+		commands += st.commands;
+	}
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "srp_targets", (json_int_t)targets,
+			 "srp_channels", (json_int_t)channels, "srp_logins", (json_int_t)logins,
+			 "srp_commands", (json_int_t)commands, "storage_open_failures",
+			 (json_int_t)m->open_failures);
+}
