@@ -12,6 +12,7 @@
 #include <xscore/common.h>
 #include <xscore/log.h>
 #include <xscore/xsmp_ulp.h>
+#include <xscore/vnic_chan.h>
 #include <xscore/vnic_wire.h>
 
 #include "xsvnic/tap.h"
@@ -27,12 +28,8 @@
 #define HEADROOM 16   /* before a received frame: room to insert a VLAN tag */
 #define CBUF XS_VNIC_CTRL_MAX_LEN
 
-/* wr_id: generation << 32 | kind << 24 | index */
-enum wr_kind { WR_DRECV = 1, WR_DSEND, WR_CRECV, WR_CSEND };
-#define SIG_EVERY 16
+#define SIG_EVERY 16           /* one data send in this many is signaled */
 #define BATCH_MAX_ENTRY 2048   /* frames (with prefix) up to this size are batched */
-#define DSEND_FREE(v) (N_DSEND - ((v)->dsend_tail - (v)->dsend_head))
-#define WR_ID(gen, kind, idx) (((uint64_t)(gen) << 32) | ((uint64_t)(kind) << 24) | (idx))
 
 struct xsvnic_mod {
 	struct xs_host *host;
@@ -65,11 +62,8 @@ struct vnic {
 	enum xsvnic_state state;
 	bool link_up;
 	uint32_t speed_mbps;
-	/* data send slots, a FIFO ring: sends complete in order, and only
-	 * every SIG_EVERY-th (or every one when the ring runs low) is
-	 * signaled; its completion frees it and all before it */
-	uint32_t dsend_head, dsend_tail;
-	bool csend_busy[N_CSEND];
+	struct xs_vnic_sring ds;      /* data send slots (xscore/vnic_chan.h) */
+	struct xs_vnic_ctrl_tx ctx;   /* control sender, attached while cqp_up */
 	struct xs_timer *retry, *start_to, *hb;
 	uint64_t last_ctrl_rx, last_ctrl_tx;
 	bool mcast_dirty;
@@ -79,14 +73,6 @@ struct vnic {
 };
 
 static uint8_t *drecv_buf(struct vnic *v, unsigned int i) { return v->mem + (size_t)i * DBUF; }
-/* A signaled data send completed: it and every send before it are done. */
-static void dsend_done(struct vnic *v, unsigned int idx)
-{
-	uint32_t n = ((uint32_t)idx - v->dsend_head) & 0xffffffu;
-
-	if (n < v->dsend_tail - v->dsend_head)
-		v->dsend_head += n + 1;
-}
 
 static uint8_t *dsend_buf(struct vnic *v, unsigned int i)
 {
@@ -118,32 +104,10 @@ static void vnic_conn_lost(struct vnic *v, const char *why);
 
 static int ctrl_send(struct vnic *v, const struct xs_vnic_ctrl *c)
 {
-	struct xs_send_wr wr = { 0 };
-	struct xs_sge sge;
-	unsigned int i;
-	int len, rc;
+	int rc = xs_vnic_ctrl_tx_send(&v->ctx, c);
 
-	if (!v->cqp_up)
-		return -ENOTCONN;
-	for (i = 0; i < N_CSEND && v->csend_busy[i]; i++)
-		;
-	if (i == N_CSEND)
-		return -ENOBUFS;
-	len = xs_vnic_ctrl_encode(c, csend_buf(v, i), CBUF);
-	if (len < 0)
-		return len;
-	sge.addr = (uintptr_t)csend_buf(v, i);
-	sge.length = (uint32_t)len;
-	sge.lkey = xs_mr_lkey(v->mr);
-	wr.wr_id = WR_ID(v->gen, WR_CSEND, i);
-	wr.opcode = XS_WR_SEND;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.flags = XS_SEND_SIGNALED;
-	rc = xs_qp_post_send(v->cqp, &wr);
 	if (rc < 0)
 		return rc;
-	v->csend_busy[i] = true;
 	v->st.ctrl_tx++;
 	v->last_ctrl_tx = xs_loop_now(v->m->loop);
 	return 0;
@@ -272,7 +236,7 @@ static int post_drecv(struct vnic *v, unsigned int i)
 {
 	struct xs_sge sge = { (uintptr_t)drecv_buf(v, i) + HEADROOM, DBUF - HEADROOM,
 			      xs_mr_lkey(v->mr) };
-	struct xs_recv_wr wr = { WR_ID(v->gen, WR_DRECV, i), &sge, 1 };
+	struct xs_recv_wr wr = { xs_vnic_wr_id(v->gen, XS_VNIC_WR_DRECV, i), &sge, 1 };
 
 	return xs_qp_post_recv(v->dqp, &wr);
 }
@@ -280,7 +244,7 @@ static int post_drecv(struct vnic *v, unsigned int i)
 static int post_crecv(struct vnic *v, unsigned int i)
 {
 	struct xs_sge sge = { (uintptr_t)crecv_buf(v, i), CBUF, xs_mr_lkey(v->mr) };
-	struct xs_recv_wr wr = { WR_ID(v->gen, WR_CRECV, i), &sge, 1 };
+	struct xs_recv_wr wr = { xs_vnic_wr_id(v->gen, XS_VNIC_WR_CRECV, i), &sge, 1 };
 
 	return xs_qp_post_recv(v->cqp, &wr);
 }
@@ -292,21 +256,21 @@ static int post_dsend(struct vnic *v, size_t off, size_t len)
 	struct xs_sge sge;
 	int rc;
 
-	sge.addr = (uintptr_t)(dsend_buf(v, v->dsend_tail % N_DSEND) + off);
+	sge.addr = (uintptr_t)(dsend_buf(v, xs_vnic_sring_slot(&v->ds, 0)) + off);
 	sge.length = (uint32_t)len;
 	sge.lkey = xs_mr_lkey(v->mr);
-	wr.wr_id = WR_ID(v->gen, WR_DSEND, v->dsend_tail & 0xffffffu);
+	wr.wr_id = xs_vnic_wr_id(v->gen, XS_VNIC_WR_DSEND, xs_vnic_sring_wr_idx(&v->ds));
 	wr.opcode = XS_WR_SEND;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
-	if ((v->dsend_tail + 1) % SIG_EVERY == 0 || DSEND_FREE(v) <= SIG_EVERY)
+	if (xs_vnic_sring_signal(&v->ds))
 		wr.flags = XS_SEND_SIGNALED;
 	rc = xs_qp_post_send(v->dqp, &wr);
 	if (rc < 0) {
 		v->st.tx_ring_drops++;
 		return rc;
 	}
-	v->dsend_tail++;
+	xs_vnic_sring_posted(&v->ds);
 	return 0;
 }
 
@@ -372,7 +336,7 @@ static void tap_readable(struct xs_loop *loop, int fd, unsigned int events, void
 				v->st.tx_gap_drops++;
 			continue;
 		}
-		if (DSEND_FREE(v) < (v->bat_open ? 2u : 1u)) {
+		if (xs_vnic_sring_free(&v->ds) < (v->bat_open ? 2u : 1u)) {
 			if (v->bat_open) {
 				batch_flush(v);
 				continue;
@@ -382,7 +346,7 @@ static void tap_readable(struct xs_loop *loop, int fd, unsigned int events, void
 			xs_loop_mod_fd(v->m->loop, v->tap_fd, 0);
 			return;
 		}
-		buf = dsend_buf(v, (v->dsend_tail + (v->bat_open ? 1 : 0)) % N_DSEND);
+		buf = dsend_buf(v, xs_vnic_sring_slot(&v->ds, v->bat_open ? 1 : 0));
 		n = xsvnic_tap_read(v->tap, &vh, buf + 8, XSVNIC_FRAME_BUF);
 		if (n == -EAGAIN)
 			break;
@@ -484,22 +448,22 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 	(void)loop, (void)fd, (void)events;
 	while ((n = xs_cq_poll(v->cq, wc, 32)) > 0) {
 		for (k = 0; k < n; k++) {
-			uint32_t gen = (uint32_t)(wc[k].wr_id >> 32);
-			unsigned int kind = (unsigned int)(wc[k].wr_id >> 24) & 0xff;
-			unsigned int idx = (unsigned int)wc[k].wr_id & 0xffffff;
+			uint32_t gen = xs_vnic_wr_gen(wc[k].wr_id);
+			unsigned int kind = xs_vnic_wr_kind(wc[k].wr_id);
+			uint32_t idx = xs_vnic_wr_idx(wc[k].wr_id);
 
 			if (gen != v->gen)
 				continue; /* a previous connection's flush */
 			if (wc[k].status != XS_WC_SUCCESS) {
 				if (wc[k].status != XS_WC_WR_FLUSH_ERR)
 					v->st.rx_errors++;
-				if (kind == WR_CSEND && idx < N_CSEND)
-					v->csend_busy[idx] = false;
+				if (kind == XS_VNIC_WR_CSEND)
+					xs_vnic_ctrl_tx_done(&v->ctx, gen, idx);
 				vnic_conn_lost(v, xs_wc_status_str(wc[k].status));
 				return;
 			}
 			switch (kind) {
-			case WR_DRECV:
+			case XS_VNIC_WR_DRECV:
 				if (idx >= N_DRECV)
 					break;
 				if (v->state == XSVNIC_ST_UP)
@@ -511,14 +475,14 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 					return;
 				}
 				break;
-			case WR_DSEND:
-				dsend_done(v, idx);
+			case XS_VNIC_WR_DSEND:
+				xs_vnic_sring_done(&v->ds, idx);
 				if (v->tap_paused && v->state == XSVNIC_ST_UP) {
 					v->tap_paused = false;
 					xs_loop_mod_fd(v->m->loop, v->tap_fd, XS_IO_IN);
 				}
 				break;
-			case WR_CRECV:
+			case XS_VNIC_WR_CRECV:
 				if (idx >= N_CRECV)
 					break;
 				handle_ctrl(v, crecv_buf(v, idx), wc[k].byte_len);
@@ -529,9 +493,8 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 					return;
 				}
 				break;
-			case WR_CSEND:
-				if (idx < N_CSEND)
-					v->csend_busy[idx] = false;
+			case XS_VNIC_WR_CSEND:
+				xs_vnic_ctrl_tx_done(&v->ctx, gen, idx);
 				break;
 			default:
 				break;
@@ -544,8 +507,6 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 
 static void conn_teardown(struct vnic *v)
 {
-	unsigned int i;
-
 	if (v->cqp)
 		xs_qp_destroy(v->cqp);
 	if (v->dqp)
@@ -553,10 +514,9 @@ static void conn_teardown(struct vnic *v)
 	v->cqp = v->dqp = NULL;
 	v->cqp_up = v->dqp_up = false;
 	v->gen++;
-	v->dsend_head = v->dsend_tail = 0;
+	xs_vnic_sring_reset(&v->ds);
+	xs_vnic_ctrl_tx_attach(&v->ctx, NULL, v->gen);
 	v->bat_open = false;
-	for (i = 0; i < N_CSEND; i++)
-		v->csend_busy[i] = false;
 	if (v->tap_paused) {
 		v->tap_paused = false;
 		xs_loop_mod_fd(v->m->loop, v->tap_fd, XS_IO_IN);
@@ -726,6 +686,7 @@ static void fabric_readable(struct xs_loop *loop, int fd, unsigned int events, v
 		case XS_EV_ESTABLISHED:
 			if (ev.qp == v->cqp) {
 				v->cqp_up = true;
+				xs_vnic_ctrl_tx_attach(&v->ctx, v->cqp, v->gen);
 			} else {
 				struct xs_vnic_cm_priv rp;
 
@@ -893,6 +854,9 @@ static int vnic_install(void *ctx, struct xs_ulp_dev *dev, struct xs_ulp_result 
 		goto fail_alloc;
 	}
 	v->mr = xs_mr_reg(m->pd, v->mem, v->mem_len, XS_ACCESS_LOCAL_WRITE);
+	if (v->mr)
+		xs_vnic_ctrl_tx_init(&v->ctx, csend_buf(v, 0), xs_mr_lkey(v->mr), N_CSEND);
+	xs_vnic_sring_init(&v->ds, N_DSEND, SIG_EVERY);
 	v->cq = xs_cq_create(m->fabric, 2 * (N_DRECV + N_DSEND + N_CRECV + N_CSEND) + 16);
 	v->retry = xs_timer_new(m->loop, on_retry, v);
 	v->start_to = xs_timer_new(m->loop, on_start_timeout, v);

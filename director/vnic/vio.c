@@ -21,6 +21,7 @@
 
 #include <xscore/common.h>
 #include <xscore/log.h>
+#include <xscore/vnic_chan.h>
 #include <xscore/vnic_wire.h>
 
 #include "vio.h"
@@ -38,10 +39,7 @@
 #define VNET_LEN ((int)sizeof(struct virtio_net_hdr))
 #define HEADROOM 16
 
-enum wr_kind { WR_DRECV = 1, WR_DSEND, WR_CRECV, WR_CSEND };
-#define SIG_EVERY 16
-#define DSEND_FREE(v) (N_DSEND - ((v)->dsend_tail - (v)->dsend_head))
-#define WR_ID(gen, kind, idx) (((uint64_t)(gen) << 32) | ((uint64_t)(kind) << 24) | (idx))
+#define SIG_EVERY 16           /* one data send in this many is signaled */
 
 struct uplink {
 	struct xsd_vio *vio;
@@ -75,11 +73,8 @@ struct dvnic {
 	uint8_t *mem;
 	size_t mem_len;
 	struct xs_mr *mr;
-	/* data send slots, a FIFO ring: sends complete in order, and only
-	 * every SIG_EVERY-th (or every one when the ring runs low) is
-	 * signaled; its completion frees it and all before it */
-	uint32_t dsend_head, dsend_tail;
-	bool csend_busy[N_CSEND];
+	struct xs_vnic_sring ds;      /* data send slots (xscore/vnic_chan.h) */
+	struct xs_vnic_ctrl_tx ctx;   /* control sender, attached to cqp */
 	uint64_t last_ctrl_rx;
 	/* counters */
 	uint64_t connects, disconnects, ctrl_rx, ctrl_tx, ctrl_bad, heartbeats;
@@ -107,15 +102,6 @@ struct xsd_vio {
 };
 
 static uint8_t *drecv_buf(struct dvnic *v, unsigned int i) { return v->mem + (size_t)i * DBUF; }
-/* A signaled data send completed: it and every send before it are done. */
-static void dsend_done(struct dvnic *v, unsigned int idx)
-{
-	uint32_t n = ((uint32_t)idx - v->dsend_head) & 0xffffffu;
-
-	if (n < v->dsend_tail - v->dsend_head)
-		v->dsend_head += n + 1;
-}
-
 static uint8_t *dsend_buf(struct dvnic *v, unsigned int i)
 {
 	return v->mem + (size_t)(N_DRECV + i) * DBUF;
@@ -243,34 +229,11 @@ static void port_cfg(const struct xsd_vnic *v, struct xsd_vsw_port_cfg *pc, uint
 
 static int ctrl_send(struct dvnic *v, const struct xs_vnic_ctrl *c)
 {
-	struct xs_send_wr wr = { 0 };
-	struct xs_sge sge;
-	unsigned int i;
-	int len, rc;
+	int rc = xs_vnic_ctrl_tx_send(&v->ctx, c);
 
-	if (!v->cqp)
-		return -ENOTCONN;
-	for (i = 0; i < N_CSEND && v->csend_busy[i]; i++)
-		;
-	if (i == N_CSEND)
-		return -ENOBUFS;
-	len = xs_vnic_ctrl_encode(c, csend_buf(v, i), CBUF);
-	if (len < 0)
-		return len;
-	sge.addr = (uintptr_t)csend_buf(v, i);
-	sge.length = (uint32_t)len;
-	sge.lkey = xs_mr_lkey(v->mr);
-	wr.wr_id = WR_ID(v->cgen, WR_CSEND, i);
-	wr.opcode = XS_WR_SEND;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	wr.flags = XS_SEND_SIGNALED;
-	rc = xs_qp_post_send(v->cqp, &wr);
-	if (rc < 0)
-		return rc;
-	v->csend_busy[i] = true;
-	v->ctrl_tx++;
-	return 0;
+	if (rc == 0)
+		v->ctrl_tx++;
+	return rc;
 }
 
 static void send_link(struct dvnic *v)
@@ -295,16 +258,14 @@ static void to_host(struct dvnic *v, const struct iovec *iov, int iovcnt, size_t
 	struct xs_vnic_tso t = { 0 };
 	size_t pre = v->tso ? XS_VNIC_TSO_LEN : 0, off = 0;
 	struct xs_sge sge;
-	unsigned int i;
 	uint8_t *buf;
 	int k;
 
-	if (!v->dqp || !v->started || !DSEND_FREE(v) || len + pre > DBUF) {
+	if (!v->dqp || !v->started || !xs_vnic_sring_free(&v->ds) || len + pre > DBUF) {
 		v->to_host_drops++;
 		return;
 	}
-	i = v->dsend_tail % N_DSEND;
-	buf = dsend_buf(v, i);
+	buf = dsend_buf(v, xs_vnic_sring_slot(&v->ds, 0));
 	for (k = 0; k < iovcnt; k++) {
 		memcpy(buf + pre + off, iov[k].iov_base, iov[k].iov_len);
 		off += iov[k].iov_len;
@@ -334,17 +295,17 @@ static void to_host(struct dvnic *v, const struct iovec *iov, int iovcnt, size_t
 	sge.addr = (uintptr_t)buf;
 	sge.length = (uint32_t)(len + pre);
 	sge.lkey = xs_mr_lkey(v->mr);
-	wr.wr_id = WR_ID(v->dgen, WR_DSEND, v->dsend_tail & 0xffffffu);
+	wr.wr_id = xs_vnic_wr_id(v->dgen, XS_VNIC_WR_DSEND, xs_vnic_sring_wr_idx(&v->ds));
 	wr.opcode = XS_WR_SEND;
 	wr.sg_list = &sge;
 	wr.num_sge = 1;
-	if ((v->dsend_tail + 1) % SIG_EVERY == 0 || DSEND_FREE(v) <= SIG_EVERY)
+	if (xs_vnic_sring_signal(&v->ds))
 		wr.flags = XS_SEND_SIGNALED;
 	if (xs_qp_post_send(v->dqp, &wr) < 0) {
 		v->to_host_drops++;
 		return;
 	}
-	v->dsend_tail++;
+	xs_vnic_sring_posted(&v->ds);
 	v->to_host_frames++;
 	v->to_host_bytes += len;
 }
@@ -645,19 +606,16 @@ static void drop_dqp(struct dvnic *v)
 		xs_qp_destroy(v->dqp);
 	v->dqp = NULL;
 	v->dgen++;
-	v->dsend_head = v->dsend_tail = 0;
+	xs_vnic_sring_reset(&v->ds);
 }
 
 static void drop_cqp(struct dvnic *v)
 {
-	unsigned int i;
-
 	if (v->cqp)
 		xs_qp_destroy(v->cqp);
 	v->cqp = NULL;
 	v->cgen++;
-	for (i = 0; i < N_CSEND; i++)
-		v->csend_busy[i] = false;
+	xs_vnic_ctrl_tx_attach(&v->ctx, NULL, v->cgen);
 }
 
 static void vnic_disconnect(struct dvnic *v, const char *why)
@@ -702,7 +660,7 @@ static void vnic_free(struct dvnic *v)
 static int post_drecv(struct dvnic *v, unsigned int i)
 {
 	struct xs_sge sge = { (uintptr_t)drecv_buf(v, i), DBUF - HEADROOM, xs_mr_lkey(v->mr) };
-	struct xs_recv_wr wr = { WR_ID(v->dgen, WR_DRECV, i), &sge, 1 };
+	struct xs_recv_wr wr = { xs_vnic_wr_id(v->dgen, XS_VNIC_WR_DRECV, i), &sge, 1 };
 
 	/* receive HEADROOM bytes in, so that a tag can be inserted in place */
 	sge.addr += HEADROOM;
@@ -712,7 +670,7 @@ static int post_drecv(struct dvnic *v, unsigned int i)
 static int post_crecv(struct dvnic *v, unsigned int i)
 {
 	struct xs_sge sge = { (uintptr_t)crecv_buf(v, i), CBUF, xs_mr_lkey(v->mr) };
-	struct xs_recv_wr wr = { WR_ID(v->cgen, WR_CRECV, i), &sge, 1 };
+	struct xs_recv_wr wr = { xs_vnic_wr_id(v->cgen, XS_VNIC_WR_CRECV, i), &sge, 1 };
 
 	return xs_qp_post_recv(v->cqp, &wr);
 }
@@ -900,16 +858,16 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 	(void)loop, (void)fd, (void)events;
 	while ((n = xs_cq_poll(v->cq, wc, 32)) > 0) {
 		for (k = 0; k < n; k++) {
-			uint32_t gen = (uint32_t)(wc[k].wr_id >> 32);
-			unsigned int kind = (unsigned int)(wc[k].wr_id >> 24) & 0xff;
-			unsigned int idx = (unsigned int)wc[k].wr_id & 0xffffff;
-			bool data = kind == WR_DRECV || kind == WR_DSEND;
+			uint32_t gen = xs_vnic_wr_gen(wc[k].wr_id);
+			unsigned int kind = xs_vnic_wr_kind(wc[k].wr_id);
+			uint32_t idx = xs_vnic_wr_idx(wc[k].wr_id);
+			bool data = kind == XS_VNIC_WR_DRECV || kind == XS_VNIC_WR_DSEND;
 
 			if (gen != (data ? v->dgen : v->cgen))
 				continue; /* a previous connection's work */
 			if (wc[k].status != XS_WC_SUCCESS) {
-				if (kind == WR_CSEND && idx < N_CSEND)
-					v->csend_busy[idx] = false;
+				if (kind == XS_VNIC_WR_CSEND)
+					xs_vnic_ctrl_tx_done(&v->ctx, gen, idx);
 				if (wc[k].status != XS_WC_WR_FLUSH_ERR) {
 					v->rx_errors++;
 					vnic_disconnect(v, xs_wc_status_str(wc[k].status));
@@ -918,7 +876,7 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 				continue;
 			}
 			switch (kind) {
-			case WR_DRECV:
+			case XS_VNIC_WR_DRECV:
 				if (idx >= N_DRECV)
 					break;
 				if (v->started && v->port >= 0)
@@ -930,10 +888,10 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 					return;
 				}
 				break;
-			case WR_DSEND:
-				dsend_done(v, idx);
+			case XS_VNIC_WR_DSEND:
+				xs_vnic_sring_done(&v->ds, idx);
 				break;
-			case WR_CRECV:
+			case XS_VNIC_WR_CRECV:
 				if (idx >= N_CRECV)
 					break;
 				handle_ctrl(v, crecv_buf(v, idx), wc[k].byte_len);
@@ -944,9 +902,8 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 					return;
 				}
 				break;
-			case WR_CSEND:
-				if (idx < N_CSEND)
-					v->csend_busy[idx] = false;
+			case XS_VNIC_WR_CSEND:
+				xs_vnic_ctrl_tx_done(&v->ctx, gen, idx);
 				break;
 			default:
 				break;
@@ -978,6 +935,9 @@ static struct dvnic *vnic_get(struct xsd_vio *vio, uint64_t rid, const struct xs
 		return NULL;
 	}
 	v->mr = xs_mr_reg(vio->pd, v->mem, v->mem_len, XS_ACCESS_LOCAL_WRITE);
+	if (v->mr)
+		xs_vnic_ctrl_tx_init(&v->ctx, csend_buf(v, 0), xs_mr_lkey(v->mr), N_CSEND);
+	xs_vnic_sring_init(&v->ds, N_DSEND, SIG_EVERY);
 	v->cq = xs_cq_create(vio->fabric, 2 * (N_DRECV + N_DSEND + N_CRECV + N_CSEND) + 16);
 	if (!v->mr || !v->cq || xs_loop_add_fd(vio->loop, xs_cq_fd(v->cq), XS_IO_IN, cq_readable,
 					       v) < 0) {
@@ -1053,6 +1013,7 @@ static void on_connect_request(struct xsd_vio *vio, const struct xs_event *ev)
 	}
 	if (p.qp_type == XS_VNIC_QP_CONTROL) {
 		v->cqp = qp;
+		xs_vnic_ctrl_tx_attach(&v->ctx, qp, v->cgen);
 		for (i = 0; i < N_CRECV; i++)
 			post_crecv(v, i);
 	} else {
