@@ -655,11 +655,18 @@ static void set_connected(struct xsvhba *v, bool up, int err)
 	pthread_mutex_unlock(&v->lock);
 }
 
+/* Destroy the QP and drop what it left in the CQ (its flushed work
+ * requests): a new QP may get the same address, and those completions must
+ * not be taken for its own. */
 static void destroy_qp(struct xsvhba *v)
 {
+	struct xs_wc wc[POLL_BATCH];
+
 	if (v->qp) {
 		xs_qp_destroy(v->qp);
 		v->qp = NULL;
+		while (xs_cq_poll(v->cq, wc, POLL_BATCH) > 0)
+			;
 	}
 }
 
@@ -669,7 +676,7 @@ static int connect_once(struct xsvhba *v)
 		.tag = ++v->next_tag_seq,
 		.req_it_iu_len = v->o.it_iu_len,
 		.req_buf_fmt = XS_SRP_BUF_FMT_DIRECT | XS_SRP_BUF_FMT_INDIRECT,
-		.req_flags = XS_SRP_MCA_SINGLE,
+		.req_flags = v->o.multi_channel ? XS_SRP_MCA_MULTI : XS_SRP_MCA_SINGLE,
 	};
 	struct xs_qp_attr qa = {
 		.pd = v->pd,
@@ -763,6 +770,13 @@ static void link_lost(struct xsvhba *v, const char *why)
 	XS_WARN(COMP, "connection to the target lost (%s): holding I/O for up to %u ms", why,
 		v->o.link_down_ms);
 	v->state = V_DOWN;
+	/* Quiesce the QP before any command's memory is released: after a
+	 * target logout or a protocol error the connection may still be up,
+	 * and RDMA the target posted earlier would otherwise hit memory
+	 * deregistered under it (the READ source gone, or a later
+	 * registration's buffer behind a reused key). */
+	if (v->qp)
+		xs_qp_disconnect(v->qp);
 	/* In-flight commands go back to the head of the queue in submission
 	 * order (the tag's upper half is a sequence number). */
 	{
@@ -1554,6 +1568,9 @@ void xsvhba_free(struct xsvhba *v)
 	if (v->state == V_LIVE)
 		xsvhba_logout(v);
 	v->state = V_CLOSED;
+	/* No RDMA may reach a command's buffer once it has ended. */
+	if (v->qp)
+		xs_qp_disconnect(v->qp);
 	/* Everything still queued or in flight ends now. */
 	for (uint32_t i = 0; i < v->n_slots; i++) {
 		c = v->slots[i].cmd;

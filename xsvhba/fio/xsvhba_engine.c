@@ -213,7 +213,10 @@ static void sess_close(struct xsfio_sess *s)
 static int sess_open(struct xsfio_sess *s, const struct xsfio_options *o, unsigned int qd,
 		     const char *tag)
 {
-	struct xsvhba_opts vo = { .size = sizeof(vo), .own_fabric_events = true };
+	/* Multi-channel logins: the jobs of a run (and the probe) share the
+	 * WWPN and must not log each other out. */
+	struct xsvhba_opts vo = { .size = sizeof(vo), .own_fabric_events = true,
+				  .multi_channel = true };
 	struct xs_fabric_opts fo = { .size = sizeof(fo) };
 	char pname[96];
 	int rc;

@@ -70,11 +70,18 @@ grep -q "got pattern '51', wanted '52'" "$WORK/fio-rdbad.log" || fail "mismatch 
 echo "backing-file bytes read back through the engine; a wrong pattern is caught"
 
 # 4. Two jobs, two logins, fsync every 16 writes, on the RAM LUN.
-fio --name=two "${E[@]}" --xs_lun=1 --numjobs=2 --rw=randwrite --bs=8k --size=8M --iodepth=16 \
+# Each job verifies its own 4 MiB (offset_increment): two writers of one
+# range would overwrite each other's verify headers.
+fio --name=two "${E[@]}" --xs_lun=1 --numjobs=2 --rw=randwrite --bs=8k --size=4M \
+	--offset_increment=4M --iodepth=16 \
 	--fsync=16 --verify=crc32c --verify_fatal=1 --group_reporting \
 	--output="$WORK/fio-two.txt" 2>"$WORK/fio-two.log" || fail "two-job run failed"
 grep -q "err= 0" "$WORK/fio-two.txt" || fail "two-job run reported errors"
 grep -q "jobs=2" "$WORK/fio-two.txt" || fail "not two jobs"
+# The two logins share the WWPN (multi-channel): neither logs the other out.
+if grep -E "logged us out|connection to the target lost" "$WORK/fio-two.log"; then
+	fail "the two jobs' logins ended each other's channel"
+fi
 echo "two jobs on the RAM LUN with fsync + verify: ok"
 
 # 5. No such LUN.

@@ -1061,6 +1061,248 @@ static void test_aer_and_mask(void **state)
 	fx_free(x);
 }
 
+/* ------------------------------------------------ a fake target by hand */
+
+#define FAKE_SID UINT64_C(0x00139700fa4e0001)
+
+/* One RC connection of the fake target with its receive ring. */
+struct fake_conn {
+	struct xs_qp *qp;
+	uint8_t ring[16 * 512];
+	struct xs_mr *ring_mr;
+};
+
+struct fake {
+	struct xs_fabric *f;
+	struct xs_pd *pd;
+	struct xs_cq *cq;
+	struct xs_cm_listener *l;
+	uint8_t sink[65536];     /* where the fake target's RDMA READs land */
+	struct xs_mr *sink_mr;
+};
+
+static void fake_conn_init(struct fake *k, struct fake_conn *c)
+{
+	struct xs_qp_attr a = { .pd = k->pd, .send_cq = k->cq, .recv_cq = k->cq,
+				.max_inline = 256 };
+
+	c->qp = xs_qp_create(k->f, &a);
+	assert_non_null(c->qp);
+	c->ring_mr = xs_mr_reg(k->pd, c->ring, sizeof(c->ring), XS_ACCESS_LOCAL_WRITE);
+	assert_non_null(c->ring_mr);
+	for (int i = 0; i < 16; i++) {
+		struct xs_sge sge = { .addr = (uintptr_t)(c->ring + i * 512), .length = 512,
+				      .lkey = xs_mr_lkey(c->ring_mr) };
+		struct xs_recv_wr wr = { .wr_id = (uint64_t)i, .sg_list = &sge, .num_sge = 1 };
+
+		assert_int_equal(xs_qp_post_recv(c->qp, &wr), 0);
+	}
+}
+
+static void fake_conn_fini(struct fake_conn *c)
+{
+	xs_qp_destroy(c->qp);
+	xs_mr_dereg(c->ring_mr);
+}
+
+/* Wait for the initiator's login and accept it with 8 credits. */
+static void fake_accept(struct fake *k, struct fake_conn *c)
+{
+	struct xs_event ev;
+	struct xs_cm_req_info info;
+	struct xs_srp_login_req lr;
+	struct xs_srp_login_rsp rsp = { .req_lim_delta = 8, .max_ti_iu_len = 256,
+					.buf_fmt = XS_SRP_BUF_FMT_DIRECT | XS_SRP_BUF_FMT_INDIRECT };
+	uint8_t buf[XS_SRP_LOGIN_RSP_LEN];
+
+	do
+		assert_int_equal(xs_fabric_wait_event(k->f, &ev, 5000), 0);
+	while (ev.type != XS_EV_CONNECT_REQUEST);
+	assert_int_equal(xs_cm_req_info(ev.req, &info), 0);
+	assert_int_equal(xs_srp_login_req_decode(info.private_data, info.private_len, &lr), 0);
+	rsp.tag = lr.tag;
+	rsp.max_it_iu_len = lr.req_it_iu_len;
+	assert_int_equal(xs_srp_login_rsp_encode(&rsp, buf, sizeof(buf)), XS_SRP_LOGIN_RSP_LEN);
+	fake_conn_init(k, c);
+	assert_int_equal(xs_qp_accept(c->qp, ev.req, buf, sizeof(buf)), 0);
+}
+
+/* The next completion of @qp (others are dropped: an earlier connection's
+ * flushes); 0 when none came within @ms. */
+static int fake_wc(struct fake *k, struct xs_qp *qp, struct xs_wc *wc, int ms)
+{
+	uint64_t deadline = xs_now_ms() + (uint64_t)ms;
+
+	for (;;) {
+		struct pollfd p = { .fd = xs_cq_fd(k->cq), .events = POLLIN };
+		uint64_t now;
+
+		while (xs_cq_poll(k->cq, wc, 1) == 1)
+			if (wc->qp == qp)
+				return 1;
+		now = xs_now_ms();
+		if (now >= deadline)
+			return 0;
+		poll(&p, 1, (int)(deadline - now));
+	}
+}
+
+/* The next SRP_CMD whose CDB starts with @op (discovery commands the
+ * initiator's scanner sends are left unanswered: they keep a credit each). */
+static void fake_wait_cmd(struct fake *k, struct fake_conn *c, uint8_t op, struct xs_srp_cmd *cmd)
+{
+	struct xs_wc wc;
+
+	for (;;) {
+		assert_int_equal(fake_wc(k, c->qp, &wc, 5000), 1);
+		assert_int_equal(wc.status, XS_WC_SUCCESS);
+		if (wc.opcode != XS_WC_RECV)
+			continue;
+		assert_int_equal(xs_srp_cmd_decode(c->ring + wc.wr_id * 512, wc.byte_len, cmd), 0);
+		if (cmd->cdb[0] == op)
+			return;
+	}
+}
+
+/* RDMA READ of the whole direct data-out descriptor into the sink. */
+static void fake_read(struct fake *k, struct fake_conn *c, const struct xs_srp_desc *d,
+		      struct xs_wc *wc)
+{
+	struct xs_sge sge = { .addr = (uintptr_t)k->sink, .length = d->len,
+			      .lkey = xs_mr_lkey(k->sink_mr) };
+	struct xs_send_wr wr = { .wr_id = 77, .opcode = XS_WR_RDMA_READ, .sg_list = &sge,
+				 .num_sge = 1, .flags = XS_SEND_SIGNALED, .remote_addr = d->va,
+				 .rkey = d->key };
+
+	memset(k->sink, 0, sizeof(k->sink));
+	assert_int_equal(xs_qp_post_send(c->qp, &wr), 0);
+	do
+		assert_int_equal(fake_wc(k, c->qp, wc, 5000), 1);
+	while (wc->opcode == XS_WC_RECV);
+}
+
+static void cmd_flag_done(struct xsvhba_cmd *cmd)
+{
+	__atomic_store_n((int *)cmd->arg, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * SRP_T_LOGOUT while the target still has to fetch a write's data-out. The
+ * initiator holds the command for a re-drive and must close the connection
+ * before it lets go of the command's registration: an RDMA READ the old
+ * connection's target posts afterwards is flushed with the connection, never
+ * answered with a remote access error (memory deregistered under a live
+ * connection, as the 1 MiB write bench once hit). After the reconnect the
+ * write is sent again and its data read back whole.
+ */
+static void test_logout_quiesce(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	struct xsvhba_opts vo = { .size = sizeof(vo), .service_id = FAKE_SID, .queue_depth = 4,
+				  .link_down_ms = 10000, .own_fabric_events = true };
+	struct fake k = { 0 };
+	struct fake_conn c1, c2;
+	struct xsvhba_cmd cmd = { .cdb_len = 16, .dir = XSVHBA_DIR_WRITE, .iovcnt = 1,
+				  .done = cmd_flag_done };
+	struct xs_srp_t_logout lo = { .reason = XS_SRP_TLO_NO_REASON };
+	struct xs_srp_rsp good = { .req_lim_delta = 1 };
+	struct xs_srp_cmd sc;
+	uint8_t *data = malloc(65536), iu[64];
+	struct iovec iov = { .iov_base = data, .iov_len = 65536 };
+	struct xs_sge sge = { .addr = (uintptr_t)iu };
+	struct xs_send_wr wr = { .wr_id = 5, .opcode = XS_WR_SEND, .sg_list = &sge, .num_sge = 1,
+				 .flags = XS_SEND_INLINE };
+	struct xs_wc wc;
+	int done = 0, n;
+
+	k.f = open_port("fake-tgt");
+	assert_non_null(k.f);
+	k.pd = xs_pd_alloc(k.f);
+	k.cq = xs_cq_create(k.f, 256);
+	k.l = xs_cm_listen(k.f, FAKE_SID);
+	k.sink_mr = xs_mr_reg(k.pd, k.sink, sizeof(k.sink), XS_ACCESS_LOCAL_WRITE);
+	assert_non_null(k.cq);
+	assert_non_null(k.l);
+	assert_non_null(k.sink_mr);
+
+	pthread_mutex_init(&x->m, NULL);
+	pthread_cond_init(&x->c, NULL);
+	x->loop = xs_loop_new();
+	assert_int_equal(xs_loop_set_wake(x->loop, on_wake, x), 0);
+	x->hf = open_port("fake-host");
+	assert_non_null(x->hf);
+	vo.dest.lid = port_lid(k.f);
+	vo.wwpn = WWPN;
+	x->v = xsvhba_new(x->hf, x->loop, &vo);
+	assert_non_null(x->v);
+	assert_int_equal(xsvhba_start(x->v), 0);
+	assert_int_equal(pthread_create(&x->thread, NULL, loop_main, x), 0);
+
+	fake_accept(&k, &c1);
+	fill(data, 65536, 31);
+	cmd.cdb[0] = 0x8a;
+	xs_put64(cmd.cdb + 2, 64);
+	xs_put32(cmd.cdb + 10, 128);
+	cmd.iov = &iov;
+	cmd.arg = &done;
+	assert_int_equal(xsvhba_submit(x->v, &cmd), 0);
+	fake_wait_cmd(&k, &c1, 0x8a, &sc);
+	assert_int_equal(sc.out.fmt, XS_SRP_FMT_DIRECT);
+	assert_int_equal(sc.out.direct.len, 65536);
+	/* While the command is live its data-out can be fetched. */
+	fake_read(&k, &c1, &sc.out.direct, &wc);
+	assert_int_equal(wc.status, XS_WC_SUCCESS);
+	assert_memory_equal(k.sink, data, 65536);
+
+	/* Log the initiator out; once it has seen that, fetch again. */
+	n = xs_srp_t_logout_encode(&lo, iu, sizeof(iu));
+	assert_true(n > 0);
+	sge.length = (uint32_t)n;
+	assert_int_equal(xs_qp_post_send(c1.qp, &wr), 0);
+	for (int i = 0; i < 300 && xsvhba_connected(x->v); i++)
+		usleep(10000);
+	assert_false(xsvhba_connected(x->v));
+	fake_read(&k, &c1, &sc.out.direct, &wc);
+	assert_int_not_equal(wc.status, XS_WC_REM_ACCESS_ERR);
+	assert_int_equal(wc.status, XS_WC_WR_FLUSH_ERR);
+	assert_int_equal(__atomic_load_n(&done, __ATOMIC_ACQUIRE), 0); /* held, not failed */
+
+	/* The initiator comes back and sends the write again. */
+	fake_accept(&k, &c2);
+	fake_wait_cmd(&k, &c2, 0x8a, &sc);
+	fake_read(&k, &c2, &sc.out.direct, &wc);
+	assert_int_equal(wc.status, XS_WC_SUCCESS);
+	assert_memory_equal(k.sink, data, 65536);
+	good.tag = sc.tag;
+	n = xs_srp_rsp_encode(&good, iu, sizeof(iu));
+	assert_true(n > 0);
+	sge.length = (uint32_t)n;
+	assert_int_equal(xs_qp_post_send(c2.qp, &wr), 0);
+	for (int i = 0; i < 300 && !__atomic_load_n(&done, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	assert_int_equal(done, 1);
+	assert_int_equal(cmd.result, 0);
+	assert_int_equal(cmd.status, 0);
+
+	pthread_mutex_lock(&x->m);
+	x->stop = true;
+	pthread_mutex_unlock(&x->m);
+	xs_loop_wake(x->loop);
+	pthread_join(x->thread, NULL);
+	xsvhba_free(x->v);
+	fake_conn_fini(&c1);
+	fake_conn_fini(&c2);
+	xs_mr_dereg(k.sink_mr);
+	xs_cm_listener_close(k.l);
+	xs_cq_destroy(k.cq);
+	xs_pd_free(k.pd);
+	xs_fabric_close(k.f);
+	xs_fabric_close(x->hf);
+	xs_loop_free(x->loop);
+	free(x);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1078,6 +1320,7 @@ int main(void)
 		cmocka_unit_test(test_logout),
 		cmocka_unit_test(test_reconnect),
 		cmocka_unit_test(test_aer_and_mask),
+		cmocka_unit_test(test_logout_quiesce),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

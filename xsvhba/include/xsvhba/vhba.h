@@ -58,7 +58,11 @@ struct xsvhba_opts {
 	uint32_t it_iu_len;          /* SRP_LOGIN_REQ max IU length (default 1024) */
 	uint32_t connect_timeout_ms; /* per attempt (default 2000) */
 	bool own_fabric_events;      /* put the fabric's event fd in the loop */
-	uint8_t reserved[79];
+	/* SRP_LOGIN_REQ multi-channel action MULTIPLE: keep the target's other
+	 * channels of this WWPN (several logins of one initiator port, e.g.
+	 * fio jobs). Default SINGLE: a login ends the port's older channels. */
+	bool multi_channel;
+	uint8_t reserved[78];
 };
 _Static_assert(sizeof(struct xsvhba_opts) == 160, "xsvhba opts ABI");
 
