@@ -1102,9 +1102,11 @@ static void on_connect_request(struct verbs_fabric *vf, struct rdma_cm_event *e)
 	if (e->id->route.num_paths > 0 && e->id->route.path_rec) {
 		struct ibv_sa_path_rec *pr = e->id->route.path_rec;
 
-		/* the REQ's primary path, seen from the active side */
-		info->remote_lid = be16toh(pr->slid);
-		memcpy(info->remote_gid, pr->sgid.raw, 16);
+		/* the REQ's primary path as the passive side holds it: the
+		 * kernel's CM turns the REQ's "local" port (the requester) into
+		 * the destination, so the peer is dgid/dlid; sgid is our own */
+		info->remote_lid = be16toh(pr->dlid);
+		memcpy(info->remote_gid, pr->dgid.raw, 16);
 		info->remote_port_guid = xs_get64(info->remote_gid + 8);
 		info->pkey = be16toh(pr->pkey);
 	}
