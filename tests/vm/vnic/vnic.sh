@@ -90,6 +90,12 @@ bg xscored xscored -f -F verbs:rxe0:1 -p p0 -H host0 -s "$HOSTDIR" --xds-gid "$R
 	--backoff-max 1
 wait_for 40 bash -c "$CTL status --json | jq -e '.hosts[0].sessions[0].state == \"up\"'" ||
 	fail $c "no XSMP session up in 40 s: $($CTL status --json 2>&1 | jq -M -c '.hosts[0] | {xds, sessions}')"
+# the director names the host by the host's port GUID and the GID its
+# connection came from (the verbs backend's view of the CM request)
+HOST_GUID=0x$(echo "$RXE0_GUID" | tr -d :)
+want="host host0 (GUID $HOST_GUID, GID $RXE0_GID0) registered"
+wait_for 5 grep -qF "$want" "$LOGS/director.log" ||
+	fail $c "the director's log lacks '$want': $(grep -F 'host host0' "$LOGS/director.log")"
 pass $c
 
 # carrier IF: the interface exists and has its carrier
