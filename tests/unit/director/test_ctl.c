@@ -162,12 +162,47 @@ static void test_async(void **state)
 	f->ctx.hooks = NULL;
 }
 
+/* storage.add / target / lun requests: field checks, and replies without
+ * a storage module (no hooks: status null). */
+static void test_storage_ops(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_string_equal(run(f, "{\"op\":\"storage.add\",\"name\":\"m0\"}"),
+			    "{\"code\":\"EINVAL\",\"error\":\"give one of --file, --block, --sg, --iscsi, --ram\",\"ok\":false}");
+	assert_string_equal(run(f, "{\"op\":\"storage.add\",\"name\":\"m0\",\"ram\":\"1M\",\"file\":\"/x\"}"),
+			    "{\"code\":\"EINVAL\",\"error\":\"give only one of --file, --block, --sg, --iscsi, --ram\",\"ok\":false}");
+	assert_string_equal(run(f, "{\"op\":\"storage.add\",\"name\":\"m0\",\"ram\":\"1M\",\"size\":4096}"),
+			    "{\"code\":\"EINVAL\",\"error\":\"--size goes with --file\",\"ok\":false}");
+	assert_string_equal(run(f, "{\"op\":\"storage.add\",\"name\":\"m0\",\"ram\":\"1M\",\"direct\":\"yes\"}"),
+			    "{\"code\":\"EPROTO\",\"error\":\"field 'direct' must be true or false\",\"ok\":false}");
+	assert_string_equal(run(f, "{\"op\":\"storage.add\",\"name\":\"m0\",\"ram\":\"1M\"}"),
+			    "{\"ok\":true,\"storage\":{\"direct\":false,\"location\":\"\",\"lun\":null,\"name\":\"m0\",\"size\":1048576,\"status\":null,\"type\":\"ram\"}}");
+	assert_string_equal(run(f, "{\"op\":\"target.add\",\"name\":\"t1\",\"wwpn\":\"5001397000000010\"}"),
+			    "{\"ok\":true,\"target\":{\"luns\":[],\"name\":\"t1\",\"status\":null,\"vhbas\":[],\"wwpn\":\"50:01:39:70:00:00:00:10\"}}");
+	assert_string_equal(run(f, "{\"op\":\"lun.add\",\"target\":\"t1\",\"storage\":\"m0\"}"),
+			    "{\"code\":\"EPROTO\",\"error\":\"missing field 'lun' for lun.add\",\"ok\":false}");
+	assert_string_equal(run(f, "{\"op\":\"lun.add\",\"target\":\"t1\",\"lun\":2,\"storage\":\"m0\",\"read_only\":true}"),
+			    "{\"lun\":{\"lun\":2,\"read_only\":true,\"storage\":\"m0\",\"target\":\"t1\"},\"ok\":true}");
+	assert_string_equal(run(f, "{\"op\":\"target.show\",\"name\":\"t1\"}"),
+			    "{\"ok\":true,\"targets\":[{\"luns\":[{\"lun\":2,\"read_only\":true,\"storage\":\"m0\"}],\"name\":\"t1\",\"status\":null,\"vhbas\":[],\"wwpn\":\"50:01:39:70:00:00:00:10\"}]}");
+	assert_string_equal(run(f, "{\"op\":\"storage.show\"}"),
+			    "{\"ok\":true,\"storage\":[{\"direct\":false,\"location\":\"\",\"lun\":{\"lun\":2,\"target\":\"t1\"},\"name\":\"m0\",\"size\":1048576,\"status\":null,\"type\":\"ram\"}]}");
+	assert_string_equal(run(f, "{\"op\":\"storage.delete\",\"name\":\"m0\"}"),
+			    "{\"code\":\"EBUSY\",\"error\":\"storage 'm0' is used by LUN 2 of target 't1'; delete the LUN first\",\"ok\":false}");
+	assert_string_equal(run(f, "{\"op\":\"lun.delete\",\"target\":\"t1\",\"lun\":2}"), "{\"ok\":true}");
+	assert_string_equal(run(f, "{\"op\":\"target.delete\",\"name\":\"t1\"}"), "{\"ok\":true}");
+	assert_string_equal(run(f, "{\"op\":\"target.show\",\"name\":\"t1\"}"),
+			    "{\"code\":\"ENOENT\",\"error\":\"target 't1' does not exist\",\"ok\":false,\"targets\":[]}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vnic_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_async, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_storage_ops, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -95,12 +95,54 @@ static void test_value_errors(void **state)
 	assert_string_equal(parse("vnic set eth1 bogus"), "ERR: unexpected word 'bogus' after 'vnic set eth1'; options start with --");
 }
 
+static void test_storage(void **state)
+{
+	assert_string_equal(parse("storage add d0 --file /srv/d0.img --size 1G --direct"),
+			    "{\"direct\":true,\"file\":\"/srv/d0.img\",\"name\":\"d0\",\"op\":\"storage.add\",\"size\":\"1G\"}");
+	/* "storage" is also the start of "storage-pool": only the whole word */
+	assert_string_equal(parse("stora a m0 --ram 64M"),
+			    "ERR: ambiguous word 'stora'; could be: storage-pool, storage");
+	assert_string_equal(parse("storage a m0 --ram 64M"),
+			    "{\"name\":\"m0\",\"op\":\"storage.add\",\"ram\":\"64M\"}");
+	assert_string_equal(parse("storage add i0 --iscsi iscsi://10.0.0.1/iqn.x:t/0"),
+			    "{\"iscsi\":\"iscsi://10.0.0.1/iqn.x:t/0\",\"name\":\"i0\",\"op\":\"storage.add\"}");
+	assert_string_equal(parse("storage delete d0"), "{\"name\":\"d0\",\"op\":\"storage.delete\"}");
+	assert_string_equal(parse("target add t1 --wwpn 50:01:39:70:00:00:00:10"),
+			    "{\"name\":\"t1\",\"op\":\"target.add\",\"wwpn\":\"50:01:39:70:00:00:00:10\"}");
+	assert_string_equal(parse("tar del t1"), "{\"name\":\"t1\",\"op\":\"target.delete\"}");
+	assert_string_equal(parse("lun add t1 3 --storage d0 --read-only"),
+			    "{\"lun\":3,\"op\":\"lun.add\",\"read_only\":true,\"storage\":\"d0\",\"target\":\"t1\"}");
+	assert_string_equal(parse("lun delete t1 3"), "{\"lun\":3,\"op\":\"lun.delete\",\"target\":\"t1\"}");
+	assert_string_equal(parse("show storage"), "{\"op\":\"storage.show\"}");
+	assert_string_equal(parse("show targets t1"), "{\"name\":\"t1\",\"op\":\"target.show\"}");
+	assert_string_equal(parse("sh targ"), "{\"op\":\"target.show\"}");
+	/* errors */
+	assert_string_equal(parse("storage add d0 --direct=yes"),
+			    "ERR: option '--direct' takes no value");
+	assert_string_equal(parse("storage add d0 --direct --direct"),
+			    "ERR: option '--direct' given twice");
+	assert_string_equal(parse("storage add d0 --file /x --size 12Q"),
+			    "ERR: bad size '12Q'; expected bytes with an optional K, M, G or T suffix (1024-based)");
+	assert_string_equal(parse("storage add d0 --s 1"),
+			    "ERR: ambiguous option '--s' for 'storage add d0'; could be: --sg, --size");
+	assert_string_equal(parse("lun add"), "ERR: missing target name after 'lun add'");
+	assert_string_equal(parse("lun add t1"), "ERR: missing value after 'lun add t1'; expected LUN");
+	assert_string_equal(parse("lun add t1 3"), "ERR: 'lun add t1 3' needs --storage NAME");
+	assert_string_equal(parse("lun add t1 x --storage d0"),
+			    "ERR: bad LUN 'x'; expected a number 0..16383");
+	assert_string_equal(parse("target add t1 --wwpn 12"),
+			    "ERR: bad WWN '12'; expected 16 hex digits like 50:01:43:80:12:34:56:78");
+	assert_string_equal(parse("target add a-name-of-twenty-five-chars"),
+			    "ERR: target name 'a-name-of-twenty-five-chars' is 27 characters; at most 24 are allowed");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_word_errors),
 		cmocka_unit_test(test_value_errors),
+		cmocka_unit_test(test_storage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -510,6 +511,264 @@ static void test_config(void **state)
 	xsd_store_close(st);
 }
 
+/* ------------------------------------------------------------ storage */
+
+static int count_row(const void *row, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int count_of(struct xsd_store *st, enum xsd_obj type, const char *filter)
+{
+	struct xsd_err err;
+	int n = 0;
+
+	assert_int_equal(xsd_store_each(st, type, filter, count_row, &n, &err), 0);
+	return n;
+}
+
+static int storage_file(struct xsd_store *st, const char *name, const char *path, uint64_t size,
+			struct xsd_err *err)
+{
+	struct xsd_storage s = { .type = XSD_STORAGE_FILE, .size = size };
+
+	snprintf(s.name, sizeof(s.name), "%s", name);
+	snprintf(s.location, sizeof(s.location), "%s", path);
+	return xsd_store_storage_add(st, &alice, &s, err);
+}
+
+static int lun_add(struct xsd_store *st, const char *target, unsigned int lun,
+		   const char *storage, struct xsd_err *err)
+{
+	struct xsd_lun l = { .lun = (uint16_t)lun };
+
+	snprintf(l.target, sizeof(l.target), "%s", target);
+	snprintf(l.storage, sizeof(l.storage), "%s", storage);
+	return xsd_store_lun_add(st, &alice, &l, err);
+}
+
+/* Storage objects: each type's checks with their exact text, the file made
+ * (or extended) by --size, and nothing created or stored on any error. */
+static void test_storage_add(void **state)
+{
+	char dir[] = "/tmp/xsd-stor-XXXXXX", path[128], p2[256], cmd[256];
+	struct xsd_store *st = mem_store();
+	struct xsd_storage s = { 0 }, got;
+	struct xsd_err err;
+	struct stat sb;
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/d0.img", dir);
+	assert_int_equal(storage_file(st, "d0", path, 0, &err), -ENOENT);
+	snprintf(p2, sizeof(p2), "file '%s' does not exist; give --size to create it", path);
+	assert_string_equal(err.msg, p2);
+	assert_int_equal(storage_file(st, "d0", "rel/d0.img", 0, &err), -EINVAL);
+	assert_string_equal(err.msg, "file 'rel/d0.img' must be an absolute path");
+	assert_int_equal(storage_file(st, "d0", path, 1000, &err), -EINVAL);
+	assert_string_equal(err.msg,
+			    "size 1000 out of range; a file is at least 4096 bytes, a multiple of 512");
+	assert_int_equal(storage_file(st, "bad name", path, 1 << 20, &err), -EINVAL);
+	assert_int_equal(stat(path, &sb), -1); /* none of these made it */
+	assert_int_equal(storage_file(st, "d0", path, 1 << 20, &err), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 1 << 20);
+	/* a name or a location taken: refused, the other file is not made */
+	snprintf(p2, sizeof(p2), "%s/d1.img", dir);
+	assert_int_equal(storage_file(st, "d0", p2, 1 << 20, &err), -EEXIST);
+	assert_string_equal(err.msg, "storage 'd0' already exists");
+	assert_int_equal(stat(p2, &sb), -1);
+	assert_int_equal(storage_file(st, "d1", path, 0, &err), -EEXIST);
+	snprintf(cmd, sizeof(cmd), "'%s' is already storage 'd0'", path);
+	assert_string_equal(err.msg, cmd);
+	/* an existing smaller file is extended, a larger one never shrunk */
+	fp = fopen(p2, "w");
+	assert_non_null(fp);
+	fputs("hello", fp);
+	fclose(fp);
+	assert_int_equal(storage_file(st, "d1", p2, 8192, &err), 0);
+	assert_int_equal(stat(p2, &sb), 0);
+	assert_int_equal(sb.st_size, 8192);
+	snprintf(path, sizeof(path), "%s/d2.img", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(ftruncate(fileno(fp), 16384), 0);
+	fclose(fp);
+	assert_int_equal(storage_file(st, "d2", path, 8192, &err), -EINVAL);
+	snprintf(cmd, sizeof(cmd),
+		 "file '%s' is 16384 bytes, more than --size 8192; a file is never shrunk", path);
+	assert_string_equal(err.msg, cmd);
+	assert_int_equal(storage_file(st, "d2", path, 0, &err), 0);
+	/* other types */
+	snprintf(s.name, sizeof(s.name), "m0");
+	s.type = XSD_STORAGE_RAM;
+	s.size = 1024;
+	assert_int_equal(xsd_store_storage_add(st, &alice, &s, &err), -EINVAL);
+	assert_string_equal(err.msg,
+			    "ram size 1024 out of range; allowed 4096 bytes to 16 GiB, a multiple of 512");
+	s.size = 1 << 20;
+	s.direct = true;
+	assert_int_equal(xsd_store_storage_add(st, &alice, &s, &err), -EINVAL);
+	assert_string_equal(err.msg, "--direct goes with --file or --block");
+	s.direct = false;
+	assert_int_equal(xsd_store_storage_add(st, &alice, &s, &err), 0);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.name, sizeof(s.name), "i0");
+	s.type = XSD_STORAGE_ISCSI;
+	snprintf(s.location, sizeof(s.location), "iscsi://10.0.0.1:3260/iqn.2026-01.com.x:t1");
+	assert_int_equal(xsd_store_storage_add(st, &alice, &s, &err), -EINVAL);
+	assert_string_equal(err.msg,
+			    "bad iSCSI URL 'iscsi://10.0.0.1:3260/iqn.2026-01.com.x:t1'; expected iscsi://HOST[:PORT]/IQN/LUN");
+	snprintf(s.location, sizeof(s.location), "iscsi://10.0.0.1:3260/iqn.2026-01.com.x:t1/0");
+	assert_int_equal(xsd_store_storage_add(st, &alice, &s, &err), 0);
+	snprintf(s.name, sizeof(s.name), "b0");
+	s.type = XSD_STORAGE_BLOCK;
+	snprintf(s.location, sizeof(s.location), "/dev/null");
+	assert_int_equal(xsd_store_storage_add(st, &alice, &s, &err), -EINVAL);
+	assert_string_equal(err.msg, "'/dev/null' is not a block device");
+	s.type = XSD_STORAGE_SG;
+	s.size = 4096;
+	assert_int_equal(xsd_store_storage_add(st, &alice, &s, &err), -EINVAL);
+	assert_string_equal(err.msg, "--size goes with --file");
+	assert_int_equal(count_of(st, XSD_OBJ_STORAGE, NULL), 5); /* d0 d1 d2 m0 i0 */
+	assert_int_equal(xsd_store_get(st, XSD_OBJ_STORAGE, "d1", &got, &err), 0);
+	assert_int_equal(got.type, XSD_STORAGE_FILE);
+	assert_string_equal(got.location, p2);
+	assert_int_equal(got.size, 8192);
+	assert_string_equal(got.lun_target, "");
+	assert_int_equal(xsd_store_get(st, XSD_OBJ_STORAGE, "zz", &got, &err), -ENOENT);
+	assert_string_equal(err.msg, "storage 'zz' does not exist");
+	xsd_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Targets and LUNs: references both ways, refusals with their text, the
+ * audit rows, and WWNs unique across targets and vHBAs. */
+static void test_targets_luns(void **state)
+{
+	struct xsd_store *st = mem_store();
+	struct xsd_storage s = { .name = "m0", .type = XSD_STORAGE_RAM, .size = 1 << 20 };
+	struct xsd_target t = { .name = "t1" };
+	struct xsd_vhba v = { .name = "fc0", .profile = "p1", .targets = "t1" };
+	struct audit_rows r = { 0 };
+	struct xsd_lun old;
+	struct xsd_err err;
+	char w[24];
+
+	add_profile(st, "p1", NULL, 0);
+	assert_int_equal(xsd_store_storage_add(st, &alice, &s, &err), 0);
+	snprintf(s.name, sizeof(s.name), "m1");
+	assert_int_equal(xsd_store_storage_add(st, &alice, &s, &err), 0);
+	/* WWPN from the pool: a pair's odd half, as for vHBAs */
+	assert_int_equal(xsd_store_target_add(st, &alice, &t, false, &err), 0);
+	xsd_format_wwn(t.wwpn, w);
+	assert_string_equal(w, "30:00:58:53:00:00:00:01");
+	assert_int_equal(xsd_store_target_add(st, &alice, &t, false, &err), -EEXIST);
+	assert_string_equal(err.msg, "target 't1' already exists");
+	assert_int_equal(xsd_store_vhba_add(st, &alice, &v, XSD_VHBA_TARGETS, &err), 0);
+	xsd_format_wwn(v.wwpn, w);
+	assert_string_equal(w, "30:00:58:53:00:00:00:03");
+	snprintf(t.name, sizeof(t.name), "t2");
+	t.wwpn = v.wwpn;
+	assert_int_equal(xsd_store_target_add(st, &alice, &t, true, &err), -EEXIST);
+	assert_string_equal(err.msg, "WWN 30:00:58:53:00:00:00:03 is already used by vhba 'fc0'");
+	assert_int_equal(count_of(st, XSD_OBJ_TARGET, NULL), 1);
+
+	assert_int_equal(lun_add(st, "t1", 16384, "m0", &err), -EINVAL);
+	assert_string_equal(err.msg, "LUN 16384 out of range; allowed 0..16383");
+	assert_int_equal(lun_add(st, "t9", 0, "m0", &err), -ENOENT);
+	assert_string_equal(err.msg, "target 't9' does not exist");
+	assert_int_equal(lun_add(st, "t1", 0, "m9", &err), -ENOENT);
+	assert_string_equal(err.msg, "storage 'm9' does not exist");
+	assert_int_equal(lun_add(st, "t1", 3, "m0", &err), 0);
+	assert_int_equal(lun_add(st, "t1", 3, "m1", &err), -EEXIST);
+	assert_string_equal(err.msg, "target 't1' already has LUN 3 (storage 'm0')");
+	assert_int_equal(lun_add(st, "t1", 4, "m0", &err), -EBUSY);
+	assert_string_equal(err.msg, "storage 'm0' is already LUN 3 of target 't1'");
+	assert_int_equal(lun_add(st, "t1", 0, "m1", &err), 0);
+	assert_int_equal(count_of(st, XSD_OBJ_LUN, "t1"), 2);
+	assert_int_equal(count_of(st, XSD_OBJ_LUN, "t2"), 0);
+
+	assert_int_equal(xsd_store_delete(st, &alice, XSD_OBJ_STORAGE, "m0", NULL, &err), -EBUSY);
+	assert_string_equal(err.msg, "storage 'm0' is used by LUN 3 of target 't1'; delete the LUN first");
+	assert_int_equal(xsd_store_delete(st, &alice, XSD_OBJ_TARGET, "t1", NULL, &err), -EBUSY);
+	assert_string_equal(err.msg, "target 't1' is used by vhba 'fc0'; take it out of the vhba first");
+	v.targets[0] = 0;
+	assert_int_equal(xsd_store_vhba_set(st, &alice, &v, XSD_VHBA_TARGETS, &err), 0);
+	assert_int_equal(xsd_store_delete(st, &alice, XSD_OBJ_TARGET, "t1", NULL, &err), -EBUSY);
+	assert_string_equal(err.msg, "target 't1' still has 2 LUN(s); delete them first");
+	assert_int_equal(xsd_store_lun_delete(st, &alice, "t1", 7, &old, &err), -ENOENT);
+	assert_string_equal(err.msg, "target 't1' has no LUN 7");
+	assert_int_equal(xsd_store_lun_delete(st, &alice, "t1", 3, &old, &err), 0);
+	assert_string_equal(old.storage, "m0");
+	assert_int_equal(xsd_store_lun_delete(st, &alice, "t1", 0, &old, &err), 0);
+	assert_int_equal(xsd_store_delete(st, &alice, XSD_OBJ_LUN, "t1", NULL, &err), -EINVAL);
+	assert_int_equal(xsd_store_delete(st, &alice, XSD_OBJ_TARGET, "t1", NULL, &err), 0);
+	assert_int_equal(xsd_store_delete(st, &alice, XSD_OBJ_STORAGE, "m0", NULL, &err), 0);
+	assert_int_equal(count_of(st, XSD_OBJ_TARGET, NULL), 0);
+	assert_int_equal(count_of(st, XSD_OBJ_STORAGE, NULL), 1);
+	assert_int_equal(xsd_store_audit_each(st, 8, collect_audit, &r, &err), 0);
+	assert_string_equal(r.what[0], "storage delete m0");
+	assert_string_equal(r.what[1], "target delete t1");
+	assert_string_equal(r.what[2], "lun delete t1 0");
+	assert_string_equal(r.what[3], "lun delete t1 3");
+	assert_string_equal(r.what[5], "lun add t1 0 storage=m1");
+	assert_string_equal(r.what[6], "lun add t1 3 storage=m0");
+	assert_string_equal(r.what[7], "vhba add fc0 profile=p1 wwnn=30:00:58:53:00:00:00:02"
+				       " wwpn=30:00:58:53:00:00:00:03 targets=t1 lun-mask=none"
+				       " queue-depth=32 link-down-timeout=30 admin=up");
+	xsd_store_close(st);
+}
+
+/* A version-2 database whose vHBAs name targets freely: version 3 makes a
+ * target (WWPN from the pool) for every name, once. */
+static void test_migration_v2_to_v3(void **state)
+{
+	char dir[] = "/tmp/xsd-store-XXXXXX", path[128];
+	struct xsd_err err = { "" };
+	struct xsd_store *st;
+	struct xsd_vhba v = { .name = "fc0", .profile = "p1" };
+	struct xsd_target a, b;
+	sqlite3 *db;
+	char w[24];
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/director.db", dir);
+	st = xsd_store_open(path, &err);
+	assert_non_null(st);
+	add_profile(st, "p1", NULL, 0);
+	assert_int_equal(xsd_store_vhba_add(st, &alice, &v, 0, &err), 0);
+	snprintf(v.name, sizeof(v.name), "fc1");
+	assert_int_equal(xsd_store_vhba_add(st, &alice, &v, 0, &err), 0);
+	xsd_store_close(st);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE luns; DROP TABLE targets; DROP TABLE storage;"
+				      " UPDATE vhbas SET targets = 'arrA,arrB' WHERE name = 'fc0';"
+				      " UPDATE vhbas SET targets = 'arrB' WHERE name = 'fc1';"
+				      " UPDATE schema_version SET version = 2", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	st = xsd_store_open(path, &err);
+	assert_non_null(st);
+	assert_int_equal(xsd_store_schema_version(st), 3);
+	assert_int_equal(count_of(st, XSD_OBJ_TARGET, NULL), 2);
+	assert_int_equal(xsd_store_target_get(st, "arrA", &a, &err), 0);
+	assert_int_equal(xsd_store_target_get(st, "arrB", &b, &err), 0);
+	/* the pool's next pairs after the two vHBAs' */
+	xsd_format_wwn(a.wwpn, w);
+	assert_string_equal(w, "30:00:58:53:00:00:00:05");
+	xsd_format_wwn(b.wwpn, w);
+	assert_string_equal(w, "30:00:58:53:00:00:00:07");
+	assert_int_equal(xsd_store_delete(st, &alice, XSD_OBJ_TARGET, "arrB", NULL, &err), -EBUSY);
+	assert_string_equal(err.msg,
+			    "target 'arrB' is used by vhba 'fc0', 'fc1'; take it out of the vhba first");
+	xsd_store_close(st);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,6 +783,9 @@ int main(void)
 		cmocka_unit_test(test_vhba_pool),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_storage_add),
+		cmocka_unit_test(test_targets_luns),
+		cmocka_unit_test(test_migration_v2_to_v3),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -106,12 +106,36 @@ static void test_names(void **state)
 	assert_string_equal(err.msg, "vnic name '-x' must start with a letter or digit");
 }
 
+static void test_sizes(void **state)
+{
+	struct xsd_err err;
+	uint64_t v;
+
+	assert_int_equal(xsd_parse_size("size", "4096", &v, &err), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(xsd_parse_size("size", "64M", &v, &err), 0);
+	assert_int_equal(v, 64ull << 20);
+	assert_int_equal(xsd_parse_size("size", "2GiB", &v, &err), 0);
+	assert_int_equal(v, 2ull << 30);
+	assert_int_equal(xsd_parse_size("size", "1TB", &v, &err), 0);
+	assert_int_equal(v, 1ull << 40);
+	assert_int_equal(xsd_parse_size("size", "0", &v, &err), -EINVAL);
+	assert_string_equal(err.msg, "size must be more than 0 bytes");
+	assert_int_equal(xsd_parse_size("ram size", "1X", &v, &err), -EINVAL);
+	assert_string_equal(err.msg,
+			    "bad ram size '1X'; expected bytes with an optional K, M, G or T suffix (1024-based)");
+	assert_int_equal(xsd_parse_size("size", "1Mx", &v, &err), -EINVAL);
+	assert_int_equal(xsd_parse_size("size", "-1", &v, &err), -EINVAL);
+	assert_int_equal(xsd_parse_size("size", "99999999P", &v, &err), -EINVAL);
+	assert_string_equal(err.msg, "size '99999999P' is too large");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mac),     cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_lists),   cmocka_unit_test(test_ids),
-		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names),   cmocka_unit_test(test_sizes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

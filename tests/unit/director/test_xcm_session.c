@@ -579,12 +579,73 @@ static void test_host_text_cleaned(void **state)
 	json_decref(a);
 }
 
+/* A vHBA's INSTALL names each target with its WWPN (the SRP service ID
+ * the host logs in to) and the director's port as the TCA. */
+static void test_vhba_targets(void **state)
+{
+	struct t *t = *state;
+	struct xsd_target t1 = { .name = "t1", .wwpn = UINT64_C(0x5001397000000010) };
+	struct xsd_target t2 = { .name = "array-2" };
+	struct xsd_vhba hb = { .name = "fc0", .profile = "p1", .targets = "t1,array-2" };
+	struct xs_vhba_msg h;
+	struct xsd_err err;
+	struct sess *s;
+
+	add_profile(t, "p1", "host1");
+	assert_int_equal(xsd_store_target_add(t->st, &op, &t1, true, &err), 0);
+	assert_int_equal(xsd_store_target_add(t->st, &op, &t2, false, &err), 0);
+	assert_int_equal(xsd_store_vhba_add(t->st, &op, &hb, XSD_VHBA_TARGETS, &err), 0);
+	s = h_connect(t->x, 0x2222, 9);
+	do_register(t, s, "host1", XS_XSMP_VERSION);
+	/* REG_CONFIRM, VNIC BEGIN, END, VHBA BEGIN, INSTALL, END */
+	assert_int_equal(h_n_sent, 6);
+	h = sent_vhba(4);
+	assert_int_equal(h.type, XS_VHBA_INSTALL);
+	assert_int_equal(h.target_count, 2);
+	assert_string_equal(h.targets[0], "t1");
+	assert_true(h.target_wwpn[0] == UINT64_C(0x5001397000000010));
+	assert_string_equal(h.targets[1], "array-2");
+	assert_true(h.target_wwpn[1] == t2.wwpn);
+	assert_true(t2.wwpn == UINT64_C(0x3000585300000001));
+	assert_true(h.tca_guid == t->x->port.port_guid);
+	assert_int_equal(h.tca_lid, 2);
+}
+
+/* RoCE: the CM's LID and GUID are not the host's; the session takes the
+ * host's port GUID from the XSMP header of its REGISTER (and finds its
+ * profile by it). */
+static void test_roce_guid_from_header(void **state)
+{
+	struct t *t = *state;
+	struct xsd_profile p = { .name = "p1", .guids = { 0x3333 }, .n_guids = 1 };
+	uint8_t m[XS_XSMP_MAX_MSG];
+	struct xsd_err err;
+	struct sess *s;
+	size_t n;
+
+	assert_int_equal(xsd_store_profile_add(t->st, &op, &p, &err), 0);
+	t->x->port.link_layer = XS_LINK_ETHERNET;
+	s = h_connect(t->x, 0, 0);
+	s->roce = true;
+	n = h_session_msg(m, XS_XSMP_REGISTER, 0, XS_XSMP_VERSION, "rhost",
+			  (1u << XS_RES_VNIC) | (1u << XS_RES_VHBA), 0x3333);
+	deliver(s, m, n);
+	h_complete_sends(t->x);
+	assert_int_equal(s->state, S_UP);
+	assert_true(s->remote_guid == 0x3333);
+	assert_int_equal(s->remote_lid, 0);
+	assert_string_equal(s->profile, "p1");
+	assert_string_equal(host_field(t->x, "rhost", "port_guid"), "0x0000000000003333");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_unknown_host_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_version_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_and_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vhba_targets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roce_guid_from_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_nack_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_update_and_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_connected, setup, teardown),
