@@ -46,7 +46,8 @@ modprobe tun || fail $c "cannot load tun (the vNICs' TAP devices)"
 	ip link add upl0 type veth peer name lan0 netns lan &&
 	ip -n lan addr add 10.77.0.1/24 dev lan0 &&
 	ip -n lan link set lan0 up &&
-	ip link set upl0 up &&
+	ip link set upl0 mtu 9000 up &&
+	ip -n lan link set lan0 mtu 9000 &&
 	# VLAN 30 and VLAN 20 sub-interfaces on the LAN side: a trunk vNIC
 	# allowed VLAN 30 reaches 10.30.0.1, one tagging 20 must not reach
 	# 10.20.0.1 although it is there
@@ -61,10 +62,16 @@ pass $c
 
 # --- the director on rxe1
 c=director-start
-bg director xsdirectord -f -F verbs:rxe1:1 --state-dir "$DIR" --ctl-socket "$XCM_SOCKET" \
-	--name vm-director
-wait_for 20 bash -c "test -S $XCM_SOCKET || ! kill -0 $PID_director"
-[ -S "$XCM_SOCKET" ] || fail $c "xsdirectord made no control socket on verbs:rxe1:1"
+start_director() {  # log name
+	rm -f "$XCM_SOCKET"
+	bg $1 xsdirectord -f -F verbs:rxe1:1 --state-dir "$DIR" --ctl-socket "$XCM_SOCKET" \
+		--name vm-director
+	local v="PID_$1"
+	PID_director=${!v}
+	wait_for 20 bash -c "test -S $XCM_SOCKET || ! kill -0 $PID_director"
+	[ -S "$XCM_SOCKET" ] || fail $c "xsdirectord made no control socket on verbs:rxe1:1"
+}
+start_director director
 pass $c
 
 c=xcm-config
@@ -72,7 +79,7 @@ out=$( {
 	xcm uplink add lan --interface upl0 &&
 	xcm profile add host0 --hostname host0 &&
 	if [ $PART = roce ]; then
-		xcm vnic add h0-eth0 --profile host0 --uplink lan --mac $MAC_ETH0
+		xcm vnic add h0-eth0 --profile host0 --uplink lan --mac $MAC_ETH0 --mtu 9000
 	else
 		xcm vnic add t30 --profile host0 --uplink lan --mac $MAC_T30 \
 			--vlan-mode trunk --vlans 10,30
@@ -205,6 +212,43 @@ if [ $PART = roce ]; then
 		fail $c "xsctl vnic show: h0-eth0 is not up with link up: $line"
 	[ "$(echo "$line" | awk '{ print $4 }')" -ge 32 ] && [ "$(echo "$line" | awk '{ print $5 }')" -ge 32 ] ||
 		fail $c "xsctl vnic show: h0-eth0's frame counters are low: $line"
+	pass $c
+
+	# MTU 9000 from the configuration: 9000-byte IPv4 packets both ways
+	# (the uplink and lan0 have MTU 9000 too); a ping this size that was
+	# cut down or dropped anywhere gets no reply
+	c=mtu-9000
+	[ "$(cat /sys/class/net/h0-eth0/mtu)" = 9000 ] ||
+		fail $c "h0-eth0 has MTU $(cat /sys/class/net/h0-eth0/mtu), configured 9000"
+	out=$(ping -c 3 -i 0.2 -W 3 -s 8972 10.77.0.1 2>&1)
+	echo "$out" | grep -q ' 0% packet loss' || fail $c "ping -s 8972 h0-eth0 -> 10.77.0.1: $out"
+	out=$(lan ping -c 3 -i 0.2 -W 3 -s 8972 10.77.0.11 2>&1)
+	echo "$out" | grep -q ' 0% packet loss' || fail $c "ping -s 8972 lan0 -> 10.77.0.11: $out"
+	pass $c
+
+	# the director SIGKILLed: its QPs die with it; the host keeps the
+	# interface, reconnects its vNIC connections to the restarted director
+	# over rdma_cm and traffic resumes on the same ifindex
+	c=director-restart
+	idx=$(cat /sys/class/net/h0-eth0/ifindex)
+	kill -KILL $PID_director
+	wait $PID_director 2>/dev/null
+	start_director director2
+	t1=$(uptime_s)
+	wait_for 30 ping -c 1 -W 1 10.77.0.1 ||
+		fail $c "no ping h0-eth0 -> 10.77.0.1 within 30 s of the director's restart; xsctl vnic show:" \
+			"$($CTL vnic show 2>&1)"
+	t2=$(uptime_s)
+	echo "traffic resumed $(awk -v a=$t1 -v b=$t2 'BEGIN { printf "%.1f", b - a }') s" \
+		"(guest time) after the restarted director's control socket appeared"
+	[ "$(cat /sys/class/net/h0-eth0/ifindex)" = "$idx" ] ||
+		fail $c "h0-eth0 was re-created (ifindex $idx -> $(cat /sys/class/net/h0-eth0/ifindex))"
+	line=$($CTL vnic show | awk '$1 == "h0-eth0"')
+	echo "$line"
+	[ "$(echo "$line" | awk '{ print $2 }')" = up ] || fail $c "xsctl vnic show: h0-eth0 is not up: $line"
+	[ "$(echo "$line" | awk '{ print $10 }')" -ge 2 ] ||
+		fail $c "xsctl vnic show: h0-eth0 counts $(echo "$line" | awk '{ print $10 }') connections, expected 2"
+	tcp_to "" "$LAN" 10.77.0.1
 	pass $c
 fi
 
