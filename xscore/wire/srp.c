@@ -198,6 +198,44 @@ int xs_srp_login_req_encode(const struct xs_srp_login_req *req, uint8_t *buf, si
 	return XS_SRP_LOGIN_REQ_LEN;
 }
 
+int xs_srp_login_req_rdma_cm_decode(const uint8_t *buf, size_t len, struct xs_srp_login_req *req)
+{
+	if (len < XS_SRP_LOGIN_REQ_RDMA_CM_LEN)
+		return srp_reject(XS_SRP_C_LOGIN_REQ, -EMSGSIZE,
+				  "rdma_cm form truncated: %zu bytes, need %d", len,
+				  XS_SRP_LOGIN_REQ_RDMA_CM_LEN);
+	if (buf[11] != XS_SRP_LOGIN_REQ)
+		return srp_reject(XS_SRP_C_LOGIN_REQ, -EBADMSG,
+				  "rdma_cm form: IU type 0x%02x at byte 11, expected 0x%02x", buf[11],
+				  XS_SRP_LOGIN_REQ);
+	req->tag = xs_get64(buf);
+	req->req_buf_fmt = xs_get16(buf + 8);
+	req->req_flags = buf[10];
+	req->req_it_iu_len = xs_get32(buf + 12);
+	memcpy(req->initiator_port_id, buf + 16, 16);
+	memcpy(req->target_port_id, buf + 32, 16);
+	req->imm_data_offset = xs_get16(buf + 48);
+	return 0;
+}
+
+int xs_srp_login_req_rdma_cm_encode(const struct xs_srp_login_req *req, uint8_t *buf, size_t cap)
+{
+	int rc = srp_cap("login_req (rdma_cm)", cap, XS_SRP_LOGIN_REQ_RDMA_CM_LEN);
+
+	if (rc)
+		return rc;
+	memset(buf, 0, XS_SRP_LOGIN_REQ_RDMA_CM_LEN);
+	xs_put64(buf, req->tag);
+	xs_put16(buf + 8, req->req_buf_fmt);
+	buf[10] = req->req_flags;
+	buf[11] = XS_SRP_LOGIN_REQ;
+	xs_put32(buf + 12, req->req_it_iu_len);
+	memcpy(buf + 16, req->initiator_port_id, 16);
+	memcpy(buf + 32, req->target_port_id, 16);
+	xs_put16(buf + 48, req->imm_data_offset);
+	return XS_SRP_LOGIN_REQ_RDMA_CM_LEN;
+}
+
 /* --------------------------------------------------------- LOGIN_RSP */
 
 int xs_srp_login_rsp_decode(const uint8_t *buf, size_t len, struct xs_srp_login_rsp *rsp)

@@ -116,6 +116,54 @@ static void login_req_reserved_ignored_wrong_type_rejected(void **state)
 	assert_int_equal(xs_srp_rejects(XS_SRP_C_LOGIN_REQ) - before, 1);
 }
 
+/* The same login as Linux ib_srp sends it through rdma_cm over IP (56 bytes,
+ * reserved bytes dropped, type at byte 11). */
+static const uint8_t login_req_rdma_cm[56] = {
+	0, 0, 0, 0, 0, 0, 0, 0,                         /*  0 tag */
+	0x00, 0x06,                                     /*  8 direct | indirect */
+	0x80,                                           /* 10 IMMED | MCA single */
+	0x00,                                           /* 11 SRP_LOGIN_REQ */
+	0x00, 0x00, 0x20, 0x44,                         /* 12 req IT IU len 8260 */
+	0, 0, 0, 0, 0, 0, 0, 0,                         /* 16 initiator ext */
+	0x00, 0x02, 0xc9, 0x03, 0x00, 0x0a, 0xbc, 0xde, /* 24 port GUID */
+	0x00, 0x13, 0x97, 0x01, 0x00, 0x00, 0x00, 0x01, /* 32 id_ext */
+	0x00, 0x13, 0x97, 0x00, 0x00, 0x00, 0x10, 0x01, /* 40 IOC GUID */
+	0x00, 0x44,                                     /* 48 imm data offset 68 */
+	0, 0, 0, 0, 0, 0,                               /* 50 reserved */
+};
+
+static void login_req_rdma_cm_form(void **state)
+{
+	struct xs_srp_login_req a, b;
+	uint8_t out[64], bad[56];
+	uint64_t before;
+
+	assert_int_equal(xs_srp_login_req_decode(login_req_linux, 64, &a), 0);
+	memset(&b, 0x5a, sizeof(b));
+	assert_int_equal(xs_srp_login_req_rdma_cm_decode(login_req_rdma_cm, 56, &b), 0);
+	assert_true(a.tag == b.tag);
+	assert_int_equal(a.req_it_iu_len, b.req_it_iu_len);
+	assert_int_equal(a.req_buf_fmt, b.req_buf_fmt);
+	assert_int_equal(a.req_flags, b.req_flags);
+	assert_int_equal(a.imm_data_offset, b.imm_data_offset);
+	assert_memory_equal(a.initiator_port_id, b.initiator_port_id, 16);
+	assert_memory_equal(a.target_port_id, b.target_port_id, 16);
+
+	memset(out, 0xee, sizeof(out));
+	assert_int_equal(xs_srp_login_req_rdma_cm_encode(&a, out, sizeof(out)), 56);
+	assert_memory_equal(out, login_req_rdma_cm, 56);
+	assert_int_equal(out[56], 0xee);
+	ASSERT_ENCODE_CAP(xs_srp_login_req_rdma_cm_encode, &a, 56);
+	ASSERT_TRUNCATED(XS_SRP_C_LOGIN_REQ, xs_srp_login_req_rdma_cm_decode, login_req_rdma_cm,
+			 56, struct xs_srp_login_req);
+
+	memcpy(bad, login_req_rdma_cm, 56);
+	bad[11] = XS_SRP_CMD;
+	before = xs_srp_rejects(XS_SRP_C_LOGIN_REQ);
+	assert_int_equal(xs_srp_login_req_rdma_cm_decode(bad, 56, &b), -EBADMSG);
+	assert_int_equal(xs_srp_rejects(XS_SRP_C_LOGIN_REQ) - before, 1);
+}
+
 /* ------------------------------------------------------ LOGIN_RSP / REJ */
 
 /* What our target answers: 64 credits, IU limits, both formats, SOLNTSUP. */
@@ -788,6 +836,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(login_req_linux_vector),
 		cmocka_unit_test(login_req_reserved_ignored_wrong_type_rejected),
+		cmocka_unit_test(login_req_rdma_cm_form),
 		cmocka_unit_test(login_rsp_vector),
 		cmocka_unit_test(login_rsp_unusable_iu_limits),
 		cmocka_unit_test(login_rej_vector_and_reasons),

@@ -128,6 +128,21 @@ struct xs_srp_login_req {
 int xs_srp_login_req_decode(const uint8_t *buf, size_t len, struct xs_srp_login_req *req);
 int xs_srp_login_req_encode(const struct xs_srp_login_req *req, uint8_t *buf, size_t cap);
 
+/*
+ * The same login as rdma_cm carries it over IP (RoCE, IPoIB): an IB CM REQ
+ * holds 92 bytes of private data and rdma_cm's address header takes 36, so
+ * the 64-byte IU does not fit. Initiators and targets that connect through
+ * rdma_cm by IP address (the Linux ib_srp and ib_srpt among them) send the
+ * fields without the reserved bytes, in this 56-byte order:
+ *   0 tag(8)  8 req_buf_fmt(2)  10 req_flags  11 type (0x00)
+ *   12 req_it_iu_len(4)  16 initiator port id(16)  32 target port id(16)
+ *   48 imm_data_offset(2)  50 reserved(6)
+ * Decoding is counted under XS_SRP_C_LOGIN_REQ like the IU itself.
+ */
+#define XS_SRP_LOGIN_REQ_RDMA_CM_LEN 56
+int xs_srp_login_req_rdma_cm_decode(const uint8_t *buf, size_t len, struct xs_srp_login_req *req);
+int xs_srp_login_req_rdma_cm_encode(const struct xs_srp_login_req *req, uint8_t *buf, size_t cap);
+
 /* ------------------------------------------------------- SRP_LOGIN_RSP */
 #define XS_SRP_LOGIN_RSP_MCR_MASK 0x03
 #define XS_SRP_MCR_NO_EXISTING 0x00
