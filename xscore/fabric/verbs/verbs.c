@@ -15,6 +15,7 @@
  *            CONNECT_RESPONSE -> RTR, RTS, rdma_establish -> XS_EV_ESTABLISHED
  *   passive: CONNECT_REQUEST -> XS_EV_CONNECT_REQUEST; xs_qp_accept: INIT,
  *            RTR, rdma_accept -> ESTABLISHED -> RTS -> XS_EV_ESTABLISHED
+ *            (or at the first receive, when it comes before ESTABLISHED)
  * Addresses: on InfiniBand AF_IB with the service ID (and the destination GID;
  * a LID-only destination is turned into a GID with an SA PathRecord query);
  * on RoCE IP (xs_cm_dest.ip) with the low 16 bits of the service ID as port
@@ -114,6 +115,7 @@ struct verbs_qp {
 	uint64_t deadline_ms;      /* connect deadline while CONNECTING */
 	uint8_t pdata[XS_CM_PRIVATE_DATA_MAX];
 	uint8_t plen;
+	bool passive;              /* accepted: waiting for the RTU */
 };
 
 struct verbs_listener {
@@ -387,6 +389,28 @@ static struct verbs_qp *qp_by_num(struct verbs_fabric *vf, uint32_t qpn)
 	return NULL;
 }
 
+static int qp_cm_modify(struct verbs_qp *q, struct rdma_cm_id *id, enum ibv_qp_state state);
+
+/* A receive completed on an accepted QP before rdma_cm reported ESTABLISHED:
+ * the initiator got our REP and already sends, its RTU is still on its way
+ * (or lost). As IB's "communication established": the connection is up.
+ * Tell the CM, move to RTS and report ESTABLISHED now, so the consumer can
+ * answer what it received (an SRP target its first command). */
+static void comm_est(struct verbs_qp *q)
+{
+	struct xs_event ev;
+
+	if (qp_cm_modify(q, q->id, IBV_QPS_RTS))
+		return; /* rdma_cm's ESTABLISHED will try again */
+	if (rdma_notify(q->id, IBV_EVENT_COMM_EST))
+		XS_DEBUG(COMP, "QP %u: rdma_notify(COMM_EST): %s", q->base.qpn, strerror(errno));
+	q->base.state = XS_QPS_RTS;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = XS_EV_ESTABLISHED;
+	ev.qp = &q->base;
+	evq_push(q->vf, &ev);
+}
+
 /* Map one work completion; false when it belongs to no live QP. */
 static bool map_wc(struct verbs_fabric *vf, const struct ibv_wc *w, struct xs_wc *out)
 {
@@ -408,6 +432,8 @@ static bool map_wc(struct verbs_fabric *vf, const struct ibv_wc *w, struct xs_wc
 			q->rq_count--;
 		}
 		out->opcode = XS_WC_RECV;
+		if (w->status == IBV_WC_SUCCESS && q->passive && q->base.state == XS_QPS_CONNECTING)
+			comm_est(q);
 	} else {
 		if (slot >= q->base.attr.max_send_wr)
 			return false;
@@ -496,6 +522,12 @@ static int qp_cm_modify(struct verbs_qp *q, struct rdma_cm_id *id, enum ibv_qp_s
 	rc = rdma_init_qp_attr(id, &a, &mask);
 	if (rc)
 		return -errno;
+	/* Before the CM exchange (the active side's INIT) rdma_cm gives no
+	 * remote access at all: the peer's RDMA WRITE/READ into our MRs would
+	 * fail with "remote invalid request". MRs carry the real limits. */
+	if (state == IBV_QPS_INIT && (mask & IBV_QP_ACCESS_FLAGS))
+		a.qp_access_flags |= IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+				     IBV_ACCESS_REMOTE_READ;
 	if (state == IBV_QPS_RTR || state == IBV_QPS_RTS) {
 		/* rdma_cm leaves these at 0 for user QPs: use what we offered */
 		if (state == IBV_QPS_RTR && (mask & IBV_QP_MAX_DEST_RD_ATOMIC) && !a.max_dest_rd_atomic)
@@ -951,6 +983,7 @@ static int verbs_qp_accept(struct xs_qp *qp, struct xs_cm_request *req, const vo
 	q->id = r->id;
 	q->id->context = q;
 	q->base.state = XS_QPS_CONNECTING;
+	q->passive = true;
 	q->deadline_ms = 0; /* the CM's own REP timeout bounds this */
 	free(r);
 	return 0;
