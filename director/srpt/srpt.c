@@ -1034,7 +1034,12 @@ static void handle_login(struct xsd_srpt *s, struct xs_cm_request *req)
 		return;
 	}
 	snprintf(who, sizeof(who), "LID %u", info.remote_lid);
-	rc = xs_srp_login_req_decode(info.private_data, info.private_len, &lr);
+	/* rdma_cm over IP (RoCE) leaves 56 bytes of REQ private data, too few
+	 * for the 64-byte IU: such initiators send the rdma_cm form. */
+	if (info.private_len < XS_SRP_LOGIN_REQ_LEN)
+		rc = xs_srp_login_req_rdma_cm_decode(info.private_data, info.private_len, &lr);
+	else
+		rc = xs_srp_login_req_decode(info.private_data, info.private_len, &lr);
 	if (rc < 0) {
 		s->st.protocol_errors++;
 		login_reject(s, req, 0, XS_SRP_REJ_UNABLE_ESTABLISH, who);
