@@ -15,6 +15,7 @@
  * See docs/man/xsvhba-fuse.8.
  */
 #define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fuse.h>
 #include <getopt.h>
@@ -222,13 +223,19 @@ static void on_stop(struct xs_loop *loop, void *arg)
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: xsvhba-fuse -t LID [-F FABRIC] [-p PORT-NAME] [-s SERVICE-ID] [-w WWPN]\n"
-		"                   [-q QUEUE-DEPTH] [-l LINK-DOWN-MS] [-T THREADS] [-V VHBA]\n"
-		"                   [-N TARGET] [-m MOUNTPOINT] [-W SECONDS] [-d COMPONENTS]\n"
+		"usage: xsvhba-fuse -t LID | -g GID [-F FABRIC] [-p PORT-NAME] [-s SERVICE-ID]\n"
+		"                   [-x ID-EXT] [-i IU-LEN] [-w WWPN] [-q QUEUE-DEPTH] [-l LINK-DOWN-MS]\n"
+		"                   [-T THREADS] [-V VHBA] [-N TARGET] [-m MOUNTPOINT]\n"
+		"                   [-W SECONDS] [-d COMPONENTS]\n"
 		"  -t LID          the target port's LID\n"
+		"  -g GID          the target port's GID (RoCE: its IPv4-mapped or link-local GID)\n"
 		"  -F FABRIC       fabric spec (default \"soft\")\n"
 		"  -p PORT-NAME    soft fabric port name (default xsvhba-<vhba>)\n"
 		"  -s SERVICE-ID   default 0x%016" PRIx64 "\n"
+		"  -x ID-EXT       target port ID bytes 0..7 (hex; default 0; Linux ib_srpt:\n"
+		"                  its service GUID, as -s)\n"
+		"  -i IU-LEN       largest initiator->target IU asked for at login (default 1024;\n"
+		"                  Linux ib_srpt answers it as its target->initiator limit: 512)\n"
 		"  -w WWPN         this vHBA port's WWPN (hex, default 0x2100001397000001)\n"
 		"  -q QUEUE-DEPTH  commands in flight (default %u)\n"
 		"  -l LINK-DOWN-MS hold I/O this long when the target is gone (default %u)\n"
@@ -277,9 +284,19 @@ int main(int argc, char **argv)
 	bool have_lid = false;
 
 	xs_log_open("xsvhba-fuse", XS_LOG_STDERR, XS_LOG_INFO);
-	while ((opt = getopt(argc, argv, "t:F:p:s:w:q:l:T:V:N:m:W:d:h")) != -1) {
+	while ((opt = getopt(argc, argv, "t:g:x:i:F:p:s:w:q:l:T:V:N:m:W:d:h")) != -1) {
 		switch (opt) {
 		case 't': vo.dest.lid = (uint16_t)strtoul(optarg, NULL, 0); have_lid = true; break;
+		case 'g':
+			if (inet_pton(AF_INET6, optarg, vo.dest.gid) != 1) {
+				XS_ERR(COMP, "-g %s: not a GID", optarg);
+				return 2;
+			}
+			vo.dest.has_gid = true;
+			have_lid = true;
+			break;
+		case 'x': xs_put64(vo.target_id_ext, strtoull(optarg, NULL, 16)); break;
+		case 'i': vo.it_iu_len = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'F': spec = optarg; break;
 		case 'p': fo.port_name = optarg; break;
 		case 's': vo.service_id = strtoull(optarg, NULL, 0); break;

@@ -689,9 +689,11 @@ static int connect_once(struct xsvhba *v)
 		.context = v,
 	};
 	uint8_t buf[XS_SRP_LOGIN_REQ_LEN];
+	struct xs_port_attr pa;
 	int n, rc;
 
 	xs_put64(lr.initiator_port_id + 8, v->o.wwpn);
+	memcpy(lr.target_port_id, v->o.target_id_ext, 8);
 	xs_put64(lr.target_port_id + 8, v->o.service_id);
 	destroy_qp(v);
 	v->qp = xs_qp_create(v->fabric, &qa);
@@ -702,7 +704,12 @@ static int connect_once(struct xsvhba *v)
 		if (rc < 0)
 			return rc;
 	}
-	n = xs_srp_login_req_encode(&lr, buf, sizeof(buf));
+	/* On RoCE the CM goes through rdma_cm over IP, whose REQ carries 56
+	 * bytes of private data: the login goes in the rdma_cm form. */
+	if (xs_fabric_query_port(v->fabric, &pa) == 0 && pa.link_layer == XS_LINK_ETHERNET)
+		n = xs_srp_login_req_rdma_cm_encode(&lr, buf, sizeof(buf));
+	else
+		n = xs_srp_login_req_encode(&lr, buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	v->state = V_CONNECTING;

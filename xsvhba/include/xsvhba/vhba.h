@@ -62,7 +62,11 @@ struct xsvhba_opts {
 	 * channels of this WWPN (several logins of one initiator port, e.g.
 	 * fio jobs). Default SINGLE: a login ends the port's older channels. */
 	bool multi_channel;
-	uint8_t reserved[78];
+	/* target port ID bytes 0..7 (IB: the IOC's id_ext); 8..15 are the
+	 * service ID. Zero for our target; Linux ib_srpt wants its service
+	 * GUID in both halves. */
+	uint8_t target_id_ext[8];
+	uint8_t reserved[70];
 };
 _Static_assert(sizeof(struct xsvhba_opts) == 160, "xsvhba opts ABI");
 
