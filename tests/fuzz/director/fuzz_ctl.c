@@ -4,8 +4,13 @@
  * against an in-memory store with hooks that hold some requests and finish
  * them later (as the XCM does). Asserts every reply is one JSON object with
  * a boolean "ok" and, when false, an "error" string.
+ *
+ * storage.add --file with a size creates the file: any "file" field of a
+ * request that parses is pointed into a scratch directory first, so the
+ * fuzzer never writes elsewhere (every other field is fuzzed as given).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,12 +59,32 @@ static const struct xsd_ctl_hooks hooks = {
 	.device_status = hook_status,
 };
 
+static char scratch[64];
+
+/* A copy of the request with "file" inside the scratch directory, or NULL
+ * when the request has no string "file" (then it goes as it came). */
+static char *confine_file(const uint8_t *data, size_t size)
+{
+	json_t *in = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+	json_t *f = json_object_get(in, "file");
+	char path[96], *out = NULL;
+
+	if (json_is_string(f)) {
+		snprintf(path, sizeof(path), "%s/f%zu", scratch, json_string_length(f) % 4);
+		json_object_set_new(in, "file", json_string(path));
+		out = json_dumps(in, JSON_COMPACT);
+	}
+	json_decref(in);
+	return out;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct xsd_actor who = { .uid = 0, .user = "fuzz" };
 	struct xsd_ctl_req *req;
 	struct xsd_err err;
+	char *confined;
 
 	if (!ctx.store || ++runs % 2000 == 0) {
 		if (held) {
@@ -75,7 +100,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size > XSD_CTL_MAX_LINE)
 		return 0;
+	if (!scratch[0]) {
+		snprintf(scratch, sizeof(scratch), "/tmp/fuzz-ctl-XXXXXX");
+		if (!mkdtemp(scratch))
+			abort();
+	}
+	confined = confine_file(data, size);
+	if (confined) {
+		data = (const uint8_t *)confined;
+		size = strlen(confined);
+	}
 	req = xsd_ctl_dispatch(&ctx, (const char *)data, size, &who);
+	free(confined);
 	if (!req)
 		return 0;
 	req->complete = check_reply;
