@@ -57,6 +57,7 @@ struct vnic {
 	uint32_t gen;
 	bool tso;                     /* TSO prefix on the data QP (negotiated) */
 	bool txbat;                   /* small frames batched in one SEND */
+	bool rxbat;                   /* the director may batch towards us */
 	bool bat_open;                /* a batch is being filled in slot dsend_tail */
 	struct xs_vnic_batch_builder bb;
 	enum xsvnic_state state;
@@ -391,8 +392,8 @@ static void tap_readable(struct xs_loop *loop, int fd, unsigned int events, void
 }
 
 /* A frame (with its TSO prefix when negotiated) from the director into the
- * TAP; @msg has HEADROOM bytes before it. */
-static void deliver(struct vnic *v, uint8_t *msg, size_t len)
+ * TAP; @msg has at least 4 bytes before it. */
+static void deliver_one(struct vnic *v, uint8_t *msg, size_t len)
 {
 	struct virtio_net_hdr vh = { 0 }, *vhp = NULL;
 	uint8_t *frame = msg;
@@ -437,6 +438,29 @@ static void deliver(struct vnic *v, uint8_t *msg, size_t len)
 	}
 	v->st.rx_frames++;
 	v->st.rx_bytes += len;
+}
+
+/* A message from the director (HEADROOM bytes before it): one frame, or
+ * with RX batching a container of frames (format bits 00 where a TSO prefix
+ * has 01 or 11), each written to the TAP in order. A container that breaks
+ * mid-way keeps the frames before the fault and counts an error. */
+static void deliver(struct vnic *v, uint8_t *msg, size_t len)
+{
+	struct xs_vnic_batch_iter it;
+	const uint8_t *f;
+	size_t flen;
+	int rc;
+
+	if (!v->rxbat || len < 4 || (msg[0] >> 6) != 0) {
+		deliver_one(v, msg, len);
+		return;
+	}
+	v->st.rx_batches++;
+	xs_vnic_batch_iter_init(&it, msg, len);
+	while ((rc = xs_vnic_batch_next(&it, &f, &flen)) == 1)
+		deliver_one(v, (uint8_t *)f, flen); /* the bytes before it are spent */
+	if (rc < 0)
+		v->st.rx_errors++;
 }
 
 static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
@@ -598,7 +622,7 @@ static int vnic_connect(struct vnic *v)
 	p.qp_type = XS_VNIC_QP_DATA;
 	/* TX batching needs the TSO prefix: a message then starts with either a
 	 * prefix (format 01/11: one frame) or a batch entry header (format 00) */
-	p.data_qp_flags = v->tso ? XS_VNIC_DQP_TSO | XS_VNIC_DQP_TXBAT : 0;
+	p.data_qp_flags = v->tso ? XS_VNIC_DQP_TSO | XS_VNIC_DQP_TXBAT | XS_VNIC_DQP_RXBAT : 0;
 	xs_vnic_cm_priv_encode(&p, priv, sizeof(priv));
 	rc = xs_qp_connect(v->dqp, &dest, XS_VNIC_SERVICE_ID, priv, sizeof(priv), 3000);
 	if (rc < 0)
@@ -692,10 +716,11 @@ static void fabric_readable(struct xs_loop *loop, int fd, unsigned int events, v
 
 				/* the flags the I/O module took are in its reply */
 				v->dqp_up = true;
-				v->txbat = v->tso &&
-					   xs_vnic_cm_priv_decode(ev.private_data, ev.private_len,
-								  &rp) == 0 &&
-					   (rp.data_qp_flags & XS_VNIC_DQP_TXBAT);
+				if (!v->tso || xs_vnic_cm_priv_decode(ev.private_data,
+								      ev.private_len, &rp) < 0)
+					rp.data_qp_flags = 0;
+				v->txbat = (rp.data_qp_flags & XS_VNIC_DQP_TXBAT) != 0;
+				v->rxbat = (rp.data_qp_flags & XS_VNIC_DQP_RXBAT) != 0;
 			}
 			if (v->cqp_up && v->dqp_up && v->state == XSVNIC_ST_CONNECTING) {
 				struct xs_vnic_ctrl c = { .type = XS_VNIC_CTRL_START_RX };
@@ -960,6 +985,7 @@ int xsvnic_dev_stats(const struct xs_ulp_dev *dev, struct xsvnic_stats *st)
 	st->speed_mbps = v->speed_mbps;
 	st->tso = v->tso;
 	st->txbat = v->txbat;
+	st->rxbat = v->rxbat;
 	return 0;
 }
 

@@ -40,6 +40,10 @@
 #define HEADROOM 16
 
 #define SIG_EVERY 16           /* one data send in this many is signaled */
+#define BATCH_MAX_ENTRY 2048   /* frames (with prefix) up to this size are batched */
+#define UL_RX_BATCH 16         /* uplink frames per recvmmsg */
+#define UL_TXQ 64              /* uplink frames per sendmmsg */
+#define RBUF (HEADROOM + DBUF) /* one uplink receive buffer */
 
 struct uplink {
 	struct xsd_vio *vio;
@@ -52,8 +56,17 @@ struct uplink {
 	bool carrier;
 	uint32_t speed_mbps;
 	struct dvnic *by_port[XSD_VSW_DEFAULT_MAX_PORTS];
-	uint8_t *rbuf;            /* HEADROOM + vnet header + frame */
+	uint8_t *rbuf;            /* UL_RX_BATCH x (HEADROOM + vnet header + frame) */
+	/* frames for the uplink, sent together with one sendmmsg: a vnet
+	 * header, a copy of the tag and the iovecs into the frame each */
+	unsigned int txn;
+	struct mmsghdr txm[UL_TXQ];
+	struct iovec txio[UL_TXQ][4];
+	struct virtio_net_hdr txvh[UL_TXQ];
+	uint8_t txtag[UL_TXQ][4];
+	size_t txlen[UL_TXQ];
 	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes, tx_errors, rx_errors;
+	uint64_t rx_calls, tx_calls;  /* recvmmsg / sendmmsg calls that moved frames */
 	uint64_t link_changes;
 };
 
@@ -69,6 +82,13 @@ struct dvnic {
 	bool started;
 	bool tso;                 /* data QP carries the TSO prefix */
 	bool txbat;               /* host may pack several frames in one SEND */
+	bool rxbat;               /* we may pack several frames in one SEND */
+	/* the RX batch being filled in send slot xs_vnic_sring_slot(ds, 0) */
+	bool bat_open;
+	struct xs_vnic_batch_builder bb;
+	uint64_t bat_bytes;       /* frame bytes in it */
+	struct dvnic *flush_next; /* on vio->flush_list while bat_open */
+	bool listed;
 	struct xs_cq *cq;
 	uint8_t *mem;
 	size_t mem_len;
@@ -80,7 +100,7 @@ struct dvnic {
 	uint64_t connects, disconnects, ctrl_rx, ctrl_tx, ctrl_bad, heartbeats;
 	uint64_t to_host_frames, to_host_bytes, to_host_drops;
 	uint64_t from_host_frames, from_host_bytes, rx_errors, mcast_lists, bad_offload;
-	uint64_t from_host_batches;
+	uint64_t from_host_batches, to_host_batches;
 	unsigned int mcast_n;     /* groups in the last MULTICAST_LIST_SEND */
 	bool mcast_all;           /* ... or all-multicast */
 	char last_error[96];
@@ -98,6 +118,7 @@ struct xsd_vio {
 	struct xs_timer *tick;
 	int hb_ms;
 	uint8_t *seg_buf;          /* software segmentation output */
+	struct dvnic *flush_list;  /* vNICs with an open RX batch */
 	uint64_t rejects, bad_priv;
 };
 
@@ -247,25 +268,93 @@ static void send_link(struct dvnic *v)
 	ctrl_send(v, &c);
 }
 
+/* Post send slot xs_vnic_sring_slot(ds, 0): @len bytes from @off in it. */
+static int post_dsend(struct dvnic *v, size_t off, size_t len)
+{
+	struct xs_send_wr wr = { 0 };
+	struct xs_sge sge;
+
+	sge.addr = (uintptr_t)(dsend_buf(v, xs_vnic_sring_slot(&v->ds, 0)) + off);
+	sge.length = (uint32_t)len;
+	sge.lkey = xs_mr_lkey(v->mr);
+	wr.wr_id = xs_vnic_wr_id(v->dgen, XS_VNIC_WR_DSEND, xs_vnic_sring_wr_idx(&v->ds));
+	wr.opcode = XS_WR_SEND;
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	if (xs_vnic_sring_signal(&v->ds))
+		wr.flags = XS_SEND_SIGNALED;
+	if (xs_qp_post_send(v->dqp, &wr) < 0)
+		return -EIO;
+	xs_vnic_sring_posted(&v->ds);
+	return 0;
+}
+
+/* Send @v's open RX batch: a container, or its only frame as it is. */
+static void batch_flush(struct dvnic *v)
+{
+	unsigned int frames = v->bb.frames;
+	int len, rc;
+
+	if (!v->bat_open)
+		return;
+	v->bat_open = false;
+	if (!v->dqp || !v->started) {
+		v->to_host_drops += frames;
+		return;
+	}
+	if (frames == 1) {
+		len = (int)(xs_get32(v->bb.buf) & 0x3fffu);
+		rc = post_dsend(v, XS_VNIC_BATCH_HDR_LEN, (size_t)len);
+	} else {
+		len = xs_vnic_batch_finish(&v->bb);
+		rc = len < 0 ? len : post_dsend(v, 0, (size_t)len);
+	}
+	if (rc < 0) {
+		v->to_host_drops += frames;
+		return;
+	}
+	if (frames > 1)
+		v->to_host_batches++;
+	v->to_host_frames += frames;
+	v->to_host_bytes += v->bat_bytes;
+}
+
+/* Send every open RX batch (the end of a wake-up's worth of frames). */
+static void flush_rx_batches(struct xsd_vio *vio)
+{
+	while (vio->flush_list) {
+		struct dvnic *v = vio->flush_list;
+
+		vio->flush_list = v->flush_next;
+		v->listed = false;
+		batch_flush(v);
+	}
+}
+
 /*
  * Copy one frame (iovec) into a send slot and post it on the data QP, with
  * the TSO prefix when negotiated (built from @vh: partial checksum, GSO).
+ * With RX batching negotiated a small frame is appended to the vNIC's open
+ * batch instead, sent by flush_rx_batches at the end of the wake-up (or
+ * before a large frame, which goes alone, so order holds).
  */
 static void to_host(struct dvnic *v, const struct iovec *iov, int iovcnt, size_t len,
 		    const struct virtio_net_hdr *vh)
 {
-	struct xs_send_wr wr = { 0 };
 	struct xs_vnic_tso t = { 0 };
 	size_t pre = v->tso ? XS_VNIC_TSO_LEN : 0, off = 0;
-	struct xs_sge sge;
-	uint8_t *buf;
+	bool batch = v->rxbat && len + pre <= BATCH_MAX_ENTRY;
+	uint8_t *buf, *slot;
 	int k;
 
+	if (!batch || (v->bat_open && v->bb.off + xs_vnic_batch_entry_size(len + pre) > v->bb.cap))
+		batch_flush(v); /* keeps the order */
 	if (!v->dqp || !v->started || !xs_vnic_sring_free(&v->ds) || len + pre > DBUF) {
 		v->to_host_drops++;
 		return;
 	}
-	buf = dsend_buf(v, xs_vnic_sring_slot(&v->ds, 0));
+	slot = dsend_buf(v, xs_vnic_sring_slot(&v->ds, 0));
+	buf = batch ? slot + (v->bat_open ? v->bb.off : 0) + XS_VNIC_BATCH_HDR_LEN : slot;
 	for (k = 0; k < iovcnt; k++) {
 		memcpy(buf + pre + off, iov[k].iov_base, iov[k].iov_len);
 		off += iov[k].iov_len;
@@ -292,43 +381,88 @@ static void to_host(struct dvnic *v, const struct iovec *iov, int iovcnt, size_t
 			return;
 		}
 	}
-	sge.addr = (uintptr_t)buf;
-	sge.length = (uint32_t)(len + pre);
-	sge.lkey = xs_mr_lkey(v->mr);
-	wr.wr_id = xs_vnic_wr_id(v->dgen, XS_VNIC_WR_DSEND, xs_vnic_sring_wr_idx(&v->ds));
-	wr.opcode = XS_WR_SEND;
-	wr.sg_list = &sge;
-	wr.num_sge = 1;
-	if (xs_vnic_sring_signal(&v->ds))
-		wr.flags = XS_SEND_SIGNALED;
-	if (xs_qp_post_send(v->dqp, &wr) < 0) {
+	if (batch) {
+		size_t ent = XS_VNIC_BATCH_HDR_LEN + len + pre;
+		size_t pad = (4 - (ent & 3)) & 3;
+
+		if (!v->bat_open) {
+			xs_vnic_batch_builder_init(&v->bb, slot, DBUF);
+			v->bat_open = true;
+			v->bat_bytes = 0;
+			if (!v->listed) {
+				v->listed = true;
+				v->flush_next = v->vio->flush_list;
+				v->vio->flush_list = v;
+			}
+		}
+		/* the entry is in place: its header, padding and the builder */
+		xs_put32(slot + v->bb.off, (uint32_t)(len + pre));
+		memset(slot + v->bb.off + ent, 0, pad);
+		v->bb.last_hdr = v->bb.off;
+		v->bb.off += ent + pad;
+		v->bb.frames++;
+		v->bat_bytes += len;
+		return;
+	}
+	if (post_dsend(v, 0, len + pre) < 0) {
 		v->to_host_drops++;
 		return;
 	}
-	xs_vnic_sring_posted(&v->ds);
 	v->to_host_frames++;
 	v->to_host_bytes += len;
 }
 
-static void to_uplink(struct uplink *ul, const struct virtio_net_hdr *vh, const struct iovec *iov,
-		      int iovcnt, size_t len)
+/* Send the frames queued for the uplink: one sendmmsg for all of them
+ * (a frame the kernel refuses is counted and skipped). Returns how many
+ * went. */
+static unsigned int uplink_flush(struct uplink *ul)
 {
-	struct iovec io[4];
-	struct msghdr mh = { 0 };
+	unsigned int i = 0, sent = 0;
+
+	while (i < ul->txn) {
+		int r = sendmmsg(ul->fd, ul->txm + i, ul->txn - i, MSG_DONTWAIT);
+
+		if (r <= 0) {
+			ul->tx_errors++;
+			i++;
+			continue;
+		}
+		ul->tx_calls++;
+		for (int k = 0; k < r; k++) {
+			ul->tx_frames++;
+			ul->tx_bytes += ul->txlen[i + (unsigned int)k];
+		}
+		i += (unsigned int)r;
+		sent += (unsigned int)r;
+	}
+	ul->txn = 0;
+	return sent;
+}
+
+/* Queue one frame for the uplink: @vh, then the switch's iovecs (into the
+ * frame, which stays put until uplink_flush, and into @tag, copied here). */
+static void to_uplink(struct uplink *ul, const struct virtio_net_hdr *vh, const struct iovec *iov,
+		      int iovcnt, size_t len, const uint8_t *tag)
+{
+	unsigned int q;
 	int k;
 
-	io[0].iov_base = (void *)vh;
-	io[0].iov_len = sizeof(*vh);
-	for (k = 0; k < iovcnt && k < 3; k++)
-		io[k + 1] = iov[k];
-	mh.msg_iov = io;
-	mh.msg_iovlen = (size_t)iovcnt + 1;
-	if (sendmsg(ul->fd, &mh, MSG_DONTWAIT) < 0) {
-		ul->tx_errors++;
-		return;
+	if (ul->txn == UL_TXQ)
+		uplink_flush(ul);
+	q = ul->txn++;
+	ul->txvh[q] = *vh;
+	memcpy(ul->txtag[q], tag, 4);
+	ul->txio[q][0].iov_base = &ul->txvh[q];
+	ul->txio[q][0].iov_len = sizeof(*vh);
+	for (k = 0; k < iovcnt && k < 3; k++) {
+		ul->txio[q][k + 1] = iov[k];
+		if (iov[k].iov_base == (const void *)tag)
+			ul->txio[q][k + 1].iov_base = ul->txtag[q];
 	}
-	ul->tx_frames++;
-	ul->tx_bytes += len;
+	memset(&ul->txm[q], 0, sizeof(ul->txm[q]));
+	ul->txm[q].msg_hdr.msg_iov = ul->txio[q];
+	ul->txm[q].msg_hdr.msg_iovlen = (size_t)k + 1;
+	ul->txlen[q] = len;
 }
 
 /*
@@ -358,7 +492,7 @@ static void forward(struct uplink *ul, uint32_t ingress, uint8_t *frame, size_t 
 			if (meta.needs_csum)
 				v2.csum_start = (uint16_t)(v2.csum_start + (e->len - len));
 			to_uplink(ul, (meta.needs_csum || meta.gso) ? &v2 : &none, e->iov, e->iovcnt,
-				  e->len);
+				  e->len, res.tag);
 			continue;
 		}
 		if (e->port >= XSD_VSW_DEFAULT_MAX_PORTS || !ul->by_port[e->port])
@@ -415,58 +549,84 @@ static void forward(struct uplink *ul, uint32_t ingress, uint8_t *frame, size_t 
 
 /* ------------------------------------------------------------ uplink */
 
-static void uplink_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
+/* One frame the uplink gave us (@n bytes: vnet header + frame, in a buffer
+ * with HEADROOM before it) into the switch. */
+static void uplink_frame(struct uplink *ul, uint8_t *rb, ssize_t n, struct msghdr *mh)
 {
-	struct uplink *ul = arg;
-	int budget = 64;
+	struct virtio_net_hdr vh;
+	struct cmsghdr *c;
+	uint8_t *frame;
+	size_t len;
 
-	(void)loop, (void)events;
-	while (budget-- > 0) {
-		union {
-			struct cmsghdr h;
-			char b[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
-		} cb;
-		struct iovec io = { ul->rbuf + HEADROOM, DBUF };
-		struct msghdr mh = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = &cb,
-				     .msg_controllen = sizeof(cb) };
-		struct virtio_net_hdr vh;
-		struct cmsghdr *c;
-		uint8_t *frame;
-		ssize_t n;
-		size_t len;
+	if (n < VNET_LEN + 14 || n > DBUF) {
+		ul->rx_errors++;
+		return;
+	}
+	memcpy(&vh, rb + HEADROOM, sizeof(vh));
+	frame = rb + HEADROOM + VNET_LEN;
+	len = (size_t)n - VNET_LEN;
+	/* the kernel hands a received 802.1Q tag out of band */
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		struct tpacket_auxdata aux;
 
-		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
-		if (n < 0)
-			return;
-		if (n < VNET_LEN + 14 || n > DBUF) {
-			ul->rx_errors++;
+		if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
 			continue;
-		}
-		memcpy(&vh, ul->rbuf + HEADROOM, sizeof(vh));
-		frame = ul->rbuf + HEADROOM + VNET_LEN;
-		len = (size_t)n - VNET_LEN;
-		/* the kernel hands a received 802.1Q tag out of band */
-		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-			struct tpacket_auxdata aux;
+		memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+		if ((aux.tp_status & TP_STATUS_VLAN_VALID) && aux.tp_vlan_tci) {
+			int r = xsd_vsw_vlan_insert(&frame, len, HEADROOM + VNET_LEN,
+						    aux.tp_vlan_tci);
 
-			if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA)
-				continue;
-			memcpy(&aux, CMSG_DATA(c), sizeof(aux));
-			if ((aux.tp_status & TP_STATUS_VLAN_VALID) && aux.tp_vlan_tci) {
-				int r = xsd_vsw_vlan_insert(&frame, len, HEADROOM + VNET_LEN,
-							    aux.tp_vlan_tci);
-
-				if (r > 0) {
-					len = (size_t)r;
-					if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
-						vh.csum_start = (uint16_t)(vh.csum_start + 4);
-				}
+			if (r > 0) {
+				len = (size_t)r;
+				if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+					vh.csum_start = (uint16_t)(vh.csum_start + 4);
 			}
 		}
-		ul->rx_frames++;
-		ul->rx_bytes += len;
-		forward(ul, (uint32_t)ul->port, frame, len, &vh);
 	}
+	ul->rx_frames++;
+	ul->rx_bytes += len;
+	forward(ul, (uint32_t)ul->port, frame, len, &vh);
+}
+
+/* Up to 64 frames per wake-up, UL_RX_BATCH per recvmmsg; the frames for
+ * each vNIC leave in one SEND (RX batching) at the end. */
+static void uplink_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
+{
+	union cbuf {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+	};
+	struct uplink *ul = arg;
+	struct mmsghdr mm[UL_RX_BATCH];
+	struct iovec io[UL_RX_BATCH];
+	union cbuf cb[UL_RX_BATCH];
+	int budget = 64, i, n;
+
+	(void)loop, (void)events;
+	while (budget > 0) {
+		for (i = 0; i < UL_RX_BATCH; i++) {
+			io[i].iov_base = ul->rbuf + (size_t)i * RBUF + HEADROOM;
+			io[i].iov_len = DBUF;
+			memset(&mm[i], 0, sizeof(mm[i]));
+			mm[i].msg_hdr.msg_iov = &io[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_control = &cb[i];
+			mm[i].msg_hdr.msg_controllen = sizeof(cb[i]);
+		}
+		n = recvmmsg(fd, mm, budget < UL_RX_BATCH ? (unsigned int)budget : UL_RX_BATCH,
+			     MSG_DONTWAIT | MSG_TRUNC, NULL);
+		if (n <= 0)
+			break;
+		ul->rx_calls++;
+		for (i = 0; i < n; i++)
+			uplink_frame(ul, ul->rbuf + (size_t)i * RBUF, (ssize_t)mm[i].msg_len,
+				     &mm[i].msg_hdr);
+		budget -= n;
+		if (n < UL_RX_BATCH)
+			break; /* drained */
+	}
+	uplink_flush(ul);
+	flush_rx_batches(ul->vio);
 }
 
 static bool uplink_carrier(struct uplink *ul)
@@ -515,7 +675,7 @@ static int uplink_open(struct xsd_vio *vio, struct uplink *ul, const char *spec)
 		XS_ERR(VLOG, "uplink %s: no interface '%s'", ul->name, ul->ifname);
 		return -ENODEV;
 	}
-	ul->rbuf = malloc(HEADROOM + DBUF);
+	ul->rbuf = malloc((size_t)UL_RX_BATCH * RBUF);
 	if (!ul->rbuf)
 		return -ENOMEM;
 	ul->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
@@ -602,6 +762,10 @@ static struct dvnic *vnic_by_qp(struct xsd_vio *vio, const struct xs_qp *qp)
 
 static void drop_dqp(struct dvnic *v)
 {
+	if (v->bat_open) {
+		v->to_host_drops += v->bb.frames; /* never sent */
+		v->bat_open = false;
+	}
 	if (v->dqp)
 		xs_qp_destroy(v->dqp);
 	v->dqp = NULL;
@@ -642,6 +806,12 @@ static void vnic_free(struct dvnic *v)
 			break;
 		}
 	vnic_disconnect(v, "vNIC deleted");
+	for (pp = &v->vio->flush_list; v->listed && *pp; pp = &(*pp)->flush_next)
+		if (*pp == v) {
+			*pp = v->flush_next;
+			v->listed = false;
+			break;
+		}
 	if (v->port >= 0 && v->ul) {
 		xsd_vsw_port_del(v->ul->sw, (uint32_t)v->port);
 		v->ul->by_port[v->port] = NULL;
@@ -829,7 +999,8 @@ static void from_host_one(struct dvnic *v, uint8_t *msg, size_t len)
 
 /* A message from the host's data QP (HEADROOM bytes before it): one frame,
  * or with TX batching a container of frames (format bits 00 where a TSO
- * prefix has 01 or 11). */
+ * prefix has 01 or 11). The uplink's copies point into the message: they
+ * leave (one sendmmsg) before it returns and the buffer is posted again. */
 static void from_host(struct dvnic *v, uint8_t *msg, size_t len)
 {
 	struct xs_vnic_batch_iter it;
@@ -839,14 +1010,20 @@ static void from_host(struct dvnic *v, uint8_t *msg, size_t len)
 
 	if (!v->txbat || len < 4 || (msg[0] >> 6) != 0) {
 		from_host_one(v, msg, len);
-		return;
+	} else {
+		v->from_host_batches++;
+		xs_vnic_batch_iter_init(&it, msg, len);
+		while ((rc = xs_vnic_batch_next(&it, &f, &flen)) == 1)
+			from_host_one(v, (uint8_t *)f, flen); /* the bytes before it are spent */
+		if (rc < 0)
+			v->rx_errors++;
 	}
-	v->from_host_batches++;
-	xs_vnic_batch_iter_init(&it, msg, len);
-	while ((rc = xs_vnic_batch_next(&it, &f, &flen)) == 1)
-		from_host_one(v, (uint8_t *)f, flen); /* the bytes before it are spent */
-	if (rc < 0)
-		v->rx_errors++;
+	/* an answer from the LAN (an ARP or ping reply, TCP ACKs) is often
+	 * queued by the time sendmmsg returns: take it now, without a trip
+	 * through the event loop */
+	if (uplink_flush(v->ul))
+		uplink_readable(v->vio->loop, v->ul->fd, XS_IO_IN, v->ul);
+	flush_rx_batches(v->vio);
 }
 
 static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
@@ -992,10 +1169,12 @@ static void on_connect_request(struct xsd_vio *vio, const struct xs_event *ev)
 		drop_dqp(v);
 		/* we take TSO (checksum offload with it) and, with TSO only (a
 		 * message then starts with a prefix or a batch entry header, told
-		 * apart by the format bits), TX batching; not RX batching */
+		 * apart by the format bits), TX and RX batching */
 		v->tso = (p.data_qp_flags & XS_VNIC_DQP_TSO) != 0;
 		v->txbat = v->tso && (p.data_qp_flags & XS_VNIC_DQP_TXBAT);
-		p.data_qp_flags &= XS_VNIC_DQP_TSO | (v->txbat ? XS_VNIC_DQP_TXBAT : 0);
+		v->rxbat = v->tso && (p.data_qp_flags & XS_VNIC_DQP_RXBAT);
+		p.data_qp_flags &= XS_VNIC_DQP_TSO | (v->txbat ? XS_VNIC_DQP_TXBAT : 0) |
+				   (v->rxbat ? XS_VNIC_DQP_RXBAT : 0);
 		xs_vnic_cm_priv_encode(&p, info.private_data, XS_VNIC_CM_PRIV_LEN);
 	}
 	qa.pd = vio->pd;
@@ -1144,7 +1323,7 @@ json_t *xsd_vio_vnic_json(struct xsd_vio *vio, uint64_t resource_id)
 	if (v->port >= 0)
 		xsd_vsw_port_stats(v->ul->sw, (uint32_t)v->port, &ps);
 	o = json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-		      "s:I,s:b,s:I,s:b,s:I,s:s}",
+		      "s:I,s:b,s:I,s:b,s:I,s:b,s:I,s:s}",
 		      "state", v->started ? "up" : (v->cqp || v->dqp) ? "connecting" : "down",
 		      "uplink", v->ul ? v->ul->name : "", "uplink_link",
 		      v->ul ? (v->ul->carrier ? "up" : "down") : "-", "switch_port", v->port,
@@ -1163,6 +1342,7 @@ json_t *xsd_vio_vnic_json(struct xsd_vio *vio, uint64_t resource_id)
 		      "rate_yellow_out", (json_int_t)ps.rate_yellow_out,
 		      "tso", v->tso, "bad_offload", (json_int_t)v->bad_offload,
 		      "tx_batching", v->txbat, "from_host_batches", (json_int_t)v->from_host_batches,
+		      "rx_batching", v->rxbat, "to_host_batches", (json_int_t)v->to_host_batches,
 		      "last_error", v->last_error);
 	if (!o)
 		return NULL;
@@ -1190,18 +1370,25 @@ json_t *xsd_vio_stats_json(struct xsd_vio *vio)
 		struct uplink *ul = &vio->uplinks[i];
 		struct xsd_vsw_stats ss;
 
+		json_t *u;
+
 		xsd_vsw_stats(ul->sw, &ss);
-		json_array_append_new(
-			a, json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "name",
-				     ul->name, "interface", ul->ifname, "link",
-				     ul->carrier ? "up" : "down", "rx_frames",
-				     (json_int_t)ul->rx_frames, "rx_bytes", (json_int_t)ul->rx_bytes,
-				     "tx_frames", (json_int_t)ul->tx_frames, "tx_bytes",
-				     (json_int_t)ul->tx_bytes, "tx_errors", (json_int_t)ul->tx_errors,
-				     "rx_errors", (json_int_t)ul->rx_errors, "vnic_to_vnic",
-				     (json_int_t)ss.vnic_to_vnic, "flooded", (json_int_t)ss.flooded,
-				     "takeovers", (json_int_t)ss.takeovers, "link_changes",
-				     (json_int_t)ul->link_changes));
+		u = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "name",
+			      ul->name, "interface", ul->ifname, "link",
+			      ul->carrier ? "up" : "down", "rx_frames",
+			      (json_int_t)ul->rx_frames, "rx_bytes", (json_int_t)ul->rx_bytes,
+			      "tx_frames", (json_int_t)ul->tx_frames, "tx_bytes",
+			      (json_int_t)ul->tx_bytes, "tx_errors", (json_int_t)ul->tx_errors,
+			      "rx_errors", (json_int_t)ul->rx_errors, "vnic_to_vnic",
+			      (json_int_t)ss.vnic_to_vnic, "flooded", (json_int_t)ss.flooded,
+			      "takeovers", (json_int_t)ss.takeovers, "link_changes",
+			      (json_int_t)ul->link_changes);
+		if (!u)
+			continue;
+		/* system calls that moved the frames (recvmmsg / sendmmsg) */
+		json_object_set_new(u, "rx_calls", json_integer((json_int_t)ul->rx_calls));
+		json_object_set_new(u, "tx_calls", json_integer((json_int_t)ul->tx_calls));
+		json_array_append_new(a, u);
 	}
 	json_object_set_new(o, "vio_uplinks", a);
 	json_object_set_new(o, "vio_rejects", json_integer((json_int_t)vio->rejects));

@@ -86,6 +86,33 @@ check "UDP burst: datagrams arrived ($n of 3000; a blast may overrun queues)" te
 batches() { "$XCM" --json show vnic veth1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print([s for s in d["vnics"][0]["status"] if s["host"]=="io-module"][0]["from_host_batches"])'; }
 check "TX batching used (the director received $(batches) batches)" test "$(batches)" -gt 0
 
+# and the other way: a burst LAN -> host1 leaves the director in batches
+# (several frames per SEND) and still arrives in order without duplicates
+in_ns "$NS_H1" timeout 20 python3 -c '
+import socket,sys
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.77.0.11", 5004)); s.settimeout(3)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+got=[]
+try:
+    while len(got) < 3000: got.append(int(s.recv(100)))
+except socket.timeout: pass
+open(sys.argv[1],"w").write("%d %d" % (len(got), int(got == sorted(got) and len(set(got)) == len(got))))' "$T/rburst" &
+srv=$!
+wait_for 5 "UDP socket on host1" bash -c "ip netns exec $NS_H1 ss -lun | grep -q :5004"
+in_ns "$NS_LAN" python3 -c '
+import socket
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(3000):
+    s.sendto(b"%d" % i, ("10.77.0.11", 5004))'
+wait $srv
+read -r n inorder <"$T/rburst"
+echo "UDP burst LAN -> host1: $n of 3000 datagrams received"
+check "UDP burst LAN -> host1: received in order without duplicates" test "$inorder" = 1
+check "UDP burst LAN -> host1: datagrams arrived ($n of 3000)" test "$n" -gt 0
+io_field() { "$XCM" --json show vnic veth1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print([s for s in d["vnics"][0]["status"] if s["host"]=="io-module"][0][sys.argv[1]])' "$1"; }
+check "RX batching negotiated and used (the director sent $(io_field to_host_batches) batches)" \
+	test "$(io_field rx_batching)" = True -a "$(io_field to_host_batches)" -gt 0
+
 # fabric counters on the host, switch counters on the director
 check "xsctl vnic show lists veth1 up" bash -c "\"$XSCTL\" -S \"$T/host1/xscored-port-host1.sock\" vnic show | grep -E '^veth1 +up'"
 check "xcm show vnic veth1 has data-path counters" bash -c "\"$XCM\" --json show vnic veth1 | python3 -c 'import json,sys; d=json.load(sys.stdin); io=[s for s in d[\"vnics\"][0][\"status\"] if s[\"host\"]==\"io-module\"][0]; assert io[\"state\"]==\"up\" and io[\"from_host_frames\"]>200, io'"

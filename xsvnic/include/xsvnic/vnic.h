@@ -11,11 +11,14 @@
  *               LINK_UP / LINK_DOWN (carrier on / off), HEART_BEAT both ways
  *               while idle, MULTICAST_LIST_SEND (all-multicast past 128),
  *               ASSIGN_VLAN / UNASSIGN_VLAN are the director's business;
- *   data QP:    one Ethernet frame per RC SEND, in both directions; with
+ *   data QP:    Ethernet frames on RC SENDs, in both directions; with
  *               TSO negotiated (install_flags TSO + TCP_OFFL: data_qp_flags
  *               XS_VNIC_DQP_TSO) each frame has the 4-byte TSO prefix and
  *               the TAP hands out / takes partial checksums and 64 KiB GSO
- *               frames, so a large TCP segment crosses the fabric once.
+ *               frames, so a large TCP segment crosses the fabric once;
+ *               small frames then share a SEND (the batching container,
+ *               XS_VNIC_DQP_TXBAT host -> director, XS_VNIC_DQP_RXBAT
+ *               director -> host) when several are ready at once.
  *
  * A broken connection is re-established every reconnect_ms without deleting
  * the interface; frames the kernel hands us meanwhile are dropped and
@@ -80,7 +83,9 @@ struct xsvnic_stats {
 	uint64_t tx_bad_offload;         /* vnet header the TSO prefix cannot carry */
 	bool tso;                        /* checksum offload + TSO negotiated */
 	bool txbat;                      /* TX batching negotiated */
+	bool rxbat;                      /* RX batching negotiated */
 	uint64_t tx_batches;             /* SENDs that carried several frames */
+	uint64_t rx_batches;             /* SENDs from the director that carried several */
 	uint64_t ctrl_rx, ctrl_tx, ctrl_bad;
 	uint64_t heartbeats_tx, heartbeats_rx;
 	uint64_t connects;               /* connections brought up */
