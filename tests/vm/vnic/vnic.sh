@@ -7,9 +7,10 @@
 # frame crosses the vNIC's RC connections (rxe0 -> veth0/veth1 -> rxe1), the
 # director's 802.1Q switch and the uplink's packet socket.
 #
-#   vnic.sh roce   vNIC h0-eth0: configured MAC, IPv4 and IPv6 pings both
-#                  ways, 2 MiB of TCP each way with sha256 compared, the
-#                  packets seen on rxe0, counters in xcm and xsctl
+#   vnic.sh roce   vNIC h0-eth0: configured MAC, IPv4 and IPv6 pings, 2 MiB
+#                  of TCP each way with sha256 compared, the packets seen on
+#                  rxe0, counters in xcm and xsctl, MTU 9000, the director
+#                  SIGKILLed and restarted, uplink down/up -> carrier, delete
 #   vnic.sh vlan   trunk vNIC t30 (VLANs 10,30) with 802.1Q sub-interfaces on
 #                  the host: t30.30 reaches the LAN's VLAN 30; t30.20 (VLAN
 #                  20, not allowed) reaches nothing and the director counts
@@ -249,6 +250,27 @@ if [ $PART = roce ]; then
 	[ "$(echo "$line" | awk '{ print $10 }')" -ge 2 ] ||
 		fail $c "xsctl vnic show: h0-eth0 counts $(echo "$line" | awk '{ print $10 }') connections, expected 2"
 	tcp_to "" "$LAN" 10.77.0.1
+	pass $c
+
+	# the uplink's link state reaches the host's carrier (LINK_DOWN and
+	# LINK_UP on the control RC connection)
+	c=uplink-carrier
+	ip link set upl0 down
+	wait_for 10 bash -c "ip link show h0-eth0 | grep -q NO-CARRIER" ||
+		fail $c "h0-eth0 kept its carrier 10 s after the uplink went down: $(ip link show h0-eth0)"
+	ip link set upl0 up
+	wait_for 10 carrier h0-eth0 ||
+		fail $c "h0-eth0 got no carrier back 10 s after the uplink came up: $(ip link show h0-eth0)"
+	wait_for 10 ping -c 1 -W 1 10.77.0.1 || fail $c "no ping to the LAN after the uplink came back"
+	pass $c
+
+	# xcm vnic delete: the interface goes away, the host holds no device
+	c=vnic-delete
+	out=$(xcm vnic delete h0-eth0 2>&1) || fail $c "xcm vnic delete h0-eth0: $out"
+	wait_for 15 bash -c "! ip link show h0-eth0" ||
+		fail $c "h0-eth0 still exists 15 s after xcm vnic delete"
+	wait_for 5 bash -c "$CTL status --json | jq -e '.hosts[0].devices | length == 0'" ||
+		fail $c "the host still holds devices: $($CTL status --json | jq -M -c '.hosts[0].devices')"
 	pass $c
 fi
 
