@@ -8,12 +8,22 @@
  * the masks as last given to the SRP target. xsd_stor_sync() compares that
  * with the store and changes only what differs, so a sync that finds
  * nothing new sends nothing to the initiators.
+ *
+ * Back ends are opened on a thread of their own (an iSCSI login or a
+ * device that does not answer can take long, and the event loop also runs
+ * the XCM and the vNIC data path): the thread opens the back end and makes
+ * the LUN, the loop adds it to the SCSI target when the thread is done
+ * (eventfd). Until then the LUN is "opening"; one that failed is tried
+ * again every RETRY_MS.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <xscore/common.h>
 #include <xscore/log.h>
@@ -24,6 +34,36 @@
 
 #define COMP "storage"
 #define REASON_LEN 400
+#define RETRY_MS 30000
+
+struct open_job;
+
+/* Shared by the module and its open threads, and freed by whichever lets
+ * go last: a module freed while a thread still opens does not wait for it
+ * (dead: the thread frees what it made). */
+struct opener {
+	pthread_mutex_t lock;
+	int refs;
+	int efd;                    /* readable: jobs in done */
+	struct open_job *done;
+	bool dead;
+};
+
+/* One back end to open and make a LUN of, on its own thread. */
+struct open_job {
+	struct open_job *next;
+	struct opener *op;
+	/* in (a copy: the store is the loop's) */
+	struct xsd_storage s;
+	char target[XSD_TARGET_NAME_MAX + 1];
+	uint64_t wwpn;
+	uint16_t id;
+	bool read_only;
+	/* out */
+	struct xsd_scsi_lun *lun;   /* NULL: failed, see reason */
+	uint64_t capacity;
+	char reason[REASON_LEN];
+};
 
 /* A LUN of a served target, as configured and as opened. */
 struct slun {
@@ -31,6 +71,7 @@ struct slun {
 	char storage[XSD_NAME_MAX + 1];
 	bool read_only;
 	bool present;               /* in the SCSI target */
+	struct open_job *job;       /* being opened (identity only) */
 	char reason[REASON_LEN];    /* why not, when !present */
 	uint64_t capacity;          /* bytes, when present */
 };
@@ -62,6 +103,8 @@ struct xsd_stor {
 	struct xs_fabric *fabric;
 	struct xsd_store *store;
 	struct stgt *targets;
+	struct opener *op;
+	struct xs_timer *retry;
 	bool stopped;
 	uint64_t syncs, open_failures;
 };
@@ -134,84 +177,220 @@ static struct stgt *tgt_new(struct xsd_stor *m, const struct xsd_target *row)
 	return g;
 }
 
-/* Open a storage object's back end as a LUN of g. */
-static int lun_open(struct xsd_stor *m, struct stgt *g, struct slun *l)
+static void opener_put(struct opener *op)
 {
-	struct xsd_scsi_lun_opts lo = { .size = sizeof(lo), .read_only = l->read_only };
-	struct xsd_scsi_bdev *be = NULL;
-	struct xsd_scsi_lun *lun;
-	struct xsd_storage s;
-	struct xsd_err err;
-	char serial[33];
-	int rc;
+	bool last;
 
-	l->present = false;
-	rc = xsd_store_get(m->store, XSD_OBJ_STORAGE, l->storage, &s, &err);
-	if (rc) {
-		snprintf(l->reason, sizeof(l->reason), "%s", err.msg);
-		return rc;
+	pthread_mutex_lock(&op->lock);
+	last = --op->refs == 0;
+	pthread_mutex_unlock(&op->lock);
+	if (!last)
+		return;
+	while (op->done) {
+		struct open_job *j = op->done;
+
+		op->done = j->next;
+		if (j->lun)
+			xsd_scsi_lun_free(j->lun);
+		free(j);
 	}
-	switch (s.type) {
+	close(op->efd);
+	pthread_mutex_destroy(&op->lock);
+	free(op);
+}
+
+/* The open thread: back end, then the LUN on it. */
+static void *open_main(void *arg)
+{
+	struct open_job *j = arg;
+	struct opener *op = j->op;
+	struct xsd_scsi_lun_opts lo = { .size = sizeof(lo), .read_only = j->read_only };
+	const struct xsd_storage *s = &j->s;
+	struct xsd_scsi_bdev *be = NULL;
+	const char *type = xsd_storage_type_name(s->type);
+	char serial[33];
+	uint64_t one = 1;
+
+	switch (s->type) {
 	case XSD_STORAGE_FILE:
 	case XSD_STORAGE_BLOCK: {
-		struct xsd_scsi_file_opts fo = { .size = sizeof(fo), .direct = s.direct,
-						 .read_only = l->read_only };
+		struct xsd_scsi_file_opts fo = { .size = sizeof(fo), .direct = s->direct,
+						 .read_only = j->read_only };
 
-		be = xsd_scsi_file_open(s.location, &fo);
+		be = xsd_scsi_file_open(s->location, &fo);
 		break;
 	}
 	case XSD_STORAGE_SG: {
-		struct xsd_scsi_sg_opts go = { .size = sizeof(go), .read_only = l->read_only };
+		struct xsd_scsi_sg_opts go = { .size = sizeof(go), .read_only = j->read_only };
 
-		be = xsd_scsi_sg_open(s.location, &go);
+		be = xsd_scsi_sg_open(s->location, &go);
 		break;
 	}
 	case XSD_STORAGE_ISCSI: {
 		struct xsd_scsi_iscsi_opts io = { .size = sizeof(io) };
 
-		be = xsd_scsi_iscsi_open(s.location, &io);
+		be = xsd_scsi_iscsi_open(s->location, &io);
 		break;
 	}
 	case XSD_STORAGE_RAM:
-		be = xsd_scsi_ram_new(s.size);
+		be = xsd_scsi_ram_new(s->size);
 		break;
 	default:
 		errno = EINVAL;
 		break;
 	}
 	if (!be) {
-		snprintf(l->reason, sizeof(l->reason), "cannot open %s%s%.150s: %s",
-			 xsd_storage_type_name(s.type) ? xsd_storage_type_name(s.type) : "?",
-			 s.location[0] ? " " : "", s.location, strerror(errno));
-		goto failed;
+		snprintf(j->reason, sizeof(j->reason), "cannot open %s%s%.150s: %s",
+			 type ? type : "?", s->location[0] ? " " : "", s->location, strerror(errno));
+	} else {
+		/* stable across restarts: the target's WWPN and the LUN id */
+		snprintf(serial, sizeof(serial), "%016" PRIx64 "L%u", j->wwpn, j->id);
+		lo.serial = serial;
+		j->lun = xsd_scsi_lun_new(be, &lo);
+		if (!j->lun)
+			snprintf(j->reason, sizeof(j->reason), "%s: unusable as a LUN: %s",
+				 s->name, strerror(errno));
+		else
+			j->capacity = xsd_scsi_lun_blocks(j->lun) *
+				      xsd_scsi_lun_block_size(j->lun);
 	}
-	/* stable across restarts: the target's WWPN and the LUN id */
-	snprintf(serial, sizeof(serial), "%016" PRIx64 "L%u", g->wwpn, l->id);
-	lo.serial = serial;
-	lun = xsd_scsi_lun_new(be, &lo);
-	if (!lun) {
-		snprintf(l->reason, sizeof(l->reason), "%s: unusable as a LUN: %s", l->storage,
-			 strerror(errno));
-		goto failed;
+	pthread_mutex_lock(&op->lock);
+	if (op->dead) {
+		if (j->lun)
+			xsd_scsi_lun_free(j->lun);
+		free(j);
+	} else {
+		j->next = op->done;
+		op->done = j;
+		if (write(op->efd, &one, sizeof(one)) < 0)
+			XS_WARN(COMP, "open of %s done, loop not told: %s", s->name, strerror(errno));
 	}
-	l->capacity = xsd_scsi_lun_blocks(lun) * xsd_scsi_lun_block_size(lun);
-	rc = xsd_scsi_target_add_lun(g->t, l->id, lun);
+	pthread_mutex_unlock(&op->lock);
+	opener_put(op);
+	return NULL;
+}
+
+static void lun_failed(struct xsd_stor *m, struct stgt *g, struct slun *l, const char *reason)
+{
+	m->open_failures++;
+	/* logged when the reason is new, not at every retry */
+	if (strcmp(l->reason, reason))
+		XS_ERR(COMP, "target %s: LUN %u on storage %s not served: %s", g->name, l->id,
+		       l->storage, reason);
+	snprintf(l->reason, sizeof(l->reason), "%s", reason);
+}
+
+/* Start opening l's back end (l->job set), or fail at once. */
+static void lun_open(struct xsd_stor *m, struct stgt *g, struct slun *l)
+{
+	struct open_job *j = calloc(1, sizeof(*j));
+	struct xsd_err err;
+	pthread_attr_t at;
+	pthread_t th;
+	int rc;
+
+	if (!j) {
+		lun_failed(m, g, l, "out of memory");
+		return;
+	}
+	rc = xsd_store_get(m->store, XSD_OBJ_STORAGE, l->storage, &j->s, &err);
+	if (rc) {
+		lun_failed(m, g, l, err.msg);
+		free(j);
+		return;
+	}
+	j->op = m->op;
+	snprintf(j->target, sizeof(j->target), "%s", g->name);
+	j->wwpn = g->wwpn;
+	j->id = l->id;
+	j->read_only = l->read_only;
+	pthread_mutex_lock(&m->op->lock);
+	m->op->refs++;
+	pthread_mutex_unlock(&m->op->lock);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&th, &at, open_main, j);
+	pthread_attr_destroy(&at);
+	if (rc) {
+		opener_put(m->op);
+		free(j);
+		lun_failed(m, g, l, "cannot start a thread to open it");
+		return;
+	}
+	l->job = j;
+}
+
+/* The loop's side of a finished open: the LUN joins its target, unless
+ * the configuration moved on meanwhile. */
+static void open_done(struct xsd_stor *m, struct open_job *j)
+{
+	struct stgt *g, *owner = NULL;
+	struct slun *l = NULL;
+	int rc;
+
+	for (g = m->targets; g && !l; g = g->next)
+		for (unsigned int i = 0; i < g->n_luns && !l; i++)
+			if (g->luns[i].job == j) {
+				l = &g->luns[i];
+				owner = g;
+			}
+	if (!l) {
+		if (j->lun)
+			xsd_scsi_lun_free(j->lun);
+		return;
+	}
+	g = owner;
+	l->job = NULL;
+	if (!j->lun) {
+		lun_failed(m, g, l, j->reason);
+		return;
+	}
+	rc = xsd_scsi_target_add_lun(g->t, l->id, j->lun);
 	if (rc < 0) {
-		snprintf(l->reason, sizeof(l->reason), "cannot add LUN %u: %s", l->id,
-			 xs_strerror(rc));
-		goto failed;
+		char reason[64];
+
+		snprintf(reason, sizeof(reason), "cannot add LUN %u: %s", l->id, xs_strerror(rc));
+		lun_failed(m, g, l, reason);
+		return;
 	}
 	l->present = true;
+	l->capacity = j->capacity;
 	l->reason[0] = 0;
 	XS_INFO(COMP, "target %s: LUN %u on storage %s (%s%s%s, %" PRIu64 " bytes%s)", g->name,
-		l->id, l->storage, xsd_storage_type_name(s.type), s.location[0] ? " " : "",
-		s.location, l->capacity, l->read_only ? ", read-only" : "");
-	return 0;
-failed:
-	m->open_failures++;
-	XS_ERR(COMP, "target %s: LUN %u on storage %s not served: %s", g->name, l->id, l->storage,
-	       l->reason);
-	return -EIO;
+		l->id, l->storage, xsd_storage_type_name(j->s.type), j->s.location[0] ? " " : "",
+		j->s.location, l->capacity, l->read_only ? ", read-only" : "");
+	if (g->srpt)
+		xsd_srpt_luns_changed(g->srpt);
+}
+
+static void on_open_done(struct xs_loop *loop, int fd, unsigned int events, void *arg)
+{
+	struct xsd_stor *m = arg;
+	struct open_job *list, *j;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		XS_WARN(COMP, "reading the open eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&m->op->lock);
+	list = m->op->done;
+	m->op->done = NULL;
+	pthread_mutex_unlock(&m->op->lock);
+	while ((j = list)) {
+		list = j->next;
+		open_done(m, j);
+		free(j);
+	}
+}
+
+/* Every RETRY_MS: LUNs whose back end did not open are tried again. */
+static void on_retry(struct xs_loop *loop, struct xs_timer *t, void *arg)
+{
+	struct xsd_stor *m = arg;
+
+	for (struct stgt *g = m->targets; g; g = g->next)
+		for (unsigned int i = 0; g->t && i < g->n_luns; i++)
+			if (!g->luns[i].present && !g->luns[i].job)
+				lun_open(m, g, &g->luns[i]);
 }
 
 /* ---------------------------------------------------------------- sync */
@@ -290,8 +469,7 @@ static bool sync_luns(struct xsd_stor *m, struct stgt *g)
 			snprintf(l->reason, sizeof(l->reason), "target %s is not served", g->name);
 			continue;
 		}
-		if (lun_open(m, g, l) == 0)
-			changed = true;
+		lun_open(m, g, l); /* announced when it is open */
 	}
 	free(ll.v);
 	return changed;
@@ -484,8 +662,33 @@ struct xsd_stor *xsd_stor_new(struct xs_loop *loop, struct xs_fabric *fabric,
 	m->loop = loop;
 	m->fabric = fabric;
 	m->store = store;
+	m->op = calloc(1, sizeof(*m->op));
+	if (!m->op)
+		goto free_m;
+	pthread_mutex_init(&m->op->lock, NULL);
+	m->op->refs = 1;
+	m->op->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (m->op->efd < 0)
+		goto free_op;
+	if (xs_loop_add_fd(loop, m->op->efd, XS_IO_IN, on_open_done, m) < 0)
+		goto close_efd;
+	m->retry = xs_timer_new(loop, on_retry, m);
+	if (!m->retry)
+		goto del_efd;
+	xs_timer_arm(m->retry, RETRY_MS, RETRY_MS);
 	xsd_stor_sync(m);
 	return m;
+del_efd:
+	xs_loop_del_fd(loop, m->op->efd);
+close_efd:
+	close(m->op->efd);
+free_op:
+	pthread_mutex_destroy(&m->op->lock);
+	free(m->op);
+free_m:
+	free(m);
+	errno = ENOMEM;
+	return NULL;
 }
 
 void xsd_stor_shutdown(struct xsd_stor *m)
@@ -503,7 +706,16 @@ void xsd_stor_shutdown(struct xsd_stor *m)
 
 void xsd_stor_free(struct xsd_stor *m)
 {
+	if (!m)
+		return;
 	xsd_stor_shutdown(m);
+	xs_timer_free(m->retry);
+	xs_loop_del_fd(m->loop, m->op->efd);
+	/* opens still running finish on their own and free what they made */
+	pthread_mutex_lock(&m->op->lock);
+	m->op->dead = true;
+	pthread_mutex_unlock(&m->op->lock);
+	opener_put(m->op);
 	free(m);
 }
 
@@ -519,6 +731,8 @@ int xsd_stor_fabric_event(struct xsd_stor *m, const struct xs_event *ev)
 
 static json_t *lun_state(const struct stgt *g, const struct slun *l)
 {
+	if (l->job)
+		return json_pack("{s:s, s:s}", "state", "opening", "reason", "");
 	if (l->present)
 		return json_pack("{s:s, s:s, s:I}", "state", "online", "reason", "", "capacity",
 				 (json_int_t)l->capacity);

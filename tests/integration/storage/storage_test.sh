@@ -39,6 +39,9 @@ expect_probe() {
 	fi
 }
 
+# wait_state NAME STATE: back ends open on a thread of their own
+wait_state() { wait_for 20 "storage $1 $2" sh -c "[ \"\$(\"$XCM\" show storage $1 | sed -n 's/^  state     //p')\" = '$2' ]"; }
+
 # ---- 1. configuration, and bad input refused verbatim
 expect_out "profile p1 added" 0 profile add p1
 expect_out "storage disk0 added" 0 storage add disk0 --file "$T/disk0.img" --size 16M
@@ -84,6 +87,8 @@ expect_out "xcm: storage 'disk0' is used by LUN 0 of target 'tgt1'; delete the L
 expect_out "xcm: target 'tgt1' is used by vhba 'h1', 'h2'; take it out of the vhba first" 1 \
 	target delete tgt1
 expect_out "xcm: target 'tgt1' has no LUN 9" 1 lun delete tgt1 9
+wait_state disk0 online
+wait_state mem1 online
 W=$((${#T} + 10))   # the LOCATION column: "$T/disk0.img"
 expect_out "$(printf '%-5s  %-4s  %-*s  %-5s  %-6s  %s\n' NAME TYPE $W LOCATION SIZE LUN STATE \
 	disk0 file $W "$T/disk0.img" 16MiB tgt1/0 online disk2 file $W "$T/disk2.img" 4MiB - unused \
@@ -137,6 +142,7 @@ expect_probe "luns 0,2" $H2 luns
 expect_out "storage gone added" 0 storage add gone --file "$T/gone.img" --size 1M
 rm -f "$T/gone.img"
 expect_out "lun 3 of target tgt1 added" 0 lun add tgt1 3 --storage gone
+wait_for 20 "storage gone in error" sh -c "\"$XCM\" show storage gone | grep -q 'state     error'"
 expect_out "storage gone
   type      file
   location  $T/gone.img
@@ -146,12 +152,37 @@ expect_out "storage gone
 expect_probe "luns 0,1,2" $H1 luns
 expect_out "lun 3 of target tgt1 deleted" 0 lun delete tgt1 3
 expect_out "storage gone deleted" 0 storage delete gone
+# an iSCSI portal that accepts and never answers: the login waits for its
+# timeout on the open thread while the director goes on answering
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4)
+print(s.getsockname()[1], flush=True)
+c = []
+while True:
+    c.append(s.accept()[0])
+' >"$T/mute.port" 2>/dev/null &
+PIDS+=("$!")
+wait_for 10 "mute portal" test -s "$T/mute.port"
+expect_out "storage mute added" 0 storage add mute --iscsi "iscsi://127.0.0.1:$(cat "$T/mute.port")/iqn.2026-01.com.example:mute/0"
+t0=$(date +%s%N)
+expect_out "lun 4 of target tgt1 added" 0 lun add tgt1 4 --storage mute
+expect_match "^  state     opening$" show storage mute
+expect_probe "luns 0,1,2" $H1 luns
+CHECKS=$((CHECKS + 1))
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 5000 ] || fail "the director answered only after $ms ms while an iSCSI login hung"
+echo "lun add + show storage + an SRP login took $ms ms while the iSCSI login hung"
+expect_out "lun 4 of target tgt1 deleted" 0 lun delete tgt1 4
+expect_out "storage mute deleted" 0 storage delete mute
 
 # ---- 5. SIGKILL + restart: served again from the store
 kill -KILL "$DIRECTOR_PID"; wait "$DIRECTOR_PID" 2>/dev/null
 start_director
 CHECKS=$((CHECKS + 1))
 [ "$(dlid)" = "$DLID" ] || fail "the director's LID changed across the restart"
+wait_state disk0 online
+wait_state disk2 online
 expect_probe "luns 0,1,2
 read equal" $H1 luns read 0 1048576 262144 5
 expect_probe "luns 0,2" $H2 luns
