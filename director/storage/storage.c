@@ -142,21 +142,41 @@ static void tgt_free(struct stgt *g)
 	free(g);
 }
 
-static struct stgt *tgt_new(struct xsd_stor *m, const struct xsd_target *row)
+/* Start g's SRP target on service ID = its WWPN; on failure g->reason
+ * says why (logged when the reason is new). */
+static int tgt_listen(struct xsd_stor *m, struct stgt *g)
 {
 	struct xsd_srpt_opts so = {
 		.size = sizeof(so),
-		.service_id = row->wwpn,
+		.service_id = g->wwpn,
 		.default_visible = false, /* only the vHBAs naming the target see LUNs */
 	};
+	char w[24], reason[REASON_LEN];
+
+	xsd_format_wwn(g->wwpn, w);
+	g->srpt = xsd_srpt_new(m->fabric, m->loop, g->t, &so);
+	if (!g->srpt) {
+		snprintf(reason, sizeof(reason), "cannot listen on service ID 0x%016" PRIx64 ": %s",
+			 g->wwpn, errno == EADDRINUSE ? "taken by another service" : strerror(errno));
+		if (strcmp(reason, g->reason))
+			XS_ERR(COMP, "target %s (WWPN %s): %s", g->name, w, reason);
+		snprintf(g->reason, sizeof(g->reason), "%s", reason);
+		return -EIO;
+	}
+	g->reason[0] = 0;
+	XS_INFO(COMP, "target %s: SRP target on service ID 0x%016" PRIx64 " (WWPN %s)", g->name,
+		g->wwpn, w);
+	return 0;
+}
+
+static struct stgt *tgt_new(struct xsd_stor *m, const struct xsd_target *row)
+{
 	struct stgt *g = calloc(1, sizeof(*g));
-	char w[24];
 
 	if (!g)
 		return NULL;
 	snprintf(g->name, sizeof(g->name), "%s", row->name);
 	g->wwpn = row->wwpn;
-	xsd_format_wwn(row->wwpn, w);
 	g->t = xsd_scsi_target_new();
 	if (!g->t) {
 		snprintf(g->reason, sizeof(g->reason), "cannot make the SCSI target: %s",
@@ -164,18 +184,11 @@ static struct stgt *tgt_new(struct xsd_stor *m, const struct xsd_target *row)
 		XS_ERR(COMP, "target %s: %s", g->name, g->reason);
 		return g;
 	}
-	g->srpt = xsd_srpt_new(m->fabric, m->loop, g->t, &so);
-	if (!g->srpt) {
-		snprintf(g->reason, sizeof(g->reason), "cannot listen on service ID 0x%016" PRIx64
-			 ": %s", row->wwpn, errno == EADDRINUSE ? "taken by another service"
-								 : strerror(errno));
-		XS_ERR(COMP, "target %s (WWPN %s): %s", g->name, w, g->reason);
-		return g;
-	}
-	XS_INFO(COMP, "target %s: SRP target on service ID 0x%016" PRIx64 " (WWPN %s)", g->name,
-		row->wwpn, w);
+	tgt_listen(m, g);
 	return g;
 }
+
+static void sync_masks(struct xsd_stor *m, struct stgt *g);
 
 static void opener_put(struct opener *op)
 {
@@ -387,10 +400,20 @@ static void on_retry(struct xs_loop *loop, struct xs_timer *t, void *arg)
 {
 	struct xsd_stor *m = arg;
 
-	for (struct stgt *g = m->targets; g; g = g->next)
+	for (struct stgt *g = m->targets; g; g = g->next) {
+		if (g->t && !g->srpt && tgt_listen(m, g) == 0) {
+			/* the masks were never given to an SRP target: all anew */
+			for (unsigned int i = 0; i < g->n_masks; i++)
+				free(g->masks[i].ids);
+			free(g->masks);
+			g->masks = NULL;
+			g->n_masks = 0;
+			sync_masks(m, g);
+		}
 		for (unsigned int i = 0; g->t && i < g->n_luns; i++)
 			if (!g->luns[i].present && !g->luns[i].job)
 				lun_open(m, g, &g->luns[i]);
+	}
 }
 
 /* ---------------------------------------------------------------- sync */
@@ -731,8 +754,14 @@ int xsd_stor_fabric_event(struct xsd_stor *m, const struct xs_event *ev)
 
 static json_t *lun_state(const struct stgt *g, const struct slun *l)
 {
+	char why[REASON_LEN + 64];
+
 	if (l->job)
 		return json_pack("{s:s, s:s}", "state", "opening", "reason", "");
+	if (l->present && !g->srpt) {
+		snprintf(why, sizeof(why), "target %s is not served: %s", g->name, g->reason);
+		return json_pack("{s:s, s:s}", "state", "error", "reason", why);
+	}
 	if (l->present)
 		return json_pack("{s:s, s:s, s:I}", "state", "online", "reason", "", "capacity",
 				 (json_int_t)l->capacity);

@@ -152,6 +152,10 @@ expect_out "storage gone
 expect_probe "luns 0,1,2" $H1 luns
 expect_out "lun 3 of target tgt1 deleted" 0 lun delete tgt1 3
 expect_out "storage gone deleted" 0 storage delete gone
+# a target whose service ID is taken (the XCM's own): shown, nothing else hurt
+expect_out "target clash added (WWPN 00:00:00:00:02:13:97:01)" 0 target add clash --wwpn 0000000002139701
+expect_match "^clash +00:00:00:00:02:13:97:01 +- +- +error: cannot listen on service ID 0x0000000002139701: taken by another service +0$" show targets
+expect_out "target clash deleted" 0 target delete clash
 # an iSCSI portal that accepts and never answers: the login waits for its
 # timeout on the open thread while the director goes on answering
 python3 -c '
