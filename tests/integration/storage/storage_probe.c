@@ -11,6 +11,9 @@
  *                            of LUN ID: "write ok" or "write error <errno name>"
  *     read ID OFF LEN SEED   read them back: "read equal", "read differs"
  *                            or "read error <errno name>"
+ *     raw-read ID            READ(16) of block 0 sent to LUN ID whether or
+ *                            not discovery saw it (the target must refuse a
+ *                            masked LUN itself): "raw-read status=S sense=K/ASC/ASCQ"
  *     mark FILE              create FILE (tells a script we got here)
  *     wait-lun ID SECS       until LUN ID is seen (rescans follow the
  *                            target's AER; no new login): "lun ID seen"
@@ -54,6 +57,14 @@ static void pattern(uint8_t *b, uint64_t off, size_t len, unsigned long seed)
 
 		b[i] = (uint8_t)((at * 31 + seed * 7 + (at >> 9)) & 0xff);
 	}
+}
+
+/* SAM LUN: peripheral device addressing below 256, flat space above. */
+static uint64_t lun_wire(uint16_t id)
+{
+	if (id < 256)
+		return (uint64_t)id << 48;
+	return (uint64_t)(0x40 | (id >> 8)) << 56 | (uint64_t)(id & 0xff) << 48;
 }
 
 static const char *err_name(int neg)
@@ -128,6 +139,32 @@ static int run(struct xsvhba *v, int argc, char **argv)
 			if (io(v, c[0] == 'w', argv + i) < 0)
 				return 1;
 			i += 4;
+		} else if (!strcmp(c, "raw-read") && i < argc) {
+			uint8_t *d = aligned_alloc(4096, 4096);
+			struct iovec iov = { d, 512 };
+			struct xsvhba_cmd cmd = { .cdb = { 0x88 }, .cdb_len = 16,
+						  .dir = XSVHBA_DIR_READ, .iov = &iov, .iovcnt = 1 };
+			int rc = 0;
+
+			if (!d)
+				return 1;
+			cmd.lun = lun_wire((uint16_t)strtoul(argv[i++], NULL, 0));
+			xs_put32(&cmd.cdb[10], 1);
+			/* a unit attention from the login is answered first: ask again */
+			for (int t = 0; t < 3; t++) {
+				rc = xsvhba_scsi(v, &cmd);
+				if (rc < 0 || cmd.status != 2 || (cmd.sense[2] & 0xf) != 6)
+					break;
+			}
+			free(d);
+			if (rc < 0) {
+				printf("raw-read error %s\n", err_name(rc));
+			} else {
+				printf("raw-read status=%u sense=%x/%02x/%02x\n", cmd.status,
+				       cmd.sense_len > 2 ? cmd.sense[2] & 0xf : 0,
+				       cmd.sense_len > 12 ? cmd.sense[12] : 0,
+				       cmd.sense_len > 13 ? cmd.sense[13] : 0);
+			}
 		} else if (!strcmp(c, "mark") && i < argc) {
 			FILE *fp = fopen(argv[i++], "w");
 

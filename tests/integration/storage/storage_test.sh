@@ -4,7 +4,9 @@
 #     target with its WWPN, LUNs, two vHBAs (h1 no mask, h2 --lun-mask 0);
 #     bad input refused with the exact line and nothing stored.
 #  2. SRP logins as each vHBA (service ID = target WWPN, initiator port id
-#     = vHBA WWPN): h2 does not see LUN 1, h1 does; a pattern written
+#     = vHBA WWPN): h2 does not see LUN 1, h1 does (and the target answers
+#     h2's raw command to LUN 1 with LOGICAL UNIT NOT SUPPORTED, as it does
+#     any LUN for an initiator that is no vHBA); a pattern written
 #     through SRP reads back equal and is in the backing file at its offset.
 #  3. xcm lun add while h1 is logged in: h1 sees the new LUN without a new
 #     login; h2 (mask 0) does not.
@@ -101,6 +103,11 @@ expect_probe "luns 0" $H2 luns
 expect_probe "luns 0,1" $H1 luns
 expect_probe "luns none" 5001397000000099 luns
 expect_probe "read error ENXIO" $H2 read 1 0 4096 1
+# the target itself refuses the masked LUN (LOGICAL UNIT NOT SUPPORTED), and
+# answers the visible one
+expect_probe "raw-read status=2 sense=5/25/00
+raw-read status=0 sense=0/00/00" $H2 raw-read 1 raw-read 0
+expect_probe "raw-read status=2 sense=5/25/00" 5001397000000099 raw-read 0
 expect_probe "write ok
 read equal" $H1 write 0 1048576 262144 5 read 0 1048576 262144 5
 expect_probe "write ok
