@@ -1034,9 +1034,10 @@ static void handle_login(struct xsd_srpt *s, struct xs_cm_request *req)
 		return;
 	}
 	snprintf(who, sizeof(who), "LID %u", info.remote_lid);
-	/* rdma_cm over IP (RoCE) leaves 56 bytes of REQ private data, too few
-	 * for the 64-byte IU: such initiators send the rdma_cm form. */
-	if (info.private_len < XS_SRP_LOGIN_REQ_LEN)
+	/* rdma_cm over IP (RoCE) hands the listener exactly 56 bytes of REQ
+	 * private data, too few for the 64-byte IU: such initiators send the
+	 * rdma_cm form. Any other length is the IU itself. */
+	if (info.private_len == XS_SRP_LOGIN_REQ_RDMA_CM_LEN)
 		rc = xs_srp_login_req_rdma_cm_decode(info.private_data, info.private_len, &lr);
 	else
 		rc = xs_srp_login_req_decode(info.private_data, info.private_len, &lr);
