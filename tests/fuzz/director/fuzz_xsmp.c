@@ -29,11 +29,15 @@ static void init(void)
 	struct xsd_vnic v = { .name = "eth0", .profile = "p1" };
 	struct xsd_vnic w = { .name = "eth1", .profile = "p1", .trunk = 1, .vlans = "10,20-30" };
 	struct xsd_vhba h = { .name = "fc0", .profile = "p1", .targets = "t1,t2" };
+	struct xsd_target t1 = { .name = "t1" }, t2 = { .name = "t2" };
 
 	xs_log_set_level(XS_LOG_ERR);
 	loop = xs_loop_new();
 	st = xsd_store_open(":memory:", &err);
+	/* targets first: a vHBA names targets that exist (schema 3) */
 	if (!loop || !st || xsd_store_profile_add(st, &who, &p, &err) ||
+	    xsd_store_target_add(st, &who, &t1, false, &err) ||
+	    xsd_store_target_add(st, &who, &t2, false, &err) ||
 	    xsd_store_vnic_add(st, &who, &v, 0, &err) ||
 	    xsd_store_vnic_add(st, &who, &w, XSD_VNIC_VLANS | XSD_VNIC_VLAN_MODE, &err) ||
 	    xsd_store_vhba_add(st, &who, &h, XSD_VHBA_TARGETS, &err) ||
