@@ -195,9 +195,10 @@ if [ $PART = roce ]; then
 	c=counters   # one call of each tool: every start costs under emulation
 	txt=$(xcm show vnic h0-eth0)
 	echo "$txt"
-	read -r ff tf fb tb < <(xcm --json show vnic h0-eth0 | jq -M -r '.vnics[0].status[] |
+	# (a here-string, not <(...): the guest has no /dev/fd)
+	read -r ff tf fb tb <<< "$(xcm --json show vnic h0-eth0 | jq -M -r '.vnics[0].status[] |
 		select(.host == "io-module") |
-		"\(.from_host_frames) \(.to_host_frames) \(.from_host_bytes) \(.to_host_bytes)"')
+		"\(.from_host_frames) \(.to_host_frames) \(.from_host_bytes) \(.to_host_bytes)"')"
 	# 2 MiB each way: at least 32 frames (a TSO segment is at most 64 KiB)
 	[ "$ff" -ge 32 ] && [ "$tf" -ge 32 ] && [ "$fb" -ge 2097152 ] && [ "$tb" -ge 2097152 ] ||
 		fail $c "xcm show vnic h0-eth0 --json: frames from/to host $ff/$tf, bytes $fb/$tb" \
