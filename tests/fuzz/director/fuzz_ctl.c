@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <xscore/log.h>
 
@@ -61,6 +62,17 @@ static const struct xsd_ctl_hooks hooks = {
 
 static char scratch[64];
 
+static void scratch_remove(void)
+{
+	char path[96];
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", scratch, i);
+		unlink(path);
+	}
+	rmdir(scratch);
+}
+
 /* A copy of the request with "file" inside the scratch directory, or NULL
  * when the request has no string "file" (then it goes as it came). */
 static char *confine_file(const uint8_t *data, size_t size)
@@ -104,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(scratch, sizeof(scratch), "/tmp/fuzz-ctl-XXXXXX");
 		if (!mkdtemp(scratch))
 			abort();
+		atexit(scratch_remove);
 	}
 	confined = confine_file(data, size);
 	if (confined) {
