@@ -1018,10 +1018,11 @@ static void from_host(struct dvnic *v, uint8_t *msg, size_t len)
 		if (rc < 0)
 			v->rx_errors++;
 	}
-	/* an answer from the LAN (an ARP or ping reply, TCP ACKs) is often
+	/* the answer to a lone small frame (an ARP or ping request) is often
 	 * queued by the time sendmmsg returns: take it now, without a trip
-	 * through the event loop */
-	if (uplink_flush(v->ul))
+	 * through the event loop (not after a container or a large frame: a
+	 * stream's answers are read by the next wake-up, many at a time) */
+	if (uplink_flush(v->ul) && len <= BATCH_MAX_ENTRY && (msg[0] >> 6) != 0)
 		uplink_readable(v->vio->loop, v->ul->fd, XS_IO_IN, v->ul);
 	flush_rx_batches(v->vio);
 }
