@@ -65,7 +65,8 @@ wait_for 30 bash -c 'ls /sys/class/scsi_disk/*/device/block 2>/dev/null | grep -
 	fail kernel "no disk from LIO: $(dmesg | grep -i srp | tail -n 8)"
 D=$(ls /sys/class/scsi_disk/*/device/block | grep sd | head -n1)
 [ -b /dev/$D ] || mknod /dev/$D b $(tr : ' ' < /sys/block/$D/dev)
-echo "RESULT kernel_channels $(ls -d /sys/class/srp_remote_ports/* | wc -l)"
+# ib_srp's RDMA channels to the target (one per CPU, at most)
+echo "RESULT kernel_channels $(cat /sys/class/scsi_host/host*/ch_count 2>/dev/null | head -n1)"
 fio_run kernel_4k /dev/$D randread 4k 32
 fio_run kernel_seq /dev/$D read 1M 4
 for p in /sys/class/srp_remote_ports/*; do echo 1 > "$p/delete"; done
