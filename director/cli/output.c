@@ -11,6 +11,7 @@
 /* ---------------------------------------------------------- table */
 
 #define MAX_COLS 12
+#define XCM_TARGETS_LINE 512
 
 struct table {
 	int ncols;
@@ -329,17 +330,31 @@ static void render_vhbas(FILE *out, const struct xcm_cmd *cmd, json_t *reply)
 	size_t i;
 
 	if (json_object_get(cmd->req, "name") && json_array_size(arr) == 1) {
-		char st[1024];
+		char st[1024], tg[XCM_TARGETS_LINE];
+		size_t off = 0;
+		char *save = NULL, list[256];
+		int k = 0;
 
 		e = json_array_get(arr, 0);
 		fmt_status(json_object_get(e, "status"), st, sizeof(st));
+		/* "t1 (WWPN 50:...), t2 (WWPN ...)": where the host logs in */
+		snprintf(list, sizeof(list), "%s", str(e, "targets"));
+		tg[0] = 0;
+		for (char *n = strtok_r(list, ",", &save); n; n = strtok_r(NULL, ",", &save), k++) {
+			const char *w = json_string_value(
+				json_array_get(json_object_get(e, "target_wwpns"), (size_t)k));
+
+			off += (size_t)snprintf(tg + off, off < sizeof(tg) ? sizeof(tg) - off : 0,
+						"%s%s (WWPN %s)", off ? ", " : "", n,
+						w && *w ? w : "unknown");
+		}
 		fprintf(out,
 			"vhba %s\n  profile            %s\n  resource id        %s\n"
 			"  WWPN               %s\n  WWNN               %s\n  targets            %s\n"
 			"  LUN mask           %s\n  queue depth        %lld\n"
 			"  link-down timeout  %lld s\n  admin              %s\n  status             %s\n",
 			str(e, "name"), str(e, "profile"), str(e, "resource_id"), str(e, "wwpn"),
-			str(e, "wwnn"), *str(e, "targets") ? str(e, "targets") : "-",
+			str(e, "wwnn"), tg[0] ? tg : "-",
 			*str(e, "lun_mask") ? str(e, "lun_mask") : "all LUNs",
 			num(e, "queue_depth"), num(e, "link_down_timeout"), str(e, "admin"), st);
 		return;

@@ -263,11 +263,29 @@ static json_t *vnic_json(struct dreq *d, const struct xsd_vnic *v)
 			 device_status(d, v->resource_id));
 }
 
+/* The WWPN of each target the vHBA names (its SRP service ID), in order;
+ * "" for a name the store does not know. */
+static json_t *target_wwpns(struct dreq *d, const char *list)
+{
+	char t[XSD_TARGETS_TEXT], *save = NULL;
+	json_t *a = json_array();
+
+	snprintf(t, sizeof(t), "%s", list);
+	for (char *n = strtok_r(t, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
+		struct xsd_target tg;
+
+		json_array_append_new(a, xsd_store_target_get(d->ctx->store, n, &tg, NULL) == 0
+					 ? wwn_json(tg.wwpn) : json_string(""));
+	}
+	return a;
+}
+
 static json_t *vhba_json(struct dreq *d, const struct xsd_vhba *v)
 {
-	return json_pack("{s:s, s:s, s:o, s:o, s:s, s:s, s:I, s:I, s:s, s:o, s:I, s:o}", "name",
-			 v->name, "profile", v->profile, "wwnn", wwn_json(v->wwnn), "wwpn",
-			 wwn_json(v->wwpn), "targets", v->targets, "lun_mask", v->lun_mask,
+	return json_pack("{s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:I, s:I, s:s, s:o, s:I, s:o}",
+			 "name", v->name, "profile", v->profile, "wwnn", wwn_json(v->wwnn), "wwpn",
+			 wwn_json(v->wwpn), "targets", v->targets, "target_wwpns",
+			 target_wwpns(d, v->targets), "lun_mask", v->lun_mask,
 			 "queue_depth", (json_int_t)v->queue_depth, "link_down_timeout",
 			 (json_int_t)v->link_down_timeout, "admin", v->admin_up ? "up" : "down",
 			 "resource_id", hex64(v->resource_id), "generation",

@@ -84,6 +84,7 @@ vhba h1 configured; profile p1 binds no host yet" 0 \
 expect_out "vhba h2 added (WWPN 50:01:39:70:00:00:00:31, WWNN 50:01:39:70:00:00:00:30)
 vhba h2 configured; profile p1 binds no host yet" 0 \
 	vhba add h2 --profile p1 --target tgt1 --lun-mask 0 --wwnn 5001397000000030 --wwpn $H2
+expect_match "^  targets            tgt1 \(WWPN 50:01:39:70:00:00:00:10\)$" show vhba h1
 expect_out "xcm: storage 'disk0' is used by LUN 0 of target 'tgt1'; delete the LUN first" 1 \
 	storage delete disk0
 expect_out "xcm: target 'tgt1' is used by vhba 'h1', 'h2'; take it out of the vhba first" 1 \
