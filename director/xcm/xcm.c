@@ -105,8 +105,8 @@ struct sess {
 	bool close_after_send;     /* REG_REJECT / SHUTDOWN: disconnect once sent */
 	bool disconnected;
 	struct xs_timer *timer;
-	uint64_t remote_guid;      /* RoCE: 0 until REGISTER (then the XSMP header's) */
-	uint16_t remote_lid;       /* RoCE: 0, LIDs mean nothing there */
+	uint64_t remote_guid;      /* 0 until known (RoCE: from REGISTER's XSMP header) */
+	uint16_t remote_lid;       /* 0: unknown (always on RoCE) */
 	uint8_t remote_gid[16];
 	bool roce;                 /* the director's port is Ethernet (RoCE) */
 	char name[33];             /* session_name (hostname) */
@@ -227,12 +227,19 @@ static const char *host_label(const struct sess *s)
 }
 
 /* Where a connection came from, for logs: "LID 5" on InfiniBand, the GID
- * on RoCE (where the CM's LID field holds no address). */
+ * on RoCE (where the CM's LID field holds no address), "address unknown"
+ * when the fabric gave nothing usable (0 / all-zero). */
 static const char *peer_text(bool roce, uint16_t lid, const uint8_t gid[16], char *buf,
 			     size_t cap)
 {
-	if (!roce) {
+	static const uint8_t zero[16];
+
+	if (!roce && lid) {
 		snprintf(buf, cap, "LID %u", lid);
+		return buf;
+	}
+	if (!roce || !memcmp(gid, zero, 16)) {
+		snprintf(buf, cap, "address unknown");
 		return buf;
 	}
 	snprintf(buf, cap, "GID %02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x:%02x%02x",
@@ -1283,9 +1290,9 @@ static void on_message(struct sess *s, const uint8_t *msg, size_t len)
 		s->x->ctr.bad_msgs++;
 		return;
 	}
-	/* RoCE: the CM knows the peer by GID only; the host names its port GUID
-	 * as the source of its messages (REGISTER first) */
-	if (s->roce && !s->remote_guid && h.src.primary)
+	/* RoCE (or a fabric that gave no usable peer GUID): the host names its
+	 * port GUID as the source of its messages, REGISTER first */
+	if (!s->remote_guid && h.src.primary)
 		s->remote_guid = h.src.primary;
 	switch (h.type) {
 	case XS_XSMP_SESSION:
@@ -1431,9 +1438,10 @@ free_s:
 static void on_connect_request(struct xsd_xcm *x, struct xs_cm_request *req)
 {
 	struct xs_cm_req_info info;
+	static const uint8_t zero_gid[16];
 	char peer[48];
 	struct sess *s;
-	bool roce;
+	bool roce, own;
 
 	if (xs_cm_req_info(req, &info) < 0) {
 		xs_cm_reject(req, XS_CM_REJ_CONSUMER, NULL, 0);
@@ -1445,6 +1453,19 @@ static void on_connect_request(struct xsd_xcm *x, struct xs_cm_request *req)
 		return;
 	}
 	roce = x->port.link_layer == XS_LINK_ETHERNET;
+	/* A path record seen from this side names this port as its source: an
+	 * address or GUID equal to our own is not the peer's, whatever the
+	 * fabric back end put there (then the host's GUID comes from the XSMP
+	 * header of its REGISTER). On RoCE the LID field is never an address. */
+	own = (x->port.port_guid && info.remote_port_guid == x->port.port_guid) ||
+	      (memcmp(x->port.gid, zero_gid, sizeof(zero_gid)) &&
+	       !memcmp(info.remote_gid, x->port.gid, sizeof(info.remote_gid)));
+	if (roce || own || info.remote_lid == x->port.lid)
+		info.remote_lid = 0;
+	if (own) {
+		info.remote_port_guid = 0;
+		memset(info.remote_gid, 0, sizeof(info.remote_gid));
+	}
 	peer_text(roce, info.remote_lid, info.remote_gid, peer, sizeof(peer));
 	if (info.private_len != XSMP_CM_PRIVATE_LEN)
 		XS_DEBUG(COMP, "connect request from %s with %u bytes of private data "
@@ -1459,10 +1480,10 @@ static void on_connect_request(struct xsd_xcm *x, struct xs_cm_request *req)
 	}
 	s->roce = roce;
 	memcpy(s->remote_gid, info.remote_gid, sizeof(s->remote_gid));
-	/* on RoCE the CM's LID is no address and its GUID is not the host's
-	 * port GUID: both come later (the GUID from the XSMP header) */
+	/* on RoCE the GID's interface id is not the host's port GUID: that
+	 * comes with its REGISTER (the XSMP header) */
 	s->remote_guid = roce ? 0 : info.remote_port_guid;
-	s->remote_lid = roce ? 0 : info.remote_lid;
+	s->remote_lid = info.remote_lid;
 	if (xs_qp_accept(s->qp, req, NULL, 0) < 0) {
 		XS_WARN(COMP, "accepting %s failed", peer);
 		sess_close(s, "accept failed");

@@ -638,6 +638,56 @@ static void test_roce_guid_from_header(void **state)
 	assert_string_equal(host_field(t->x, "rhost", "port_guid"), "0x0000000000003333");
 }
 
+/* A connect request whose path names this port as the peer (a fabric back
+ * end reading the passive side's own path record), and RoCE's LID field:
+ * neither is taken as the host's address; the host's GUID then comes from
+ * the XSMP header of its REGISTER. */
+static void test_connect_request_identity(void **state)
+{
+	struct t *t = *state;
+	struct sess *s;
+	int dummy;
+
+	add_profile(t, "p1", "host1");
+	memset(&h_req_info, 0, sizeof(h_req_info));
+	h_req_info.service_id = XS_XSMP_SERVICE_ID;
+	h_req_info.remote_lid = t->x->port.lid;
+	h_req_info.remote_port_guid = t->x->port.port_guid;
+	on_connect_request(t->x, (struct xs_cm_request *)&dummy);
+	assert_int_equal(h_accepts, 1);
+	s = t->x->slots[0];
+	assert_non_null(s);
+	assert_true(s->remote_guid == 0);
+	assert_int_equal(s->remote_lid, 0);
+	s->state = S_WAIT_REGISTER;
+	{
+		uint8_t m[XS_XSMP_MAX_MSG];
+		size_t n = h_session_msg(m, XS_XSMP_REGISTER, 0, XS_XSMP_VERSION, "host1",
+					 (1u << XS_RES_VNIC) | (1u << XS_RES_VHBA), 0x4444);
+
+		deliver(s, m, n);
+		h_complete_sends(t->x);
+	}
+	assert_int_equal(s->state, S_UP);
+	assert_true(s->remote_guid == 0x4444);
+	/* a real peer on InfiniBand keeps what the CM said */
+	h_req_info.remote_lid = 9;
+	h_req_info.remote_port_guid = 0x5555;
+	on_connect_request(t->x, (struct xs_cm_request *)&dummy);
+	assert_true(t->x->slots[1]->remote_guid == 0x5555);
+	assert_int_equal(t->x->slots[1]->remote_lid, 9);
+	/* RoCE: the LID field is no address (the 3309 seen on a real port) */
+	t->x->port.link_layer = XS_LINK_ETHERNET;
+	h_req_info.remote_lid = 3309;
+	h_req_info.remote_gid[0] = 0xfe;
+	h_req_info.remote_gid[1] = 0x80;
+	h_req_info.remote_gid[15] = 0x07;
+	on_connect_request(t->x, (struct xs_cm_request *)&dummy);
+	assert_int_equal(t->x->slots[2]->remote_lid, 0);
+	assert_true(t->x->slots[2]->remote_guid == 0);
+	assert_true(t->x->slots[2]->roce);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -646,6 +696,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_register_and_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vhba_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roce_guid_from_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_request_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_nack_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_update_and_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_connected, setup, teardown),

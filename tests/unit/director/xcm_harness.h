@@ -22,6 +22,9 @@
 #define xs_mr_reg h_mr_reg
 #define xs_mr_dereg h_mr_dereg
 #define xs_mr_lkey h_mr_lkey
+#define xs_cm_req_info h_cm_req_info
+#define xs_qp_accept h_qp_accept
+#define xs_cm_reject h_cm_reject
 
 #include "xcm/xcm.c"
 
@@ -34,6 +37,31 @@
 #undef xs_mr_reg
 #undef xs_mr_dereg
 #undef xs_mr_lkey
+/* xs_cm_req_info stays renamed: it also names the struct */
+#undef xs_qp_accept
+#undef xs_cm_reject
+
+/* A connect request as the fabric describes it (h_req_info), accepted. */
+static struct xs_cm_req_info h_req_info;
+static int h_accepts, h_rejects;
+
+int xs_cm_req_info(const struct xs_cm_request *req, struct xs_cm_req_info *info)
+{
+	*info = h_req_info;
+	return 0;
+}
+
+int h_qp_accept(struct xs_qp *qp, struct xs_cm_request *req, const void *pd, size_t len)
+{
+	h_accepts++;
+	return 0;
+}
+
+int h_cm_reject(struct xs_cm_request *req, uint16_t reason, const void *pd, size_t len)
+{
+	h_rejects++;
+	return 0;
+}
 
 /* Messages the XCM sent, in order. */
 struct h_msg {
