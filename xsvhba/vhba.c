@@ -96,8 +96,9 @@ struct xsvhba {
 	xsvhba_luns_cb luns_cb;
 	void *luns_cb_arg;
 	struct xsvhba_stats st;
-	pthread_t loop_thread;
+	pthread_t loop_thread;   /* the thread running our callbacks (atomic) */
 	bool loop_thread_known;
+	bool kicked;             /* efd written, incoming not taken yet */
 	/* loop thread only */
 	enum vstate state;
 	struct xs_pd *pd;
@@ -127,6 +128,11 @@ struct xsvhba {
 	bool logged_in_once;
 	uint64_t next_tag_seq;
 	uint64_t send_count;
+	/* answered commands whose callbacks run at the end of the CQ pass */
+	struct xsvhba_cmd *done_head, *done_tail;
+	/* counters published to st by update_counts() */
+	uint64_t n_commands, n_completed, n_timed_out;
+	uint32_t peak;
 };
 
 static void dispatch(struct xsvhba *v);
@@ -137,10 +143,35 @@ static void update_counts(struct xsvhba *v);
 
 static bool on_loop_thread(struct xsvhba *v)
 {
-	return v->loop_thread_known && pthread_equal(pthread_self(), v->loop_thread);
+	return __atomic_load_n(&v->loop_thread_known, __ATOMIC_ACQUIRE) &&
+	       pthread_equal(pthread_self(), __atomic_load_n(&v->loop_thread, __ATOMIC_RELAXED));
 }
 
-static void kick(struct xsvhba *v)
+/* Every entry from the loop notes its thread: the caller may run the loop
+ * from another thread later (the fio engine does, once logged in). */
+static void note_loop_thread(struct xsvhba *v)
+{
+	pthread_t self = pthread_self();
+
+	if (!__atomic_load_n(&v->loop_thread_known, __ATOMIC_RELAXED) ||
+	    !pthread_equal(self, v->loop_thread)) {
+		__atomic_store_n(&v->loop_thread, self, __ATOMIC_RELAXED);
+		__atomic_store_n(&v->loop_thread_known, true, __ATOMIC_RELEASE);
+	}
+}
+
+/* Wake the loop for new incoming commands (v->lock held by the caller, who
+ * calls kick_fd() after unlocking when this returns true): one eventfd
+ * write per batch the loop has not taken yet. */
+static bool kick_needed(struct xsvhba *v)
+{
+	bool need = !v->kicked;
+
+	v->kicked = true;
+	return need;
+}
+
+static void kick_fd(struct xsvhba *v)
 {
 	uint64_t one = 1;
 
@@ -148,19 +179,53 @@ static void kick(struct xsvhba *v)
 		XS_WARN(COMP, "eventfd write: %s", strerror(errno));
 }
 
-static void cmd_complete(struct xsvhba *v, struct xsvhba_cmd *cmd, int result)
+static void cmd_end(struct xsvhba *v, struct xsvhba_cmd *cmd, int result)
 {
 	for (unsigned int i = 0; i < cmd->nmr; i++)
 		xs_mr_dereg(cmd->mrs[i]);
 	cmd->nmr = 0;
 	cmd->result = result;
-	update_counts(v);
-	pthread_mutex_lock(&v->lock);
-	v->st.completed++;
+	v->n_completed++;
 	if (result == -EIO)
-		v->st.timed_out++;
-	pthread_mutex_unlock(&v->lock);
+		v->n_timed_out++;
+}
+
+/* End a command now: its callback runs before this returns. */
+static void cmd_complete(struct xsvhba *v, struct xsvhba_cmd *cmd, int result)
+{
+	cmd_end(v, cmd, result);
+	update_counts(v);
 	cmd->done(cmd);
+}
+
+/* End a command answered in this CQ pass: its callback runs in
+ * flush_done(), after the counters are published once for the batch. */
+static void cmd_complete_later(struct xsvhba *v, struct xsvhba_cmd *cmd, int result)
+{
+	cmd_end(v, cmd, result);
+	cmd->next = NULL;
+	if (v->done_tail)
+		v->done_tail->next = cmd;
+	else
+		v->done_head = cmd;
+	v->done_tail = cmd;
+}
+
+static void flush_done(struct xsvhba *v)
+{
+	struct xsvhba_cmd *c = v->done_head;
+
+	if (!c)
+		return;
+	v->done_head = v->done_tail = NULL;
+	update_counts(v);
+	while (c) {
+		struct xsvhba_cmd *next = c->next;
+
+		c->next = NULL;
+		c->done(c);
+		c = next;
+	}
 }
 
 static void pend_push_tail(struct xsvhba *v, struct xsvhba_cmd *c)
@@ -199,11 +264,15 @@ static void pend_push_head(struct xsvhba *v, struct xsvhba_cmd *c)
 
 static void update_counts(struct xsvhba *v)
 {
+	if (v->outstanding > v->peak)
+		v->peak = v->outstanding;
 	pthread_mutex_lock(&v->lock);
+	v->st.commands = v->n_commands;
+	v->st.completed = v->n_completed;
+	v->st.timed_out = v->n_timed_out;
 	v->st.credits = v->credits;
 	v->st.outstanding = v->outstanding;
-	if (v->outstanding > v->st.peak_outstanding)
-		v->st.peak_outstanding = v->outstanding;
+	v->st.peak_outstanding = v->peak;
 	v->st.held = v->n_pend;
 	pthread_mutex_unlock(&v->lock);
 }
@@ -372,6 +441,7 @@ static void take_incoming(struct xsvhba *v)
 	pthread_mutex_lock(&v->lock);
 	c = v->in_head;
 	v->in_head = v->in_tail = NULL;
+	v->kicked = false;
 	pthread_mutex_unlock(&v->lock);
 	while (c) {
 		struct xsvhba_cmd *next = c->next;
@@ -430,9 +500,9 @@ static void dispatch(struct xsvhba *v)
 		v->slots[idx].tm = false;
 		v->credits--;
 		v->outstanding++;
-		pthread_mutex_lock(&v->lock);
-		v->st.commands++;
-		pthread_mutex_unlock(&v->lock);
+		v->n_commands++;
+		if (v->outstanding > v->peak)
+			v->peak = v->outstanding;
 	}
 	update_counts(v);
 }
@@ -500,10 +570,10 @@ static void handle_rsp(struct xsvhba *v, const uint8_t *buf, size_t len)
 					continue;
 				v->slots[i].cmd = NULL;
 				v->outstanding--;
-				cmd_complete(v, c, -ECANCELED);
+				cmd_complete_later(v, c, -ECANCELED);
 			}
 		}
-		cmd_complete(v, &t->cmd, 0);
+		cmd_complete_later(v, &t->cmd, 0);
 		return;
 	}
 	{
@@ -525,13 +595,13 @@ static void handle_rsp(struct xsvhba *v, const uint8_t *buf, size_t len)
 		if ((r.valid & XS_SRP_RSP_RSPVALID) && r.rsp_code != XS_SRP_RSP_NO_FAILURE) {
 			XS_WARN(COMP, "target refused command tag 0x%" PRIx64 " (RSP_CODE 0x%02x)",
 				r.tag, r.rsp_code);
-			cmd_complete(v, c, -EINVAL);
+			cmd_complete_later(v, c, -EINVAL);
 			return;
 		}
 		if (c->status == 0x02 && c->sense_len >= 14 && (c->sense[2] & 0xf) == 0x6 &&
 		    c->sense[12] == 0x3f && c->sense[13] == 0x0e)
 			request_rescan(v);
-		cmd_complete(v, c, 0);
+		cmd_complete_later(v, c, 0);
 	}
 }
 
@@ -600,10 +670,7 @@ static void on_cq(struct xs_loop *loop, int fd, unsigned int events, void *arg)
 	struct xs_wc wc[POLL_BATCH];
 	int n;
 
-	if (!v->loop_thread_known) {
-		v->loop_thread = pthread_self();
-		v->loop_thread_known = true;
-	}
+	note_loop_thread(v);
 	do {
 		n = xs_cq_poll(v->cq, wc, POLL_BATCH);
 		for (int i = 0; i < n; i++) {
@@ -625,6 +692,7 @@ static void on_cq(struct xs_loop *loop, int fd, unsigned int events, void *arg)
 				link_lost(v, "cannot repost a receive");
 		}
 	} while (n == POLL_BATCH);
+	flush_done(v);
 	dispatch(v);
 }
 
@@ -633,10 +701,7 @@ static void on_efd(struct xs_loop *loop, int fd, unsigned int events, void *arg)
 	struct xsvhba *v = arg;
 	uint64_t val;
 
-	if (!v->loop_thread_known) {
-		v->loop_thread = pthread_self();
-		v->loop_thread_known = true;
-	}
+	note_loop_thread(v);
 	if (read(v->efd, &val, sizeof(val)) < 0 && errno != EAGAIN)
 		XS_WARN(COMP, "eventfd read: %s", strerror(errno));
 	take_incoming(v);
@@ -860,10 +925,7 @@ static void logged_in(struct xsvhba *v, const uint8_t *pd, size_t len)
 
 int xsvhba_handle_event(struct xsvhba *v, const struct xs_event *ev)
 {
-	if (!v->loop_thread_known) {
-		v->loop_thread = pthread_self();
-		v->loop_thread_known = true;
-	}
+	note_loop_thread(v);
 	if (!ev->qp || ev->qp != v->qp)
 		return 0;
 	switch (ev->type) {
@@ -960,6 +1022,8 @@ static void sync_cmd_done(struct xsvhba_cmd *cmd)
 
 int xsvhba_submit(struct xsvhba *v, struct xsvhba_cmd *cmd)
 {
+	bool need;
+
 	if (!cmd || !cmd->done || cmd->cdb_len < 6 || cmd->cdb_len > 32 ||
 	    (cmd->dir != XSVHBA_DIR_NONE &&
 	     (!cmd->iov || cmd->iovcnt < 1 || cmd->iovcnt > XSVHBA_MAX_SEGS)))
@@ -976,8 +1040,10 @@ int xsvhba_submit(struct xsvhba *v, struct xsvhba_cmd *cmd)
 	else
 		v->in_head = cmd;
 	v->in_tail = cmd;
+	need = kick_needed(v);
 	pthread_mutex_unlock(&v->lock);
-	kick(v);
+	if (need)
+		kick_fd(v);
 	return 0;
 }
 
@@ -1066,6 +1132,7 @@ int xsvhba_io_submit(struct xsvhba *v, uint16_t id, bool write, void *buf, uint6
 	struct bio *io;
 	size_t chunk, n;
 	unsigned int nparts;
+	bool need;
 	int rc = xsvhba_get_lun(v, id, &l);
 
 	if (rc < 0)
@@ -1120,8 +1187,10 @@ int xsvhba_io_submit(struct xsvhba *v, uint16_t id, bool write, void *buf, uint6
 			v->in_head = c;
 		v->in_tail = c;
 	}
+	need = kick_needed(v);
 	pthread_mutex_unlock(&v->lock);
-	kick(v);
+	if (need)
+		kick_fd(v);
 	return 0;
 }
 
@@ -1197,6 +1266,7 @@ int xsvhba_task_mgmt(struct xsvhba *v, uint64_t lun, uint8_t func, uint64_t task
 {
 	struct tm_req *t;
 	struct waiter w;
+	bool need;
 	int rc;
 
 	if (on_loop_thread(v))
@@ -1220,8 +1290,10 @@ int xsvhba_task_mgmt(struct xsvhba *v, uint64_t lun, uint8_t func, uint64_t task
 	else
 		v->in_head = &t->cmd;
 	v->in_tail = &t->cmd;
+	need = kick_needed(v);
 	pthread_mutex_unlock(&v->lock);
-	kick(v);
+	if (need)
+		kick_fd(v);
 	rc = waiter_wait(&w);
 	if (rc == 0)
 		rc = t->rsp_code;

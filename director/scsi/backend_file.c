@@ -7,8 +7,9 @@
  * RWF_DSYNC), FLUSH is FSYNC with DATASYNC, UNMAP is one FALLOCATE
  * (PUNCH_HOLE | KEEP_SIZE) per range: on a file the blocks are freed and
  * read back as zeros, on a block device the kernel zeroes/discards them.
- * Completions come through an eventfd registered with the ring, which is
- * the back end's pollable fd. Short reads/writes are resubmitted for the
+ * The ring's own fd is the back end's pollable fd: it is readable while
+ * the completion queue holds entries, so reaping takes no system call.
+ * Short reads/writes are resubmitted for the
  * rest; a read that returns 0 bytes (the file shrank under us) is -EIO.
  * At most queue_depth SQEs are in flight; beyond that submit answers
  * -EAGAIN and the command gets TASK SET FULL. While plugged, submit only
@@ -21,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,7 +35,6 @@
 struct file_bdev {
 	struct xsd_scsi_bdev be;
 	int fd;
-	int evfd;
 	struct io_uring ring;
 	uint64_t size;
 	bool is_blk;
@@ -159,11 +158,8 @@ static int file_process(struct xsd_scsi_bdev *be)
 {
 	struct file_bdev *f = to_file(be);
 	struct io_uring_cqe *cqe;
-	uint64_t v;
 	int n = 0;
 
-	if (read(f->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		XS_ERR(SCSI_LOG, "%s: eventfd: %s", f->be.desc, xs_strerror(-errno));
 	if (io_uring_sq_ready(&f->ring))
 		ring_submit(f);
 	while (io_uring_peek_cqe(&f->ring, &cqe) == 0) {
@@ -221,7 +217,7 @@ static int file_capacity(struct xsd_scsi_bdev *be, uint64_t *bytes)
 
 static int file_event_fd(struct xsd_scsi_bdev *be)
 {
-	return to_file(be)->evfd;
+	return to_file(be)->ring.ring_fd;
 }
 
 static void file_destroy(struct xsd_scsi_bdev *be)
@@ -229,7 +225,6 @@ static void file_destroy(struct xsd_scsi_bdev *be)
 	struct file_bdev *f = to_file(be);
 
 	io_uring_queue_exit(&f->ring);
-	close(f->evfd);
 	close(f->fd);
 	free(f);
 }
@@ -309,27 +304,15 @@ struct xsd_scsi_bdev *xsd_scsi_file_open(const char *path, const struct xsd_scsi
 	if (opts->read_only)
 		caps |= XSD_BDEV_CAP_READ_ONLY;
 	f->depth = opts->queue_depth ? opts->queue_depth : 128;
-	f->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (f->evfd < 0) {
-		rc = -errno;
-		goto err_close_fd;
-	}
 	rc = io_uring_queue_init(f->depth, &f->ring, 0);
 	if (rc < 0)
-		goto err_close_ev;
-	rc = io_uring_register_eventfd(&f->ring, f->evfd);
-	if (rc < 0)
-		goto err_exit_ring;
+		goto err_close_fd;
 	snprintf(desc, sizeof(desc), "%s %s%s", S_ISBLK(st.st_mode) ? "block" : "file", path,
 		 opts->direct ? " (O_DIRECT)" : "");
 	xsd_scsi_bdev_init(&f->be, &file_ops, caps, desc);
 	f->be.align = opts->direct ? 512 : 1;
 	return &f->be;
 
-err_exit_ring:
-	io_uring_queue_exit(&f->ring);
-err_close_ev:
-	close(f->evfd);
 err_close_fd:
 	close(f->fd);
 err_free:

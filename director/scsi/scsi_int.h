@@ -86,6 +86,7 @@ struct xsd_scsi_target {
 	struct xsd_scsi_cmd *done_tail;
 	unsigned int inflight;
 	bool plugged;
+	bool ev_signaled;           /* evfd written since process() last read it */
 };
 
 /* target.c */

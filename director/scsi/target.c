@@ -4,7 +4,8 @@
  * attentions, command submission and the completion queue.
  *
  * Completion path: every command ends in scsi_cmd_complete(), which puts it
- * on the target's done list and bumps an eventfd. The target's pollable fd
+ * on the target's done list and bumps an eventfd (once until process()
+ * reads it, however many complete meanwhile). The target's pollable fd
  * is an epoll set holding that eventfd and every back end's event fd, so
  * one descriptor wakes the caller's event loop for both emulated commands
  * and back end I/O; xsd_scsi_target_process() then reaps the back ends and
@@ -91,8 +92,13 @@ void scsi_cmd_complete(struct xsd_scsi_cmd *cmd)
 	else
 		t->done_head = cmd;
 	t->done_tail = cmd;
+	/* One write until process() has read it: a batch of completions
+	 * costs one system call, not one each. */
+	if (t->ev_signaled)
+		return;
 	if (write(t->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		XS_ERR(SCSI_LOG, "completion eventfd: %s", xs_strerror(-errno));
+	t->ev_signaled = true;
 }
 
 static void lun_account(struct xsd_scsi_lun_stats *st, const struct xsd_scsi_cmd *cmd)
@@ -179,8 +185,11 @@ int xsd_scsi_target_process(struct xsd_scsi_target *t)
 		xsd_bdev_process(lu->be);
 	/* Everything queued so far is handled below; only commands completed
 	 * by the callbacks (re-submissions) make the fd readable again. */
-	if (read(t->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		XS_ERR(SCSI_LOG, "completion eventfd: %s", xs_strerror(-errno));
+	if (t->ev_signaled) {
+		if (read(t->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			XS_ERR(SCSI_LOG, "completion eventfd: %s", xs_strerror(-errno));
+		t->ev_signaled = false;
+	}
 
 	/* Take the list as it is: callbacks may submit again. */
 	list = t->done_head;

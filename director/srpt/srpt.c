@@ -6,17 +6,25 @@
  * Per channel, memory is one anonymous mapping registered once
  * (LOCAL_WRITE): the receive ring (n_recv IUs of it_iu_len bytes), one
  * descriptor table buffer per credit slot (for external indirect tables)
- * and one data buffer of max_xfer bytes per credit slot. A credit slot
- * (struct srpt_iu) is taken by each SRP_CMD / SRP_TSK_MGMT and given back
- * when its SRP_RSP is posted (responses go inline, so the slot is free at
- * once); the initiator cannot have more than req_lim of them busy, and one
- * that tries loses the channel.
+ * and req_lim + SRPT_SPARE_BUFS data buffers of max_xfer bytes. A credit
+ * slot (struct srpt_iu) is taken by each SRP_CMD / SRP_TSK_MGMT and given
+ * back when its SRP_RSP is posted (responses go inline, so the slot is free
+ * at once); the initiator cannot have more than req_lim of them busy, and
+ * one that tries loses the channel.
+ *
+ * Data buffers are not tied to slots: a command with data takes one when
+ * its data starts moving. Data-in goes out as RDMA WRITEs followed at once
+ * by the SRP_RSP (the fabric delivers them in order, so the data is placed
+ * before the initiator sees the response); the buffer stays retired until
+ * a signaled completion at or after that SRP_RSP shows the fabric is done
+ * reading it (send queue completions come in posting order). The spare
+ * buffers cover the retired ones, so a new command rarely waits for one.
  *
  * Command states: TABLE (fetching an external descriptor table) ->
- * DATA_OUT (RDMA READs of the data-out buffer) -> SCSI (in xsd_scsi) ->
- * RDMA WRITEs of the data-in bytes, then SRP_RSP and FREE. Task management
- * marks commands aborted; they end without SRP_RSP and their credits come
- * back in the task management response's REQ_LIM_DELTA.
+ * [WAIT_BUF] -> DATA_OUT (RDMA READs of the data-out buffer) -> SCSI (in
+ * xsd_scsi) -> RDMA WRITEs of the data-in bytes + SRP_RSP -> FREE. Task
+ * management marks commands aborted; they end without SRP_RSP and their
+ * credits come back in the task management response's REQ_LIM_DELTA.
  */
 #include <assert.h>
 #include <errno.h>
@@ -38,6 +46,8 @@
 #define SRPT_POLL_BATCH 32
 #define SRPT_TABLE_BYTES (XSD_SRPT_MAX_DESCS * XS_SRP_DESC_LEN)
 #define SRPT_CLOSE_GRACE_MS 200 /* to let a T_LOGOUT go out before the hang-up */
+#define SRPT_SPARE_BUFS 16  /* data buffers beyond req_lim, for retired ones */
+#define SRPT_RSP_SIGNAL_EVERY 16
 
 enum wr_kind {
 	WK_RECV = 1,
@@ -48,17 +58,28 @@ enum wr_kind {
 	WK_RDMA_WR,
 };
 
+/* wr_id: post sequence number (send queue) << 32 | slot << 8 | kind. */
 static inline uint64_t wr_id_make(uint32_t idx, enum wr_kind k)
 {
 	return ((uint64_t)idx << 8) | (uint64_t)k;
 }
 
+static inline uint32_t wr_id_seq(uint64_t wr_id)
+{
+	return (uint32_t)(wr_id >> 32);
+}
+
+static inline uint32_t wr_id_idx(uint64_t wr_id)
+{
+	return (uint32_t)(wr_id >> 8) & 0xffffffu;
+}
+
 enum iu_state {
 	IU_FREE = 0,
 	IU_TABLE,
+	IU_WAIT_BUF,   /* waiting for a free data buffer */
 	IU_DATA_OUT,
 	IU_SCSI,
-	IU_DATA_IN,    /* RDMA WRITEs posted; SRP_RSP when the last completes */
 	IU_TM_WAIT,
 };
 
@@ -69,6 +90,14 @@ enum ch_state {
 };
 
 struct srpt_ch;
+
+/* A data buffer: free, owned by a command, or retired (an RDMA WRITE from
+ * it may still be read by the fabric until seq's post has completed). */
+struct srpt_buf {
+	uint8_t *data;
+	uint32_t seq;
+	struct srpt_buf *next; /* retired list */
+};
 
 struct srpt_iu {
 	struct srpt_ch *ch;
@@ -86,7 +115,9 @@ struct srpt_iu {
 	struct xs_srp_desc table;     /* external table to fetch */
 	unsigned int rd_pending;
 	uint8_t *tbuf;                /* SRPT_TABLE_BYTES, registered */
-	uint8_t *data;                /* max_xfer bytes, registered */
+	struct srpt_buf *buf;         /* max_xfer bytes, registered; NULL: none */
+	bool wrote;                   /* RDMA WRITEs posted from buf */
+	struct srpt_iu *wait_next;    /* WAIT_BUF queue */
 	struct xsd_scsi_cmd sc;
 	struct iovec iov;
 	struct srpt_iu *tm;           /* the task management waiting on us */
@@ -119,6 +150,18 @@ struct srpt_ch {
 	unsigned int busy;
 	unsigned int scsi_inflight;
 	unsigned int sends_out;
+	/* data buffers */
+	struct srpt_buf *bufs;
+	struct srpt_buf **free_bufs;
+	unsigned int n_bufs, n_free_bufs;
+	struct srpt_buf *retired_head, *retired_tail;
+	unsigned int unsig_retired;   /* retired since the last signaled post */
+	struct srpt_iu *wait_head, *wait_tail;
+	bool starting;                /* in start_waiting() */
+	/* send queue accounting */
+	uint32_t post_seq;            /* sequence number of the last post */
+	uint32_t sq_size;
+	uint32_t unsig_posts;         /* unsignaled posts since the last signaled one */
 	struct xsd_scsi_nexus *nexus;
 	struct xs_timer *reap;
 	uint64_t close_deadline;
@@ -158,6 +201,86 @@ static void ch_destroy(struct srpt_ch *ch);
 
 /* ---------------------------------------------------------------- sends */
 
+/*
+ * Every send queue post: numbered (the number rides in the wr_id), and
+ * signaled when asked or when enough unsignaled ones went before it (the
+ * send queue reclaims unsignaled entries only behind a signaled one).
+ */
+static int ch_post(struct srpt_ch *ch, struct xs_send_wr *wr)
+{
+	uint32_t seq = ch->post_seq + 1;
+	int rc;
+
+	if (!(wr->flags & XS_SEND_SIGNALED) && ch->unsig_posts + 1 >= ch->sq_size / 2)
+		wr->flags |= XS_SEND_SIGNALED;
+	wr->wr_id |= (uint64_t)seq << 32;
+	rc = xs_qp_post_send(ch->qp, wr);
+	if (rc < 0)
+		return rc;
+	ch->post_seq = seq;
+	if (wr->flags & XS_SEND_SIGNALED) {
+		ch->unsig_posts = 0;
+		ch->unsig_retired = 0;
+	} else {
+		ch->unsig_posts++;
+	}
+	return 0;
+}
+
+static void start_waiting(struct srpt_ch *ch);
+
+/* A send queue completion for post @seq: every post up to it is done, so
+ * the buffers retired at or before it are free again. */
+static void reclaim(struct srpt_ch *ch, uint32_t seq)
+{
+	bool freed = false;
+
+	while (ch->retired_head && (int32_t)(ch->retired_head->seq - seq) <= 0) {
+		struct srpt_buf *b = ch->retired_head;
+
+		ch->retired_head = b->next;
+		if (!ch->retired_head)
+			ch->retired_tail = NULL;
+		ch->free_bufs[ch->n_free_bufs++] = b;
+		freed = true;
+	}
+	if (freed && ch->wait_head)
+		start_waiting(ch);
+}
+
+static struct srpt_buf *buf_get(struct srpt_ch *ch)
+{
+	return ch->n_free_bufs ? ch->free_bufs[--ch->n_free_bufs] : NULL;
+}
+
+/* The command is done with its buffer. After RDMA WRITEs it is retired
+ * until the post numbered @seq (the SRP_RSP behind them) has completed;
+ * otherwise (data-out fetched, nothing sent from it) it is free at once. */
+static void buf_release(struct srpt_iu *iu, uint32_t seq)
+{
+	struct srpt_ch *ch = iu->ch;
+	struct srpt_buf *b = iu->buf;
+
+	if (!b)
+		return;
+	iu->buf = NULL;
+	if (!iu->wrote) {
+		ch->free_bufs[ch->n_free_bufs++] = b;
+		if (ch->wait_head)
+			start_waiting(ch);
+		return;
+	}
+	iu->wrote = false;
+	b->seq = seq;
+	b->next = NULL;
+	if (ch->retired_tail)
+		ch->retired_tail->next = b;
+	else
+		ch->retired_head = b;
+	ch->retired_tail = b;
+	ch->unsig_retired++;
+}
+
 static int post_inline(struct srpt_ch *ch, const uint8_t *buf, size_t len, enum wr_kind k,
 		       uint32_t idx)
 {
@@ -171,12 +294,16 @@ static int post_inline(struct srpt_ch *ch, const uint8_t *buf, size_t len, enum 
 	};
 	int rc;
 
-	/* Responses are inline (nothing to reclaim) and go unsignaled but for
-	 * every 16th, which lets the send queue reclaim the ones before it;
-	 * logouts and AERs are signaled so closing can wait for them. */
-	if (k != WK_RSP || ++ch->rsp_count % 16 == 0)
+	/* Responses are inline and go unsignaled but for every 16th, which
+	 * lets the send queue reclaim the ones before it, and those that
+	 * must bring retired data buffers back (half the spares retired
+	 * without a signaled post behind them, or a command waiting for a
+	 * buffer); logouts and AERs are signaled so closing can wait for
+	 * them. */
+	if (k != WK_RSP || ++ch->rsp_count % SRPT_RSP_SIGNAL_EVERY == 0 ||
+	    ch->unsig_retired >= SRPT_SPARE_BUFS / 2 || ch->wait_head)
 		wr.flags |= XS_SEND_SIGNALED;
-	rc = xs_qp_post_send(ch->qp, &wr);
+	rc = ch_post(ch, &wr);
 	if (rc == 0 && (wr.flags & XS_SEND_SIGNALED))
 		ch->sends_out++;
 	return rc;
@@ -200,6 +327,7 @@ static void iu_free(struct srpt_iu *iu)
 	struct srpt_ch *ch = iu->ch;
 
 	assert(iu->state != IU_FREE);
+	buf_release(iu, ch->post_seq);
 	iu->state = IU_FREE;
 	iu->aborted = false;
 	iu->tm = NULL;
@@ -215,6 +343,9 @@ static void send_rsp(struct srpt_iu *iu, const struct xs_srp_rsp *r)
 	int n = xs_srp_rsp_encode(r, buf, sizeof(buf));
 	int rc;
 
+	/* A buffer data-in was written from retires with this response's
+	 * post number: the response is the next post. */
+	buf_release(iu, ch->post_seq + 1);
 	iu_free(iu);
 	if (n < 0) {
 		XS_ERR(COMP, "%s: cannot encode SRP_RSP for tag 0x%" PRIx64 ": %s", ch->name,
@@ -318,8 +449,27 @@ static void handle_tsk_mgmt(struct srpt_ch *ch, struct srpt_iu *tm, const uint8_
 	}
 	XS_DEBUG(COMP, "%s: task management 0x%02x: %u commands to end", ch->name, m.func,
 		 tm->tm_wait);
-	if (tm->tm_wait == 0)
+	if (tm->tm_wait == 0) {
 		tm_respond(tm);
+		return;
+	}
+	/* Those still waiting for a data buffer end now. */
+	for (struct srpt_iu **pp = &ch->wait_head; *pp;) {
+		struct srpt_iu *iu = *pp;
+
+		if (!iu->aborted) {
+			pp = &iu->wait_next;
+			continue;
+		}
+		*pp = iu->wait_next;
+		if (ch->wait_tail == iu)
+			ch->wait_tail = NULL;
+		iu->wait_next = NULL;
+		finish_aborted(iu);
+	}
+	if (!ch->wait_tail)
+		for (struct srpt_iu *iu = ch->wait_head; iu; iu = iu->wait_next)
+			ch->wait_tail = iu;
 }
 
 /* --------------------------------------------------------------- commands */
@@ -342,8 +492,9 @@ static void cmd_submit(struct srpt_iu *iu)
 		finish_aborted(iu);
 		return;
 	}
-	iu->iov.iov_base = iu->data;
-	iu->iov.iov_len = iu->buf_len;
+	/* No data: a zero-length iovec on registered memory all the same. */
+	iu->iov.iov_base = iu->buf ? iu->buf->data : iu->tbuf;
+	iu->iov.iov_len = iu->buf ? iu->buf_len : 0;
 	iu->sc.nexus = ch->nexus;
 	iu->sc.lun = iu->lun;
 	iu->sc.dir = iu->dir;
@@ -360,23 +511,15 @@ static void cmd_submit(struct srpt_iu *iu)
 	}
 }
 
-/* Data-out: RDMA READ each descriptor into our buffer, never more than the
- * descriptor says nor more than the buffer holds. */
-static void cmd_start_data(struct srpt_iu *iu)
+/* The command has its data buffer. Data-out: RDMA READ each descriptor
+ * into it, never more than the descriptor says nor more than the buffer
+ * holds; data-in: straight to the SCSI layer. */
+static void cmd_go(struct srpt_iu *iu)
 {
 	struct srpt_ch *ch = iu->ch;
-	uint64_t total = 0;
 	uint32_t off = 0;
 
-	for (unsigned int i = 0; i < iu->ndesc; i++)
-		total += iu->descs[i].len;
-	if (total > UINT32_MAX) {
-		cmd_fields_invalid(iu, "descriptor lengths overflow");
-		return;
-	}
-	iu->total_len = (uint32_t)total;
-	iu->buf_len = (uint32_t)XS_MIN(total, (uint64_t)ch->s->o.max_xfer);
-	if (iu->dir != XSD_SCSI_DIR_OUT || iu->buf_len == 0) {
+	if (iu->dir != XSD_SCSI_DIR_OUT) {
 		cmd_submit(iu);
 		return;
 	}
@@ -384,7 +527,7 @@ static void cmd_start_data(struct srpt_iu *iu)
 	iu->rd_pending = 0;
 	for (unsigned int i = 0; i < iu->ndesc && off < iu->buf_len; i++) {
 		uint32_t n = XS_MIN(iu->descs[i].len, iu->buf_len - off);
-		struct xs_sge sge = { .addr = (uintptr_t)(iu->data + off), .length = n,
+		struct xs_sge sge = { .addr = (uintptr_t)(iu->buf->data + off), .length = n,
 				      .lkey = ch->lkey };
 		struct xs_send_wr wr = {
 			.wr_id = wr_id_make(iu->idx, WK_RDMA_RD),
@@ -399,7 +542,7 @@ static void cmd_start_data(struct srpt_iu *iu)
 
 		if (n == 0)
 			continue;
-		rc = xs_qp_post_send(ch->qp, &wr);
+		rc = ch_post(ch, &wr);
 		if (rc < 0) {
 			XS_ERR(COMP, "%s: posting RDMA READ failed: %s", ch->name, xs_strerror(rc));
 			ch_fail(ch, "send queue failure", -1);
@@ -410,6 +553,59 @@ static void cmd_start_data(struct srpt_iu *iu)
 	}
 	if (iu->rd_pending == 0)
 		cmd_submit(iu);
+}
+
+/* Commands waiting for a data buffer, in arrival order, while there are
+ * buffers (not re-entered: the outer call goes on). */
+static void start_waiting(struct srpt_ch *ch)
+{
+	if (ch->starting)
+		return;
+	ch->starting = true;
+	while (ch->wait_head && ch->n_free_bufs && ch->state != CH_CLOSING) {
+		struct srpt_iu *iu = ch->wait_head;
+
+		ch->wait_head = iu->wait_next;
+		if (!ch->wait_head)
+			ch->wait_tail = NULL;
+		iu->wait_next = NULL;
+		iu->buf = buf_get(ch);
+		cmd_go(iu);
+	}
+	ch->starting = false;
+}
+
+/* Lengths from the descriptors; a data buffer (or a place in the queue for
+ * one); then the data. */
+static void cmd_start_data(struct srpt_iu *iu)
+{
+	struct srpt_ch *ch = iu->ch;
+	uint64_t total = 0;
+
+	for (unsigned int i = 0; i < iu->ndesc; i++)
+		total += iu->descs[i].len;
+	if (total > UINT32_MAX) {
+		cmd_fields_invalid(iu, "descriptor lengths overflow");
+		return;
+	}
+	iu->total_len = (uint32_t)total;
+	iu->buf_len = (uint32_t)XS_MIN(total, (uint64_t)ch->s->o.max_xfer);
+	if (iu->dir == XSD_SCSI_DIR_NONE || iu->buf_len == 0) {
+		cmd_submit(iu);
+		return;
+	}
+	iu->buf = ch->wait_head ? NULL : buf_get(ch);
+	if (!iu->buf) {
+		iu->state = IU_WAIT_BUF;
+		iu->wait_next = NULL;
+		if (ch->wait_tail)
+			ch->wait_tail->wait_next = iu;
+		else
+			ch->wait_head = iu;
+		ch->wait_tail = iu;
+		return;
+	}
+	cmd_go(iu);
 }
 
 static void fetch_table(struct srpt_iu *iu)
@@ -430,7 +626,7 @@ static void fetch_table(struct srpt_iu *iu)
 
 	iu->state = IU_TABLE;
 	iu->rd_pending = 1;
-	rc = xs_qp_post_send(ch->qp, &wr);
+	rc = ch_post(ch, &wr);
 	if (rc < 0) {
 		XS_ERR(COMP, "%s: posting RDMA READ (table) failed: %s", ch->name, xs_strerror(rc));
 		ch_fail(ch, "send queue failure", -1);
@@ -534,32 +730,26 @@ static void table_fetched(struct srpt_iu *iu)
 	cmd_start_data(iu);
 }
 
-/* Data-in: RDMA WRITE xfer_len bytes to the descriptors in order. Only
- * the last write is signaled (a refused one completes anyway, with its
- * error); our buffer stays the command's until it has completed - the
- * fabric may still be reading it after the post - and only then does the
- * SRP_RSP go out and the credit slot come free. */
+/* Data-in: RDMA WRITE xfer_len bytes to the descriptors in order,
+ * unsignaled (a refused one completes anyway, with its error, and the QP
+ * stops there: the SRP_RSP posted behind it never arrives). The fabric may
+ * read our buffer until a later post has completed, so the buffer retires
+ * with the SRP_RSP rather than coming free. */
 static int write_data_in(struct srpt_iu *iu, uint32_t len)
 {
 	struct srpt_ch *ch = iu->ch;
 	uint32_t off = 0;
-	unsigned int last = 0;
 
-	for (unsigned int i = 0, o = 0; i < iu->ndesc && o < len; i++) {
-		if (iu->descs[i].len)
-			last = i;
-		o += XS_MIN(iu->descs[i].len, len - o);
-	}
 	for (unsigned int i = 0; i < iu->ndesc && off < len; i++) {
 		uint32_t n = XS_MIN(iu->descs[i].len, len - off);
-		struct xs_sge sge = { .addr = (uintptr_t)(iu->data + off), .length = n,
+		struct xs_sge sge = { .addr = (uintptr_t)(iu->buf->data + off), .length = n,
 				      .lkey = ch->lkey };
 		struct xs_send_wr wr = {
 			.wr_id = wr_id_make(iu->idx, WK_RDMA_WR),
 			.opcode = XS_WR_RDMA_WRITE,
 			.sg_list = &sge,
 			.num_sge = 1,
-			.flags = i == last ? XS_SEND_SIGNALED : 0,
+			.flags = 0,
 			.remote_addr = iu->descs[i].va,
 			.rkey = iu->descs[i].key,
 		};
@@ -567,9 +757,10 @@ static int write_data_in(struct srpt_iu *iu, uint32_t len)
 
 		if (n == 0)
 			continue;
-		rc = xs_qp_post_send(ch->qp, &wr);
+		rc = ch_post(ch, &wr);
 		if (rc < 0)
 			return rc;
+		iu->wrote = true;
 		off += n;
 	}
 	return 0;
@@ -625,15 +816,15 @@ static void on_scsi_done(struct xsd_scsi_cmd *sc)
 		finish_aborted(iu);
 		return;
 	}
-	if (iu->dir == XSD_SCSI_DIR_IN && sc->xfer_len) {
-		iu->state = IU_DATA_IN;
-		rc = write_data_in(iu, sc->xfer_len);
+	if (iu->dir == XSD_SCSI_DIR_IN && sc->xfer_len && iu->buf) {
+		rc = write_data_in(iu, XS_MIN(sc->xfer_len, iu->buf_len));
 		if (rc < 0) {
 			XS_ERR(COMP, "%s: posting RDMA WRITE failed: %s", ch->name,
 			       xs_strerror(rc));
+			iu_free(iu);
 			ch_fail(ch, "send queue failure", -1);
+			return;
 		}
-		return;
 	}
 	cmd_respond(iu);
 }
@@ -742,13 +933,15 @@ static const char *kind_name(enum wr_kind k)
 static void handle_wc(struct srpt_ch *ch, const struct xs_wc *wc)
 {
 	enum wr_kind k = (enum wr_kind)(wc->wr_id & 0xff);
-	uint32_t idx = (uint32_t)(wc->wr_id >> 8);
+	uint32_t idx = wr_id_idx(wc->wr_id);
 	struct srpt_iu *iu;
 
 	if (k == WK_RSP || k == WK_MSG) {
 		if (ch->sends_out)
 			ch->sends_out--;
 	}
+	if (k != WK_RECV && wc->status == XS_WC_SUCCESS && ch->state != CH_CLOSING)
+		reclaim(ch, wr_id_seq(wc->wr_id));
 	if (wc->status != XS_WC_SUCCESS) {
 		if (ch->state == CH_CLOSING || wc->status == XS_WC_WR_FLUSH_ERR) {
 			ch_fail(ch, "flushed", -1);
@@ -781,16 +974,7 @@ static void handle_wc(struct srpt_ch *ch, const struct xs_wc *wc)
 		if (ch->state == CH_LIVE && post_recv(ch, idx) < 0)
 			ch_fail(ch, "cannot repost a receive", -1);
 		return;
-	case WK_RDMA_WR:
-		if (idx >= ch->req_lim || ch->state == CH_CLOSING)
-			return;
-		iu = &ch->ius[idx];
-		if (iu->state != IU_DATA_IN)
-			return;
-		if (iu->aborted)
-			finish_aborted(iu);
-		else
-			cmd_respond(iu);
+	case WK_RDMA_WR: /* signaled only to let the send queue reclaim */
 		return;
 	case WK_RDMA_RD:
 	case WK_TABLE_RD:
@@ -859,6 +1043,8 @@ static void ch_destroy(struct srpt_ch *ch)
 		xs_timer_free(ch->reap);
 	free(ch->ius);
 	free(ch->free_ius);
+	free(ch->bufs);
+	free(ch->free_bufs);
 	free(ch);
 }
 
@@ -896,10 +1082,11 @@ static void ch_fail(struct srpt_ch *ch, const char *why, int tlo_reason)
 	for (uint32_t i = 0; i < ch->req_lim; i++) {
 		struct srpt_iu *iu = &ch->ius[i];
 
-		if (iu->state == IU_TABLE || iu->state == IU_DATA_OUT || iu->state == IU_DATA_IN ||
+		if (iu->state == IU_TABLE || iu->state == IU_WAIT_BUF || iu->state == IU_DATA_OUT ||
 		    iu->state == IU_TM_WAIT)
 			iu_free(iu);
 	}
+	ch->wait_head = ch->wait_tail = NULL;
 	xs_timer_arm(ch->reap, 0, 0);
 }
 
@@ -909,6 +1096,7 @@ static struct srpt_ch *ch_new(struct xsd_srpt *s, const struct xs_srp_login_req 
 	struct xs_qp_attr qa = { 0 };
 	size_t ring, tables, data;
 	char iname[40];
+	uint32_t n_bufs = s->o.req_lim + SRPT_SPARE_BUFS;
 
 	if (!ch)
 		return NULL;
@@ -921,13 +1109,15 @@ static struct srpt_ch *ch_new(struct xsd_srpt *s, const struct xs_srp_login_req 
 	snprintf(ch->name, sizeof(ch->name), "initiator 0x%016" PRIx64, ch->wwpn);
 	ch->ius = calloc(ch->req_lim, sizeof(*ch->ius));
 	ch->free_ius = calloc(ch->req_lim, sizeof(*ch->free_ius));
+	ch->bufs = calloc(n_bufs, sizeof(*ch->bufs));
+	ch->free_bufs = calloc(n_bufs, sizeof(*ch->free_bufs));
 	ch->reap = xs_timer_new(s->loop, on_reap, ch);
-	if (!ch->ius || !ch->free_ius || !ch->reap)
+	if (!ch->ius || !ch->free_ius || !ch->bufs || !ch->free_bufs || !ch->reap)
 		goto err_free;
 	ring = (size_t)ch->n_recv * ch->it_iu_len;
 	ring = (ring + 4095) & ~(size_t)4095;
 	tables = (size_t)ch->req_lim * SRPT_TABLE_BYTES;
-	data = (size_t)ch->req_lim * s->o.max_xfer;
+	data = (size_t)n_bufs * s->o.max_xfer;
 	ch->mem_len = ring + tables + data;
 	ch->mem = mmap(NULL, ch->mem_len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -944,10 +1134,16 @@ static struct srpt_ch *ch_new(struct xsd_srpt *s, const struct xs_srp_login_req 
 		iu->ch = ch;
 		iu->idx = i;
 		iu->tbuf = ch->mem + ring + (size_t)i * SRPT_TABLE_BYTES;
-		iu->data = ch->mem + ring + tables + (size_t)i * s->o.max_xfer;
 		ch->free_ius[ch->req_lim - 1 - i] = iu;
 	}
 	ch->n_free = ch->req_lim;
+	/* Buffers as a stack, the lowest on top: the same few stay warm. */
+	ch->n_bufs = n_bufs;
+	for (uint32_t i = 0; i < n_bufs; i++) {
+		ch->bufs[i].data = ch->mem + ring + tables + (size_t)i * s->o.max_xfer;
+		ch->free_bufs[n_bufs - 1 - i] = &ch->bufs[i];
+	}
+	ch->n_free_bufs = n_bufs;
 	ch->cq = xs_cq_create(s->fabric,
 			      (int)(ch->n_recv + ch->req_lim * (XSD_SRPT_MAX_DESCS + 2) +
 				    SRPT_EXTRA_SEND));
@@ -957,6 +1153,7 @@ static struct srpt_ch *ch_new(struct xsd_srpt *s, const struct xs_srp_login_req 
 	qa.send_cq = ch->cq;
 	qa.recv_cq = ch->cq;
 	qa.max_send_wr = ch->req_lim * (XSD_SRPT_MAX_DESCS + 2) + SRPT_EXTRA_SEND;
+	ch->sq_size = qa.max_send_wr;
 	qa.max_recv_wr = ch->n_recv;
 	qa.max_sge = 1;
 	qa.max_inline = XSD_SRPT_TI_IU_LEN;

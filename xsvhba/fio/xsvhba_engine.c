@@ -10,8 +10,15 @@
  * connection) with a queue depth of the job's iodepth. READ/WRITE go through
  * xsvhba_io_submit() (READ(16)/WRITE(16) split at the LUN's maximum transfer
  * size, unit attentions and TASK SET FULL retried by the library); SYNC is a
- * SYNCHRONIZE CACHE(16). Completions arrive on the initiator's event-loop
- * thread and are handed to fio's getevents() through a ring under a mutex.
+ * SYNCHRONIZE CACHE(16).
+ *
+ * Threads: a loop thread runs the initiator only for the login and the
+ * first discovery. From then on the job's own thread runs the initiator's
+ * event loop inside getevents(): queue() appends to the initiator's queue,
+ * getevents() runs the loop - sending what was queued, polling the CQ -
+ * until enough completions have come in (the completion callbacks stop the
+ * loop) or the timeout timer fires. No thread hand-off per I/O; reconnects,
+ * timers and rescans progress whenever fio waits for completions.
  *
  * The filename is only a label; the LUN comes from xs_lun. The size of the
  * "file" is the LUN's capacity, read by a short probe login when fio asks
@@ -150,19 +157,19 @@ struct xsfio_sess {
 	struct xs_fabric *fabric;
 	struct xsvhba *v;
 	pthread_t thread;
-	bool running;
+	bool running;          /* the loop thread runs (login, discovery) */
+	struct xs_timer *timeout;
 	struct xsvhba_lun lun;
 };
 
-/* Per fio job (thread_data->io_ops_data). */
+/* Per fio job (thread_data->io_ops_data). Everything but the session's
+ * login runs on the job's thread. */
 struct xsfio_data {
 	struct xsfio_sess sess;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	struct io_u **ring;     /* completed, waiting for getevents */
 	unsigned int ring_size, head, count;
+	unsigned int want;      /* getevents' min: stop the loop at this count */
 	struct io_u **events;   /* what the last getevents returned */
-	uint64_t sync_errors;
 };
 
 /* Per io_u (io_u->engine_data). */
@@ -193,15 +200,27 @@ static int parse_hex64(const char *s, uint64_t *out)
 	return errno || end == s || *end ? -EINVAL : 0;
 }
 
-static void sess_close(struct xsfio_sess *s)
+static void stop_thread(struct xsfio_sess *s)
 {
 	if (s->running) {
 		xs_loop_wake(s->loop);
 		pthread_join(s->thread, NULL);
 		s->running = false;
 	}
+}
+
+static void on_timeout(struct xs_loop *loop, struct xs_timer *t, void *arg)
+{
+	xs_loop_stop(loop);
+}
+
+static void sess_close(struct xsfio_sess *s)
+{
+	stop_thread(s);
 	if (s->v)
 		xsvhba_free(s->v);
+	if (s->timeout)
+		xs_timer_free(s->timeout);
 	if (s->fabric)
 		xs_fabric_close(s->fabric);
 	if (s->loop)
@@ -251,6 +270,11 @@ static int sess_open(struct xsfio_sess *s, const struct xsfio_options *o, unsign
 		log_err("xsvhba: cannot open fabric %s: %s\n", o->fabric, strerror(-rc));
 		goto out_close;
 	}
+	s->timeout = xs_timer_new(s->loop, on_timeout, NULL);
+	if (!s->timeout) {
+		rc = -ENOMEM;
+		goto out_close;
+	}
 	s->v = xsvhba_new(s->fabric, s->loop, &vo);
 	if (!s->v) {
 		rc = -errno;
@@ -275,6 +299,8 @@ static int sess_open(struct xsfio_sess *s, const struct xsfio_options *o, unsign
 		log_err("xsvhba: the target has no LUN %u (or it is masked)\n", o->lun);
 		goto out_close;
 	}
+	/* Logged in: the job's thread runs the loop from now on. */
+	stop_thread(s);
 	return 0;
 
 out_close:
@@ -307,7 +333,6 @@ static int xsfio_get_file_size(struct thread_data *td, struct fio_file *f)
 static int xsfio_init(struct thread_data *td)
 {
 	struct xsfio_data *d;
-	pthread_condattr_t ca;
 	char tag[32];
 	int rc;
 
@@ -319,21 +344,13 @@ static int xsfio_init(struct thread_data *td)
 	d->events = calloc(d->ring_size, sizeof(*d->events));
 	if (!d->ring || !d->events)
 		goto out_free;
-	pthread_mutex_init(&d->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->cond, &ca);
-	pthread_condattr_destroy(&ca);
 	snprintf(tag, sizeof(tag), "job%d", td->thread_number);
 	rc = sess_open(&d->sess, td->eo, td->o.iodepth, tag);
 	if (rc < 0)
-		goto out_sync; /* sess_open said why */
+		goto out_free; /* sess_open said why */
 	td->io_ops_data = d;
 	return 0;
 
-out_sync:
-	pthread_cond_destroy(&d->cond);
-	pthread_mutex_destroy(&d->lock);
 out_free:
 	free(d->events);
 	free(d->ring);
@@ -348,8 +365,6 @@ static void xsfio_cleanup(struct thread_data *td)
 	if (!d)
 		return;
 	sess_close(&d->sess);
-	pthread_cond_destroy(&d->cond);
-	pthread_mutex_destroy(&d->lock);
 	free(d->events);
 	free(d->ring);
 	free(d);
@@ -375,7 +390,8 @@ static void xsfio_io_u_free(struct thread_data *td, struct io_u *io_u)
 	io_u->engine_data = NULL;
 }
 
-/* On the initiator's loop thread: hand the io_u to getevents. */
+/* From the loop, on the job's thread (inside getevents): hand the io_u to
+ * getevents and stop the loop once it has what it waits for. */
 static void complete(struct xsfio_iou *iu, int err)
 {
 	struct xsfio_data *d = iu->d;
@@ -383,11 +399,10 @@ static void complete(struct xsfio_iou *iu, int err)
 	iu->io_u->error = err;
 	if (!err)
 		iu->io_u->resid = 0;
-	pthread_mutex_lock(&d->lock);
 	d->ring[(d->head + d->count) % d->ring_size] = iu->io_u;
 	d->count++;
-	pthread_cond_signal(&d->cond);
-	pthread_mutex_unlock(&d->lock);
+	if (d->count >= d->want)
+		xs_loop_stop(d->sess.loop);
 }
 
 static void io_done(void *arg, int err)
@@ -442,35 +457,33 @@ static enum fio_q_status xsfio_queue(struct thread_data *td, struct io_u *io_u)
 	return FIO_Q_QUEUED;
 }
 
+/*
+ * Run the initiator's loop on this thread until @min completions are in
+ * (at least one pass, which also sends what queue() put in), or @t passes.
+ * Nothing to wait for (min reached already) or a zero timeout: one pass that
+ * does not block.
+ */
 static int xsfio_getevents(struct thread_data *td, unsigned int min, unsigned int max,
 			   const struct timespec *t)
 {
 	struct xsfio_data *d = td->io_ops_data;
-	struct timespec dl;
 	unsigned int n = 0;
 
-	if (t) {
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_sec += t->tv_sec;
-		dl.tv_nsec += t->tv_nsec;
-		if (dl.tv_nsec >= 1000000000L) {
-			dl.tv_sec++;
-			dl.tv_nsec -= 1000000000L;
-		}
+	if (t || d->count >= min) {
+		uint64_t ms = 0;
+
+		if (t && d->count < min)
+			ms = (uint64_t)t->tv_sec * 1000 + ((uint64_t)t->tv_nsec + 999999) / 1000000;
+		xs_timer_arm(d->sess.timeout, ms, 0);
 	}
-	pthread_mutex_lock(&d->lock);
-	while (d->count < min) {
-		if (!t)
-			pthread_cond_wait(&d->cond, &d->lock);
-		else if (pthread_cond_timedwait(&d->cond, &d->lock, &dl) == ETIMEDOUT)
-			break;
-	}
+	d->want = d->count < min ? min : UINT32_MAX;
+	xs_loop_run(d->sess.loop);
+	xs_timer_disarm(d->sess.timeout);
 	while (d->count && n < max) {
 		d->events[n++] = d->ring[d->head];
 		d->head = (d->head + 1) % d->ring_size;
 		d->count--;
 	}
-	pthread_mutex_unlock(&d->lock);
 	return (int)n;
 }
 

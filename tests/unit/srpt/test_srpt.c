@@ -581,6 +581,47 @@ static void test_credits(void **state)
 	assert_int_equal(xsvhba_read(x->v, 0, back, 1u << 20, 256 * 4096), 0);
 	for (int i = 0; i < 256; i++)
 		assert_memory_equal(back + ((i * 37) % 256) * 4096, buf + i * 4096, 4096);
+	/* 256 reads at once, each into its own buffer: the target answers each
+	 * right behind its RDMA WRITE and reuses data buffers as the fabric
+	 * lets go of them; every block must come back whole. */
+	memset(back, 0, 256 * 4096);
+	mm.left = 256;
+	for (int i = 0; i < 256; i++)
+		assert_int_equal(xsvhba_io_submit(x->v, 0, false, back + i * 4096,
+						  (uint64_t)((i * 37) % 256) * 4096 + (1u << 20),
+						  4096, many_done, &mm), 0);
+	pthread_mutex_lock(&mm.m);
+	while (mm.left)
+		pthread_cond_wait(&mm.c, &mm.m);
+	pthread_mutex_unlock(&mm.m);
+	assert_int_equal(mm.errors, 0);
+	assert_memory_equal(back, buf, 256 * 4096);
+	/* The same with 1 MiB reads: the fabric's socket fills, so RDMA WRITEs
+	 * are still reading the target's buffers after their SRP_RSP went out
+	 * (a buffer handed to the next command too early shows up here). */
+	{
+		uint8_t *big = malloc(LUN_BYTES), *bigback = calloc(1, LUN_BYTES);
+
+		fill(big, LUN_BYTES, 13);
+		assert_int_equal(xsvhba_write(x->v, 1, big, 0, LUN_BYTES), 0);
+		for (int round = 0; round < 3; round++) {
+			memset(bigback, 0, LUN_BYTES);
+			mm.left = 16;
+			for (int i = 0; i < 16; i++)
+				assert_int_equal(xsvhba_io_submit(x->v, 1, false,
+								  bigback + ((i * 5) % 16) * (1u << 20),
+								  (uint64_t)((i * 5) % 16) << 20, 1u << 20,
+								  many_done, &mm), 0);
+			pthread_mutex_lock(&mm.m);
+			while (mm.left)
+				pthread_cond_wait(&mm.c, &mm.m);
+			pthread_mutex_unlock(&mm.m);
+			assert_int_equal(mm.errors, 0);
+			assert_memory_equal(bigback, big, LUN_BYTES);
+		}
+		free(big);
+		free(bigback);
+	}
 	xsvhba_get_stats(x->v, &vs);
 	/* Never more than the request limit at the target; one credit is kept
 	 * for task management. */
