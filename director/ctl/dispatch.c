@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,8 +462,9 @@ static int op_profile_show(struct dreq *d)
 }
 
 /* Fields of a vnic request into v/have. */
-static int vnic_fields(struct dreq *d, struct xsd_vnic *v, unsigned int *have, bool add)
+static int vnic_fields(struct dreq *d, void *row, unsigned int *have, bool add)
 {
+	struct xsd_vnic *v = row;
 	const char *s;
 	uint64_t n;
 	int rc;
@@ -542,42 +544,9 @@ static int vnic_fields(struct dreq *d, struct xsd_vnic *v, unsigned int *have, b
 	return 0;
 }
 
-static int op_vnic_add_set(struct dreq *d, bool add)
+static int vhba_fields(struct dreq *d, void *row, unsigned int *have, bool add)
 {
-	struct xsd_vnic *v = calloc(1, sizeof(*v));
-	char old_profile[XSD_NAME_MAX + 1] = "";
-	unsigned int have;
-	int rc;
-
-	if (!v)
-		return xsd_fail(&d->err, -ENOMEM, "out of memory");
-	rc = f_name(d, "name", "vnic", XSD_DEV_NAME_MAX, true, v->name, sizeof(v->name));
-	if (rc >= 0)
-		rc = vnic_fields(d, v, &have, add);
-	if (rc >= 0 && !add) {
-		struct xsd_vnic *cur = malloc(sizeof(*cur));
-
-		if (cur && !xsd_store_vnic_get(d->ctx->store, v->name, cur, NULL))
-			snprintf(old_profile, sizeof(old_profile), "%s", cur->profile);
-		free(cur);
-	}
-	if (rc >= 0)
-		rc = add ? xsd_store_vnic_add(d->ctx->store, d->who, v, have, &d->err)
-			 : xsd_store_vnic_set(d->ctx->store, d->who, v, have, &d->err);
-	if (rc >= 0) {
-		changed(d, XSD_CHANGE_VNIC, add ? XSD_CHANGE_ADD : XSD_CHANGE_SET, v->name,
-			v->resource_id, v->profile, add ? NULL : old_profile);
-		json_object_set_new(d->reply, "vnic", vnic_json(d, v));
-	}
-	free(v);
-	return rc < 0 ? rc : 0;
-}
-
-static int op_vnic_add(struct dreq *d) { return op_vnic_add_set(d, true); }
-static int op_vnic_set(struct dreq *d) { return op_vnic_add_set(d, false); }
-
-static int vhba_fields(struct dreq *d, struct xsd_vhba *v, unsigned int *have, bool add)
-{
+	struct xsd_vhba *v = row;
 	const char *s;
 	uint64_t n;
 	int rc;
@@ -642,39 +611,6 @@ static int vhba_fields(struct dreq *d, struct xsd_vhba *v, unsigned int *have, b
 	return 0;
 }
 
-static int op_vhba_add_set(struct dreq *d, bool add)
-{
-	struct xsd_vhba *v = calloc(1, sizeof(*v));
-	char old_profile[XSD_NAME_MAX + 1] = "";
-	unsigned int have;
-	int rc;
-
-	if (!v)
-		return xsd_fail(&d->err, -ENOMEM, "out of memory");
-	rc = f_name(d, "name", "vhba", XSD_DEV_NAME_MAX, true, v->name, sizeof(v->name));
-	if (rc >= 0)
-		rc = vhba_fields(d, v, &have, add);
-	if (rc >= 0 && !add) {
-		struct xsd_vhba *cur = malloc(sizeof(*cur));
-
-		if (cur && !xsd_store_vhba_get(d->ctx->store, v->name, cur, NULL))
-			snprintf(old_profile, sizeof(old_profile), "%s", cur->profile);
-		free(cur);
-	}
-	if (rc >= 0)
-		rc = add ? xsd_store_vhba_add(d->ctx->store, d->who, v, have, &d->err)
-			 : xsd_store_vhba_set(d->ctx->store, d->who, v, have, &d->err);
-	if (rc >= 0) {
-		changed(d, XSD_CHANGE_VHBA, add ? XSD_CHANGE_ADD : XSD_CHANGE_SET, v->name,
-			v->resource_id, v->profile, add ? NULL : old_profile);
-		json_object_set_new(d->reply, "vhba", vhba_json(d, v));
-	}
-	free(v);
-	return rc < 0 ? rc : 0;
-}
-
-static int op_vhba_add(struct dreq *d) { return op_vhba_add_set(d, true); }
-static int op_vhba_set(struct dreq *d) { return op_vhba_add_set(d, false); }
 
 /* ------------------------------------------------ storage, targets, LUNs */
 
@@ -840,6 +776,107 @@ static const struct ctl_type {
 	[XSD_OBJ_TARGET] = { XSD_OBJ_TARGET, "target", "targets", XSD_TARGET_NAME_MAX, NULL,
 			     target_json, target_deleted },
 };
+
+/* The two device types, for add and set (their checks differ, their
+ * request handling does not). */
+static int vnic_add(struct xsd_store *st, const struct xsd_actor *who, void *row,
+		    unsigned int have, struct xsd_err *err)
+{
+	return xsd_store_vnic_add(st, who, row, have, err);
+}
+
+static int vnic_set(struct xsd_store *st, const struct xsd_actor *who, void *row,
+		    unsigned int have, struct xsd_err *err)
+{
+	return xsd_store_vnic_set(st, who, row, have, err);
+}
+
+static int vhba_add(struct xsd_store *st, const struct xsd_actor *who, void *row,
+		    unsigned int have, struct xsd_err *err)
+{
+	return xsd_store_vhba_add(st, who, row, have, err);
+}
+
+static int vhba_set(struct xsd_store *st, const struct xsd_actor *who, void *row,
+		    unsigned int have, struct xsd_err *err)
+{
+	return xsd_store_vhba_set(st, who, row, have, err);
+}
+
+/* name, profile and resource id of a vnic or vhba row */
+struct dev_ids {
+	const char *name, *profile;
+	uint64_t rid;
+};
+
+static struct dev_ids vnic_ids(const void *row)
+{
+	const struct xsd_vnic *v = row;
+
+	return (struct dev_ids){ v->name, v->profile, v->resource_id };
+}
+
+static struct dev_ids vhba_ids(const void *row)
+{
+	const struct xsd_vhba *v = row;
+
+	return (struct dev_ids){ v->name, v->profile, v->resource_id };
+}
+
+static const struct dev_type {
+	enum xsd_obj obj;
+	enum xsd_change_kind change;
+	int (*fields)(struct dreq *d, void *row, unsigned int *have, bool add);
+	int (*add)(struct xsd_store *st, const struct xsd_actor *who, void *row,
+		   unsigned int have, struct xsd_err *err);
+	int (*set)(struct xsd_store *st, const struct xsd_actor *who, void *row,
+		   unsigned int have, struct xsd_err *err);
+	struct dev_ids (*ids)(const void *row);
+	size_t name_off;             /* of the row's name[XSD_DEV_NAME_MAX + 1] */
+} dev_types[] = {
+	{ XSD_OBJ_VNIC, XSD_CHANGE_VNIC, vnic_fields, vnic_add, vnic_set, vnic_ids,
+	  offsetof(struct xsd_vnic, name) },
+	{ XSD_OBJ_VHBA, XSD_CHANGE_VHBA, vhba_fields, vhba_add, vhba_set, vhba_ids,
+	  offsetof(struct xsd_vhba, name) },
+};
+
+static int dev_add_set(struct dreq *d, const struct dev_type *dt, bool add)
+{
+	const struct ctl_type *t = &ctl_types[dt->obj];
+	union any_row *v = calloc(1, sizeof(*v)), *cur = NULL;
+	char old_profile[XSD_NAME_MAX + 1] = "";
+	struct dev_ids id;
+	unsigned int have;
+	int rc;
+
+	if (!v)
+		return xsd_fail(&d->err, -ENOMEM, "out of memory");
+	rc = f_name(d, "name", t->kind, XSD_DEV_NAME_MAX, true, (char *)v + dt->name_off,
+		    XSD_DEV_NAME_MAX + 1);
+	if (rc >= 0)
+		rc = dt->fields(d, v, &have, add);
+	if (rc >= 0 && !add) {
+		cur = malloc(sizeof(*cur));
+		if (cur && !xsd_store_get(d->ctx->store, dt->obj, dt->ids(v).name, cur, NULL))
+			snprintf(old_profile, sizeof(old_profile), "%s", dt->ids(cur).profile);
+		free(cur);
+	}
+	if (rc >= 0)
+		rc = (add ? dt->add : dt->set)(d->ctx->store, d->who, v, have, &d->err);
+	if (rc >= 0) {
+		id = dt->ids(v);
+		changed(d, dt->change, add ? XSD_CHANGE_ADD : XSD_CHANGE_SET, id.name, id.rid,
+			id.profile, add ? NULL : old_profile);
+		json_object_set_new(d->reply, t->kind, t->to_json(d, v));
+	}
+	free(v);
+	return rc < 0 ? rc : 0;
+}
+
+static int op_vnic_add(struct dreq *d) { return dev_add_set(d, &dev_types[0], true); }
+static int op_vnic_set(struct dreq *d) { return dev_add_set(d, &dev_types[0], false); }
+static int op_vhba_add(struct dreq *d) { return dev_add_set(d, &dev_types[1], true); }
+static int op_vhba_set(struct dreq *d) { return dev_add_set(d, &dev_types[1], false); }
 
 static int obj_row(const void *row, void *arg)
 {
