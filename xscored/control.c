@@ -25,6 +25,9 @@
 #include <xscore/log.h>
 
 #include <xsvnic/vnic.h>
+#ifdef XSCORED_VHBA
+#include <xsvhba/module.h>
+#endif
 
 #include "xscored.h"
 
@@ -129,6 +132,14 @@ static json_t *vhba_json(const struct xs_vhba_msg *m)
 
 	for (i = 0; i < m->target_count; i++)
 		json_array_append_new(t, json_string(m->targets[i]));
+	json_object_set_new(o, "exec_throttle", json_integer(m->exec_throttle));
+	{
+		json_t *w = json_array();
+
+		for (i = 0; i < m->target_count; i++)
+			json_array_append_new(w, hex64(m->target_wwpn[i]));
+		json_object_set_new(o, "target_wwpns", w);
+	}
 	json_object_set_new(o, "wwpn", hex64(m->wwpn));
 	json_object_set_new(o, "wwnn", hex64(m->wwnn));
 	json_object_set_new(o, "admin", json_string(m->admin_state ? "up" : "down"));
@@ -141,6 +152,101 @@ static json_t *vhba_json(const struct xs_vhba_msg *m)
 	json_object_set_new(o, "tca_guid", hex64(m->tca_guid));
 	json_object_set_new(o, "tca_lid", json_integer(m->tca_lid));
 	return o;
+}
+
+#ifdef XSCORED_VHBA
+static json_t *vhba_lun_json(const struct xsvhba_fs_lun_stats *l)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "id", json_integer(l->lun.id));
+	json_object_set_new(o, "file", json_sprintf("lun%u", l->lun.id));
+	json_object_set_new(o, "size", json_integer((json_int_t)(l->lun.blocks * l->lun.block_size)));
+	json_object_set_new(o, "block_size", json_integer(l->lun.block_size));
+	json_object_set_new(o, "vendor", json_string(l->lun.vendor));
+	json_object_set_new(o, "product", json_string(l->lun.product));
+	json_object_set_new(o, "present", json_boolean(l->present));
+	json_object_set_new(o, "inflight", json_integer(l->inflight));
+	json_object_set_new(o, "reads", json_integer((json_int_t)l->reads));
+	json_object_set_new(o, "writes", json_integer((json_int_t)l->writes));
+	json_object_set_new(o, "syncs", json_integer((json_int_t)l->syncs));
+	json_object_set_new(o, "read_bytes", json_integer((json_int_t)l->read_bytes));
+	json_object_set_new(o, "write_bytes", json_integer((json_int_t)l->write_bytes));
+	json_object_set_new(o, "errors", json_integer((json_int_t)l->errors));
+	json_object_set_new(o, "last_error",
+			    json_string(l->last_error ? xs_strerror(l->last_error) : ""));
+	return o;
+}
+
+static json_t *vhba_tgt_json(const struct xs_ulp_dev *dev, unsigned int idx,
+			     const struct xsvhba_mod_tgt_status *t)
+{
+	json_t *o = json_object(), *luns = json_array();
+	struct xsvhba_fs_lun_stats *ls = calloc(XSVHBA_MAX_LUNS, sizeof(*ls));
+	int n = ls ? xsvhba_mod_dev_luns(dev, idx, ls, XSVHBA_MAX_LUNS) : -ENOMEM;
+
+	for (int i = 0; i < n && i < XSVHBA_MAX_LUNS; i++)
+		json_array_append_new(luns, vhba_lun_json(&ls[i]));
+	free(ls);
+	json_object_set_new(o, "name", json_string(t->name));
+	json_object_set_new(o, "wwpn", hex64(t->wwpn));
+	json_object_set_new(o, "state", json_string(t->state));
+	json_object_set_new(o, "connected", json_boolean(t->connected));
+	json_object_set_new(o, "mount", json_string(t->mountpoint));
+	json_object_set_new(o, "queued", json_integer(t->queued));
+	json_object_set_new(o, "inflight", json_integer(t->inflight));
+	json_object_set_new(o, "outstanding", json_integer(t->st.outstanding));
+	json_object_set_new(o, "held", json_integer(t->st.held));
+	json_object_set_new(o, "credits", json_integer(t->st.credits));
+	json_object_set_new(o, "peak_outstanding", json_integer(t->st.peak_outstanding));
+	json_object_set_new(o, "commands", json_integer((json_int_t)t->st.commands));
+	json_object_set_new(o, "completed", json_integer((json_int_t)t->st.completed));
+	json_object_set_new(o, "errors", json_integer((json_int_t)t->st.errors));
+	json_object_set_new(o, "retries", json_integer((json_int_t)t->st.retries));
+	json_object_set_new(o, "logins", json_integer((json_int_t)t->st.logins));
+	json_object_set_new(o, "reconnects", json_integer((json_int_t)t->st.reconnects));
+	json_object_set_new(o, "redriven", json_integer((json_int_t)t->st.redriven));
+	json_object_set_new(o, "timed_out", json_integer((json_int_t)t->st.timed_out));
+	json_object_set_new(o, "aers", json_integer((json_int_t)t->st.aers));
+	json_object_set_new(o, "rescans", json_integer((json_int_t)t->st.rescans));
+	json_object_set_new(o, "restarts", json_integer((json_int_t)t->restarts));
+	json_object_set_new(o, "queue_timeouts", json_integer((json_int_t)t->queue_timeouts));
+	json_object_set_new(o, "last_error", json_string(t->last_error));
+	json_object_set_new(o, "luns", luns);
+	return o;
+}
+#endif
+
+/* The vHBA module's view (initiators, mounts, LUNs), null when the
+ * record-only handler owns the device. */
+static json_t *vhba_io_json(const struct xs_ulp_dev *dev)
+{
+#ifdef XSCORED_VHBA
+	struct xsvhba_mod_tgt_status tg[XS_VHBA_MAX_TARGETS];
+	struct xsvhba_mod_status st;
+	json_t *o, *tgts;
+	int n = xsvhba_mod_dev_status(dev, &st, tg, XS_VHBA_MAX_TARGETS);
+
+	if (n < 0)
+		return json_null();
+	o = json_object();
+	tgts = json_array();
+	for (int i = 0; i < n && i < XS_VHBA_MAX_TARGETS; i++)
+		json_array_append_new(tgts, vhba_tgt_json(dev, (unsigned int)i, &tg[i]));
+	json_object_set_new(o, "dir", json_string(st.dir));
+	json_object_set_new(o, "admin", json_string(st.admin_up ? "up" : "down"));
+	json_object_set_new(o, "oper", json_string(st.oper_up ? "up" : "down"));
+	json_object_set_new(o, "wwpn", hex64(st.wwpn));
+	json_object_set_new(o, "queue_depth", json_integer(st.queue_depth));
+	json_object_set_new(o, "exec_throttle", json_integer(st.exec_throttle));
+	json_object_set_new(o, "link_down_timeout_s", json_integer(st.link_down_s));
+	json_object_set_new(o, "inflight", json_integer(st.inflight));
+	json_object_set_new(o, "targets", tgts);
+	return o;
+#else
+	(void)dev;
+	return json_null();
+#endif
 }
 
 static const char *res_state_str(enum xs_res_state s)
@@ -239,6 +345,8 @@ static json_t *host_json(struct xscored_host *xh, uint64_t now)
 						      : vhba_json(&dev->cfg.vhba));
 		if (vnic)
 			json_object_set_new(d, "fabric", vnic_fabric_json(dev));
+		else
+			json_object_set_new(d, "io", vhba_io_json(dev));
 		json_array_append_new(devices, d);
 	}
 

@@ -89,7 +89,8 @@ static const struct xs_ulp_ops reg_vhba_ops = {
 	.remove = reg_remove,
 };
 
-int xscored_registry_attach(struct xscored_registry *r, struct xs_host *h, bool vnic_too)
+int xscored_registry_attach(struct xscored_registry *r, struct xs_host *h, bool vnic_too,
+			    bool vhba_too)
 {
 	int rc;
 
@@ -99,7 +100,7 @@ int xscored_registry_attach(struct xscored_registry *r, struct xs_host *h, bool 
 		if (rc < 0)
 			return rc;
 	}
-	return xs_host_register_ulp(h, &reg_vhba_ops, r);
+	return vhba_too ? xs_host_register_ulp(h, &reg_vhba_ops, r) : 0;
 }
 
 uint32_t xscored_registry_updates(const struct xs_ulp_dev *dev)

@@ -2,8 +2,10 @@
 /*
  * xscored - the host agent: discovers the I/O director (XDS), holds one
  * XSMP session per XCM and receives the host's virtual device
- * configuration. Until the vNIC/vHBA modules exist, the configuration goes
- * to the built-in configuration registry, which `xsctl status` shows.
+ * configuration. Each host's vNICs go to the vNIC module (TAP interfaces,
+ * xsvnic/vnic.h) and its vHBAs to the vHBA module (SRP initiators, LUNs as
+ * files under --vhba-root, xsvhba/module.h); with --no-devices both go to
+ * the built-in configuration registry, which only records them.
  *
  * One process can emulate many hosts (--hosts N): each has its own fabric
  * port, discovery and sessions; all share one event loop and one control
@@ -24,6 +26,9 @@
 #include <xscore/log.h>
 
 #include <xsvnic/vnic.h>
+#ifdef XSCORED_VHBA
+#include <xsvhba/module.h>
+#endif
 
 #include "xscored.h"
 
@@ -47,6 +52,8 @@ struct options {
 	int mad_timeout_ms;
 	int fabric_wait_ms;
 	bool no_devices;
+	const char *vhba_root;
+	int vhba_threads;
 };
 
 static void usage(FILE *f)
@@ -68,7 +75,11 @@ static void usage(FILE *f)
 		"      --backoff-max SECONDS  cap of the retry back-off (default 60)\n"
 		"      --mad-timeout MS   wait per SA / XCM_REQUEST attempt (default 3000)\n"
 		"      --fabric-wait SECONDS  keep trying to open the port this long (default 10)\n"
-		"      --no-devices       record the vNIC configuration only (no TAP interfaces)\n"
+		"      --no-devices       record the vNIC and vHBA configuration only (no TAP\n"
+		"                         interfaces, no SRP logins, no LUN mounts)\n"
+		"      --vhba-root DIR    where vHBA LUNs appear as DIR/<vhba>/<target>/lun<N>\n"
+		"                         (default /run/xsigo/vhba; with --hosts N: DIR/<host>)\n"
+		"      --vhba-threads N   FUSE worker threads per vHBA target (default 4)\n"
 		"  -h, --help             this text\n");
 }
 
@@ -103,6 +114,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "mad-timeout", required_argument, NULL, 3 },
 		{ "fabric-wait", required_argument, NULL, 4 },
 		{ "no-devices", no_argument, NULL, 5 },
+		{ "vhba-root", required_argument, NULL, 6 },
+		{ "vhba-threads", required_argument, NULL, 7 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -174,6 +187,21 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 5:
 			o->no_devices = true;
+			break;
+		case 6:
+			if (optarg[0] != '/' || strlen(optarg) > 150) {
+				fprintf(stderr, "xscored: --vhba-root '%s': give an absolute path "
+					"of at most 150 characters\n", optarg);
+				return 2;
+			}
+			o->vhba_root = optarg;
+			break;
+		case 7:
+			if (parse_uint(optarg, 1, 64, &v) < 0) {
+				fprintf(stderr, "xscored: --vhba-threads '%s': give 1..64\n", optarg);
+				return 2;
+			}
+			o->vhba_threads = (int)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -365,8 +393,30 @@ int main(int argc, char **argv)
 				goto out;
 			}
 		}
+#ifdef XSCORED_VHBA
+		if (!o.no_devices) {
+			struct xsvhba_mod_opts mo = { .size = sizeof(mo), .fabric_spec = o.fabric,
+						      .fs_threads = (unsigned int)o.vhba_threads };
+			char root[200];
+
+			/* emulated hosts each get their own tree */
+			if (o.hosts > 1)
+				snprintf(root, sizeof(root), "%s/%s",
+					 o.vhba_root ? o.vhba_root : XSVHBA_MOD_DEFAULT_ROOT, hname);
+			else
+				snprintf(root, sizeof(root), "%s",
+					 o.vhba_root ? o.vhba_root : XSVHBA_MOD_DEFAULT_ROOT);
+			mo.mount_root = root;
+			d.hosts[i].vhba = xsvhba_mod_new(d.hosts[i].host, &mo);
+			if (!d.hosts[i].vhba) {
+				XS_ERR(MAIN_LOG, "host %s: vHBA module: %s", hname,
+				       xs_strerror(-errno));
+				goto out;
+			}
+		}
+#endif
 		rc = xscored_registry_attach(&d.hosts[i].registry, d.hosts[i].host,
-					     o.no_devices);
+					     o.no_devices, !d.hosts[i].vhba);
 		if (rc < 0) {
 			XS_ERR(MAIN_LOG, "configuration registry: %s", xs_strerror(rc));
 			goto out;
@@ -390,6 +440,9 @@ out:
 		xs_host_free(d.hosts[i].host); /* removes the devices through the modules */
 		if (vm)
 			xsvnic_mod_free(vm);
+#ifdef XSCORED_VHBA
+		xsvhba_mod_free(d.hosts[i].vhba); /* after: the vHBAs are unmounted */
+#endif
 	}
 	free(d.hosts);
 	if (d.stop_timer)

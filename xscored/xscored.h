@@ -20,17 +20,21 @@ struct xscored_registry {
 	uint32_t n_entries;
 	uint64_t installs, updates, removes;
 };
-/* Registers the record-only vHBA handler, and the vNIC one too when
- * @vnic_too (xscored --no-devices: no TAP interfaces are created). */
-int xscored_registry_attach(struct xscored_registry *r, struct xs_host *h, bool vnic_too);
+/* Registers the record-only vNIC handler when @vnic_too and the vHBA one
+ * when @vhba_too (xscored --no-devices, or no vHBA module built: no TAP
+ * interfaces / no LUN mounts are created). */
+int xscored_registry_attach(struct xscored_registry *r, struct xs_host *h, bool vnic_too,
+			    bool vhba_too);
 uint32_t xscored_registry_updates(const struct xs_ulp_dev *dev);
 uint64_t xscored_registry_changed_ms(const struct xs_ulp_dev *dev);
 
 struct xsvnic_mod;
+struct xsvhba_mod;
 struct xscored_host {
 	struct xs_host *host;
 	struct xscored_registry registry;
 	struct xsvnic_mod *vnic;    /* the vNIC module, NULL with --no-devices */
+	struct xsvhba_mod *vhba;    /* the vHBA module, NULL with --no-devices */
 };
 
 struct xscored {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * xsctl - talk to xscored's control socket.
- *   xsctl [-S SOCKET | -s DIR -p PORT] status [--json]
+ *   xsctl [-S SOCKET | -s DIR -p PORT] status|summary [--json]
+ *   xsctl [...] vnic show [NAME] [--json]
+ *   xsctl [...] vhba show [NAME] [--json]
  * Exit status: 0 ok, 1 the daemon refused or could not be reached, 2 usage.
  */
 #include <errno.h>
@@ -20,6 +22,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: xsctl [-S SOCKET | -s STATE_DIR -p PORT_NAME] status|summary [--json]\n"
 		   "       xsctl [...] vnic show [NAME] [--json]   fabric counters of the vNICs\n"
+		   "       xsctl [...] vhba show [NAME] [--json]   targets, LUNs and I/O of the vHBAs\n"
 		   "  -S, --socket PATH      xscored control socket\n"
 		   "  -s, --state-dir DIR    xscored state directory (default /run/xsigo or $XS_STATE_DIR)\n"
 		   "  -p, --port-name NAME   the port name xscored was started with (default: host name)\n"
@@ -215,6 +218,82 @@ static int print_vnics(json_t *doc, const char *only)
 	return 0;
 }
 
+/* Human sizes: exact bytes below 1 MiB, else one decimal. */
+static void size_str(char *buf, size_t len, long long b)
+{
+	if (b < 1048576)
+		snprintf(buf, len, "%lld B", b);
+	else if (b < 1073741824LL)
+		snprintf(buf, len, "%.1f MiB", (double)b / 1048576.0);
+	else
+		snprintf(buf, len, "%.1f GiB", (double)b / 1073741824.0);
+}
+
+/* `xsctl vhba show [NAME]`: per vHBA its targets (login state, counters)
+ * and their LUN files. */
+static int print_vhbas(json_t *doc, const char *only)
+{
+	size_t i, j, k, l;
+	json_t *h, *d, *t, *u;
+	int shown = 0;
+
+	json_array_foreach(json_object_get(doc, "hosts"), i, h) {
+		json_array_foreach(json_object_get(h, "devices"), j, d) {
+			json_t *io = json_object_get(d, "io");
+			json_t *cfg = json_object_get(d, "config");
+
+			if (strcmp(str(d, "type"), "vhba") || (only && strcmp(only, str(d, "name"))))
+				continue;
+			if (shown++)
+				printf("\n");
+			if (!json_is_object(io)) {
+				printf("vhba %s  %s  wwpn %s  queue depth %lld  (recorded only: no "
+				       "initiator, no LUN files)\n", str(d, "name"), str(d, "state"),
+				       str(cfg, "wwpn"), num(cfg, "queue_depth"));
+				continue;
+			}
+			printf("vhba %s  admin %s  oper %s  wwpn %s  queue depth %lld  exec throttle "
+			       "%lld  link-down timeout %llds  in flight %lld\n", str(d, "name"),
+			       str(io, "admin"), str(io, "oper"), str(io, "wwpn"),
+			       num(io, "queue_depth"), num(io, "exec_throttle"),
+			       num(io, "link_down_timeout_s"), num(io, "inflight"));
+			printf("  %-16s %-18s %-9s %-6s %-6s %-9s %-5s %-5s %-6s %-6s %s\n", "TARGET",
+			       "WWPN", "STATE", "LOGINS", "RECONN", "COMMANDS", "OUTST", "HELD",
+			       "QUEUED", "ERRORS", "MOUNT / LAST ERROR");
+			json_array_foreach(json_object_get(io, "targets"), k, t) {
+				printf("  %-16s %-18s %-9s %-6lld %-6lld %-9lld %-5lld %-5lld %-6lld "
+				       "%-6lld %s%s%s\n", str(t, "name"), str(t, "wwpn"), str(t, "state"),
+				       num(t, "logins"), num(t, "reconnects"), num(t, "commands"),
+				       num(t, "outstanding"), num(t, "held"), num(t, "queued"),
+				       num(t, "errors"), str(t, "mount"),
+				       *str(t, "last_error") ? " / " : "", str(t, "last_error"));
+				printf("    %-5s %-12s %-6s %-8s %-16s %-8s %-8s %-8s %s\n", "LUN", "SIZE",
+				       "BLOCK", "VENDOR", "PRODUCT", "INFLIGHT", "READS", "WRITES",
+				       "ERRORS");
+				json_array_foreach(json_object_get(t, "luns"), l, u) {
+					char sz[32], id[16];
+
+					size_str(sz, sizeof(sz), num(u, "size"));
+					snprintf(id, sizeof(id), "%lld%s", num(u, "id"),
+						 json_is_true(json_object_get(u, "present")) ? "" : "*");
+					printf("    %-5s %-12s %-6lld %-8s %-16s %-8lld %-8lld %-8lld "
+					       "%lld%s%s\n", id, sz, num(u, "block_size"),
+					       str(u, "vendor"), str(u, "product"), num(u, "inflight"),
+					       num(u, "reads"), num(u, "writes"), num(u, "errors"),
+					       *str(u, "last_error") ? " " : "", str(u, "last_error"));
+				}
+			}
+		}
+	}
+	if (only && !shown) {
+		fprintf(stderr, "xsctl: no vHBA named '%s'\n", only);
+		return 1;
+	}
+	if (!shown)
+		printf("no vHBAs\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -226,8 +305,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock = NULL, *dir = NULL, *port = NULL, *cmd, *vnic_name = NULL;
-	bool vnic_cmd = false;
+	const char *sock = NULL, *dir = NULL, *port = NULL, *cmd, *dev_name = NULL;
+	bool vnic_cmd = false, vhba_cmd = false;
 	char path[256], host[64], req[64], *answer = NULL;
 	bool json = false;
 	int c, timeout_ms = 5000, ret = 1;
@@ -256,23 +335,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xsctl: '%s' is ambiguous (status, summary)\n", cmd);
 		return 2;
 	}
-	if (strcmp(cmd, "vnic") == 0) {
+	if (strcmp(cmd, "vnic") == 0 || strcmp(cmd, "vhba") == 0) {
 		if (optind + 1 >= argc || strcmp(argv[optind + 1], "show")) {
-			fprintf(stderr, "xsctl: usage: xsctl vnic show [NAME] [--json]\n");
+			fprintf(stderr, "xsctl: usage: xsctl %s show [NAME] [--json]\n", cmd);
 			return 2;
 		}
-		vnic_cmd = true;
+		if (strcmp(cmd, "vnic") == 0)
+			vnic_cmd = true;
+		else
+			vhba_cmd = true;
 		cmd = "status";
 		optind++;
 		if (optind + 1 < argc && argv[optind + 1][0] != '-')
-			vnic_name = argv[++optind];
+			dev_name = argv[++optind];
 	} else if (cmd[0] && strncmp(cmd, "status", strlen(cmd)) == 0) {
 		cmd = "status";
 	} else if (cmd[0] && strncmp(cmd, "summary", strlen(cmd)) == 0) {
 		cmd = "summary";
 	} else {
-		fprintf(stderr, "xsctl: unknown command '%s' (valid: status, summary, vnic show)\n",
-			cmd);
+		fprintf(stderr, "xsctl: unknown command '%s' (valid: status, summary, vnic show, "
+			"vhba show)\n", cmd);
 		return 2;
 	}
 	for (i = (size_t)optind + 1; i < (size_t)argc; i++) {
@@ -312,7 +394,10 @@ int main(int argc, char **argv)
 		goto out_doc;
 	}
 	if (vnic_cmd && !json) {
-		ret = print_vnics(doc, vnic_name);
+		ret = print_vnics(doc, dev_name);
+		goto out_doc;
+	} else if (vhba_cmd && !json) {
+		ret = print_vhbas(doc, dev_name);
 		goto out_doc;
 	} else if (json) {
 		char *s = json_dumps(doc, JSON_INDENT(2));
