@@ -120,6 +120,7 @@ struct xsvhba {
 	struct tm_req *tm_pending; /* waiting for the task management slot */
 	struct tm_req *tm_tail;
 	struct xs_timer *reconnect;
+	struct xs_timer *submit;   /* sends what the loop's own thread queued */
 	struct xs_timer *linkdown;
 	bool failing_fast;
 	bool events_in_loop;
@@ -160,21 +161,31 @@ static void note_loop_thread(struct xsvhba *v)
 	}
 }
 
-/* Wake the loop for new incoming commands (v->lock held by the caller, who
- * calls kick_fd() after unlocking when this returns true): one eventfd
- * write per batch the loop has not taken yet. */
-static bool kick_needed(struct xsvhba *v)
+/*
+ * New incoming commands (v->lock held by the caller, who calls kick() after
+ * unlocking when this returns true). From another thread: one eventfd write
+ * per batch the loop has not taken yet. From the thread that runs the loop
+ * (e.g. fio's job thread between two loop runs): a zero-delay timer, no
+ * system call - the loop is not running anywhere else then.
+ */
+static bool kick_needed(struct xsvhba *v, bool own)
 {
-	bool need = !v->kicked;
+	bool need = own || !v->kicked;
 
-	v->kicked = true;
+	if (!own)
+		v->kicked = true;
 	return need;
 }
 
-static void kick_fd(struct xsvhba *v)
+static void kick(struct xsvhba *v, bool own)
 {
 	uint64_t one = 1;
 
+	if (own) {
+		if (!xs_timer_armed(v->submit))
+			xs_timer_arm(v->submit, 0, 0);
+		return;
+	}
 	if (write(v->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		XS_WARN(COMP, "eventfd write: %s", strerror(errno));
 }
@@ -693,6 +704,16 @@ static void on_cq(struct xs_loop *loop, int fd, unsigned int events, void *arg)
 		}
 	} while (n == POLL_BATCH);
 	flush_done(v);
+	take_incoming(v); /* what the callbacks (or other threads) queued */
+	dispatch(v);
+}
+
+static void on_submit(struct xs_loop *loop, struct xs_timer *t, void *arg)
+{
+	struct xsvhba *v = arg;
+
+	note_loop_thread(v);
+	take_incoming(v);
 	dispatch(v);
 }
 
@@ -1022,7 +1043,7 @@ static void sync_cmd_done(struct xsvhba_cmd *cmd)
 
 int xsvhba_submit(struct xsvhba *v, struct xsvhba_cmd *cmd)
 {
-	bool need;
+	bool own = on_loop_thread(v), need;
 
 	if (!cmd || !cmd->done || cmd->cdb_len < 6 || cmd->cdb_len > 32 ||
 	    (cmd->dir != XSVHBA_DIR_NONE &&
@@ -1040,10 +1061,10 @@ int xsvhba_submit(struct xsvhba *v, struct xsvhba_cmd *cmd)
 	else
 		v->in_head = cmd;
 	v->in_tail = cmd;
-	need = kick_needed(v);
+	need = kick_needed(v, own);
 	pthread_mutex_unlock(&v->lock);
 	if (need)
-		kick_fd(v);
+		kick(v, own);
 	return 0;
 }
 
@@ -1132,7 +1153,7 @@ int xsvhba_io_submit(struct xsvhba *v, uint16_t id, bool write, void *buf, uint6
 	struct bio *io;
 	size_t chunk, n;
 	unsigned int nparts;
-	bool need;
+	bool own = on_loop_thread(v), need;
 	int rc = xsvhba_get_lun(v, id, &l);
 
 	if (rc < 0)
@@ -1187,10 +1208,10 @@ int xsvhba_io_submit(struct xsvhba *v, uint16_t id, bool write, void *buf, uint6
 			v->in_head = c;
 		v->in_tail = c;
 	}
-	need = kick_needed(v);
+	need = kick_needed(v, own);
 	pthread_mutex_unlock(&v->lock);
 	if (need)
-		kick_fd(v);
+		kick(v, own);
 	return 0;
 }
 
@@ -1266,7 +1287,7 @@ int xsvhba_task_mgmt(struct xsvhba *v, uint64_t lun, uint8_t func, uint64_t task
 {
 	struct tm_req *t;
 	struct waiter w;
-	bool need;
+	bool own = false, need; /* never on the loop thread (checked below) */
 	int rc;
 
 	if (on_loop_thread(v))
@@ -1290,10 +1311,10 @@ int xsvhba_task_mgmt(struct xsvhba *v, uint64_t lun, uint8_t func, uint64_t task
 	else
 		v->in_head = &t->cmd;
 	v->in_tail = &t->cmd;
-	need = kick_needed(v);
+	need = kick_needed(v, own);
 	pthread_mutex_unlock(&v->lock);
 	if (need)
-		kick_fd(v);
+		kick(v, own);
 	rc = waiter_wait(&w);
 	if (rc == 0)
 		rc = t->rsp_code;
@@ -1565,7 +1586,8 @@ struct xsvhba *xsvhba_new(struct xs_fabric *f, struct xs_loop *loop, const struc
 	}
 	v->reconnect = xs_timer_new(loop, on_reconnect, v);
 	v->linkdown = xs_timer_new(loop, on_linkdown, v);
-	if (!v->reconnect || !v->linkdown)
+	v->submit = xs_timer_new(loop, on_submit, v);
+	if (!v->reconnect || !v->linkdown || !v->submit)
 		goto err_timers;
 	if (xs_loop_add_fd(loop, xs_cq_fd(v->cq), XS_IO_IN, on_cq, v) < 0)
 		goto err_timers;
@@ -1592,6 +1614,7 @@ err_loop:
 err_timers:
 	xs_timer_free(v->reconnect);
 	xs_timer_free(v->linkdown);
+	xs_timer_free(v->submit);
 	xs_cq_destroy(v->cq);
 err_mr:
 	xs_mr_dereg(v->mr);
@@ -1698,6 +1721,7 @@ void xsvhba_free(struct xsvhba *v)
 	destroy_qp(v);
 	xs_timer_free(v->reconnect);
 	xs_timer_free(v->linkdown);
+	xs_timer_free(v->submit);
 	xs_cq_destroy(v->cq);
 	xs_mr_dereg(v->mr);
 	xs_pd_free(v->pd);
