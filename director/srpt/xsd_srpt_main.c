@@ -328,6 +328,16 @@ int main(int argc, char **argv)
 	xs_loop_add_signal(a.loop, SIGINT, on_term, &a);
 	XS_INFO(COMP, "ready: %u LUN(s)", a.cur.n_luns);
 	rc = xs_loop_run(a.loop) < 0 ? 1 : 0;
+	{
+		struct xsd_srpt_stats st;
+
+		xsd_srpt_get_stats(a.srpt, &st);
+		XS_INFO(COMP, "totals: %" PRIu64 " logins, %" PRIu64 " commands, %" PRIu64
+			" responses, %" PRIu64 " aborted, %" PRIu64 " RDMA errors, %" PRIu64
+			" protocol errors, peak outstanding %u", st.logins, st.commands,
+			st.responses, st.aborted, st.rdma_errors, st.protocol_errors,
+			st.peak_outstanding);
+	}
 	xsd_srpt_free(a.srpt);
 out_target:
 	xsd_scsi_target_free(a.t);
