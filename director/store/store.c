@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1115,8 +1116,9 @@ static int check_rates(uint32_t cir, uint32_t pir, struct xsd_err *err)
 }
 
 /* Validate a complete vNIC row and canonicalise its VLAN list. */
-static int vnic_check(struct xsd_vnic *v, struct xsd_err *err)
+static int vnic_check(void *row, struct xsd_err *err)
 {
+	struct xsd_vnic *v = row;
 	char canon[XSD_VLANS_TEXT];
 	unsigned int n = 0;
 	int rc;
@@ -1243,8 +1245,9 @@ static void vnic_fill(sqlite3_stmt *s, void *row)
 }
 
 /* Text of the fields in `have` for the audit log. */
-static void vnic_desc(const struct xsd_vnic *v, unsigned int have, char *out, size_t cap)
+static void vnic_desc(const void *row, unsigned int have, char *out, size_t cap)
 {
+	const struct xsd_vnic *v = row;
 	char m[18];
 	size_t off = 0;
 
@@ -1278,9 +1281,10 @@ static void vnic_desc(const struct xsd_vnic *v, unsigned int have, char *out, si
 #undef APP
 }
 
-static int vnic_write(struct xsd_store *st, const struct xsd_vnic *v, int64_t pid, bool insert,
+static int vnic_write(struct xsd_store *st, const void *row, int64_t pid, bool insert,
 		      struct xsd_err *err)
 {
+	const struct xsd_vnic *v = row;
 	sqlite3_stmt *s;
 
 	s = prep(st, insert ? "INSERT INTO vnics(profile_id, mac, mtu, vlan_mode, vlans, uplink,"
@@ -1307,130 +1311,11 @@ static int vnic_write(struct xsd_store *st, const struct xsd_vnic *v, int64_t pi
 	return step_done(st, s, err, insert ? "adding a vnic" : "updating a vnic");
 }
 
-int xsd_store_vnic_add(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vnic *v,
-		       unsigned int have, struct xsd_err *err)
-{
-	char desc[600];
-	int64_t pid;
-	int rc;
-
-	if (!(have & XSD_VNIC_MTU))
-		v->mtu = XSD_MTU_DEFAULT;
-	if (!(have & XSD_VNIC_VLAN_MODE))
-		v->trunk = 0;
-	if (!(have & XSD_VNIC_VLANS))
-		v->vlans[0] = 0;
-	if (!(have & XSD_VNIC_UPLINK))
-		v->uplink[0] = 0;
-	if (!(have & XSD_VNIC_CIR))
-		v->cir_mbps = 0;
-	if (!(have & XSD_VNIC_PIR))
-		v->pir_mbps = 0;
-	if (!(have & XSD_VNIC_HA_GROUP))
-		v->ha_group[0] = 0;
-	if (!(have & XSD_VNIC_ADMIN))
-		v->admin_up = true;
-	if (!(have & XSD_VNIC_MAC))
-		memset(v->mac, 0, 6);
-	rc = xsd_check_name("vnic", v->name, XSD_DEV_NAME_MAX, err);
-	if (rc)
-		return rc;
-	if (!v->profile[0])
-		return xsd_fail(err, -EINVAL, "a vnic needs a profile (--profile NAME)");
-	rc = vnic_check(v, err);
-	if (rc)
-		return rc;
-	rc = begin(st, err);
-	if (rc)
-		return rc;
-	rc = profile_id(st, v->profile, &pid, err);
-	if (!rc) {
-		rc = query_int(st, "SELECT 1 FROM vnics WHERE name = ?", v->name, 0, NULL, err);
-		if (rc == 1)
-			rc = xsd_fail(err, -EEXIST, "vnic '%s' already exists", v->name);
-	}
-	if (!rc)
-		rc = uplink_exists(st, v->uplink, err);
-	if (!rc && (have & XSD_VNIC_MAC))
-		rc = vnic_mac_owner(st, mac_to_u64(v->mac), NULL, err);
-	else if (!rc)
-		rc = mac_alloc(st, v->mac, err);
-	if (!rc)
-		rc = next_resource_id(st, &v->resource_id, err);
-	v->generation = 1;
-	if (!rc)
-		rc = vnic_write(st, v, pid, true, err);
-	vnic_desc(v, ~0u, desc, sizeof(desc));
-	if (!rc)
-		rc = audit(st, who, err, "vnic add %s%s", v->name, desc);
-	return finish(st, rc, err);
-}
-
-int xsd_store_vnic_set(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vnic *v,
-		       unsigned int have, struct xsd_err *err)
-{
-	struct xsd_vnic *cur;
-	char desc[600];
-	int64_t pid;
-	int rc;
-
-	if (!have)
-		return xsd_fail(err, -EINVAL, "nothing to change; give at least one option");
-	cur = malloc(sizeof(*cur));
-	if (!cur)
-		return xsd_fail(err, -ENOMEM, "out of memory");
-	rc = begin(st, err);
-	if (rc)
-		goto free_cur;
-	rc = xsd_store_vnic_get(st, v->name, cur, err);
-	if (rc)
-		goto done;
-	if (have & XSD_VNIC_PROFILE)
-		snprintf(cur->profile, sizeof(cur->profile), "%s", v->profile);
-	if (have & XSD_VNIC_MAC)
-		memcpy(cur->mac, v->mac, 6);
-	if (have & XSD_VNIC_MTU)
-		cur->mtu = v->mtu;
-	if (have & XSD_VNIC_VLAN_MODE)
-		cur->trunk = v->trunk;
-	if (have & XSD_VNIC_VLANS)
-		snprintf(cur->vlans, sizeof(cur->vlans), "%s", v->vlans);
-	if (have & XSD_VNIC_UPLINK)
-		snprintf(cur->uplink, sizeof(cur->uplink), "%s", v->uplink);
-	if (have & XSD_VNIC_CIR)
-		cur->cir_mbps = v->cir_mbps;
-	if (have & XSD_VNIC_PIR)
-		cur->pir_mbps = v->pir_mbps;
-	if (have & XSD_VNIC_HA_GROUP)
-		snprintf(cur->ha_group, sizeof(cur->ha_group), "%s", v->ha_group);
-	if (have & XSD_VNIC_ADMIN)
-		cur->admin_up = v->admin_up;
-	rc = vnic_check(cur, err);
-	if (!rc)
-		rc = profile_id(st, cur->profile, &pid, err);
-	if (!rc && (have & XSD_VNIC_UPLINK))
-		rc = uplink_exists(st, cur->uplink, err);
-	if (!rc && (have & XSD_VNIC_MAC))
-		rc = vnic_mac_owner(st, mac_to_u64(cur->mac), cur->name, err);
-	cur->generation++;
-	if (!rc)
-		rc = vnic_write(st, cur, pid, false, err);
-	vnic_desc(cur, have, desc, sizeof(desc));
-	if (!rc)
-		rc = audit(st, who, err, "vnic set %s%s", cur->name, desc);
-	if (!rc)
-		*v = *cur;
-done:
-	rc = finish(st, rc, err);
-free_cur:
-	free(cur);
-	return rc;
-}
-
 /* --------------------------------------------------------------- vHBAs */
 
-static int vhba_check(struct xsd_vhba *v, struct xsd_err *err)
+static int vhba_check(void *row, struct xsd_err *err)
 {
+	struct xsd_vhba *v = row;
 	char canon[XSD_LUNS_TEXT], canon_t[XSD_TARGETS_TEXT];
 	unsigned int n;
 	int rc;
@@ -1569,8 +1454,9 @@ static void vhba_fill(sqlite3_stmt *s, void *row)
 	v->admin_up = sqlite3_column_int(s, 10) != 0;
 }
 
-static void vhba_desc(const struct xsd_vhba *v, unsigned int have, char *out, size_t cap)
+static void vhba_desc(const void *row, unsigned int have, char *out, size_t cap)
 {
+	const struct xsd_vhba *v = row;
 	char a[24], b[24];
 	size_t off = 0;
 
@@ -1601,9 +1487,10 @@ static void vhba_desc(const struct xsd_vhba *v, unsigned int have, char *out, si
 #undef APP
 }
 
-static int vhba_write(struct xsd_store *st, const struct xsd_vhba *v, int64_t pid, bool insert,
+static int vhba_write(struct xsd_store *st, const void *row, int64_t pid, bool insert,
 		      struct xsd_err *err)
 {
+	const struct xsd_vhba *v = row;
 	sqlite3_stmt *s;
 
 	s = prep(st, insert ? "INSERT INTO vhbas(profile_id, wwnn, wwpn, targets, lun_mask,"
@@ -1628,12 +1515,90 @@ static int vhba_write(struct xsd_store *st, const struct xsd_vhba *v, int64_t pi
 	return step_done(st, s, err, insert ? "adding a vhba" : "updating a vhba");
 }
 
-int xsd_store_vhba_add(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vhba *v,
-		       unsigned int have, struct xsd_err *err)
+/* ---------------------------------------- vNIC and vHBA: add and set */
+
+/* What differs between adding and changing a vNIC and a vHBA; dev_add()
+ * and dev_set() below do the rest, once for both. */
+static int vnic_prepare(void *row, unsigned int have, struct xsd_err *err)
 {
-	char desc[600];
-	int64_t pid;
-	int rc;
+	struct xsd_vnic *v = row;
+
+	if (!(have & XSD_VNIC_MTU))
+		v->mtu = XSD_MTU_DEFAULT;
+	if (!(have & XSD_VNIC_VLAN_MODE))
+		v->trunk = 0;
+	if (!(have & XSD_VNIC_VLANS))
+		v->vlans[0] = 0;
+	if (!(have & XSD_VNIC_UPLINK))
+		v->uplink[0] = 0;
+	if (!(have & XSD_VNIC_CIR))
+		v->cir_mbps = 0;
+	if (!(have & XSD_VNIC_PIR))
+		v->pir_mbps = 0;
+	if (!(have & XSD_VNIC_HA_GROUP))
+		v->ha_group[0] = 0;
+	if (!(have & XSD_VNIC_ADMIN))
+		v->admin_up = true;
+	if (!(have & XSD_VNIC_MAC))
+		memset(v->mac, 0, 6);
+	return 0;
+}
+
+/* After the row checks, in the transaction: references and addresses. */
+static int vnic_add_refs(struct xsd_store *st, void *row, unsigned int have, struct xsd_err *err)
+{
+	struct xsd_vnic *v = row;
+	int rc = uplink_exists(st, v->uplink, err);
+
+	if (!rc && (have & XSD_VNIC_MAC))
+		rc = vnic_mac_owner(st, mac_to_u64(v->mac), NULL, err);
+	else if (!rc)
+		rc = mac_alloc(st, v->mac, err);
+	return rc;
+}
+
+static void vnic_merge(void *row, const void *from, unsigned int have)
+{
+	struct xsd_vnic *cur = row;
+	const struct xsd_vnic *v = from;
+
+	if (have & XSD_VNIC_PROFILE)
+		snprintf(cur->profile, sizeof(cur->profile), "%s", v->profile);
+	if (have & XSD_VNIC_MAC)
+		memcpy(cur->mac, v->mac, 6);
+	if (have & XSD_VNIC_MTU)
+		cur->mtu = v->mtu;
+	if (have & XSD_VNIC_VLAN_MODE)
+		cur->trunk = v->trunk;
+	if (have & XSD_VNIC_VLANS)
+		snprintf(cur->vlans, sizeof(cur->vlans), "%s", v->vlans);
+	if (have & XSD_VNIC_UPLINK)
+		snprintf(cur->uplink, sizeof(cur->uplink), "%s", v->uplink);
+	if (have & XSD_VNIC_CIR)
+		cur->cir_mbps = v->cir_mbps;
+	if (have & XSD_VNIC_PIR)
+		cur->pir_mbps = v->pir_mbps;
+	if (have & XSD_VNIC_HA_GROUP)
+		snprintf(cur->ha_group, sizeof(cur->ha_group), "%s", v->ha_group);
+	if (have & XSD_VNIC_ADMIN)
+		cur->admin_up = v->admin_up;
+}
+
+static int vnic_set_refs(struct xsd_store *st, void *row, unsigned int have, struct xsd_err *err)
+{
+	struct xsd_vnic *cur = row;
+	int rc = 0;
+
+	if (have & XSD_VNIC_UPLINK)
+		rc = uplink_exists(st, cur->uplink, err);
+	if (!rc && (have & XSD_VNIC_MAC))
+		rc = vnic_mac_owner(st, mac_to_u64(cur->mac), cur->name, err);
+	return rc;
+}
+
+static int vhba_prepare(void *row, unsigned int have, struct xsd_err *err)
+{
+	struct xsd_vhba *v = row;
 
 	if (!(have & XSD_VHBA_TARGETS))
 		v->targets[0] = 0;
@@ -1649,66 +1614,33 @@ int xsd_store_vhba_add(struct xsd_store *st, const struct xsd_actor *who, struct
 		return xsd_fail(err, -EINVAL, "give both --wwnn and --wwpn, or neither (pool)");
 	if (!(have & XSD_VHBA_WWNN))
 		v->wwnn = v->wwpn = 0;
-	rc = xsd_check_name("vhba", v->name, XSD_DEV_NAME_MAX, err);
-	if (rc)
-		return rc;
-	if (!v->profile[0])
-		return xsd_fail(err, -EINVAL, "a vhba needs a profile (--profile NAME)");
+	return 0;
+}
+
+static int vhba_add_refs(struct xsd_store *st, void *row, unsigned int have, struct xsd_err *err)
+{
+	struct xsd_vhba *v = row;
+	int rc;
+
 	if (have & XSD_VHBA_WWNN) {
-		rc = vhba_check(v, err);
-		if (rc)
-			return rc;
-	}
-	rc = begin(st, err);
-	if (rc)
-		return rc;
-	rc = profile_id(st, v->profile, &pid, err);
-	if (!rc) {
-		rc = query_int(st, "SELECT 1 FROM vhbas WHERE name = ?", v->name, 0, NULL, err);
-		if (rc == 1)
-			rc = xsd_fail(err, -EEXIST, "vhba '%s' already exists", v->name);
-	}
-	if (!rc && (have & XSD_VHBA_WWNN)) {
 		rc = vhba_wwn_owner(st, v->wwnn, NULL, err);
 		if (!rc)
 			rc = vhba_wwn_owner(st, v->wwpn, NULL, err);
-	} else if (!rc) {
+	} else {
 		rc = wwn_alloc(st, &v->wwnn, &v->wwpn, err);
 		if (!rc)
 			rc = vhba_check(v, err);
 	}
 	if (!rc && v->targets[0])
 		rc = targets_exist(st, v->targets, err);
-	if (!rc)
-		rc = next_resource_id(st, &v->resource_id, err);
-	v->generation = 1;
-	if (!rc)
-		rc = vhba_write(st, v, pid, true, err);
-	vhba_desc(v, ~0u, desc, sizeof(desc));
-	if (!rc)
-		rc = audit(st, who, err, "vhba add %s%s", v->name, desc);
-	return finish(st, rc, err);
+	return rc;
 }
 
-int xsd_store_vhba_set(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vhba *v,
-		       unsigned int have, struct xsd_err *err)
+static void vhba_merge(void *row, const void *from, unsigned int have)
 {
-	struct xsd_vhba *cur;
-	char desc[600];
-	int64_t pid;
-	int rc;
+	struct xsd_vhba *cur = row;
+	const struct xsd_vhba *v = from;
 
-	if (!have)
-		return xsd_fail(err, -EINVAL, "nothing to change; give at least one option");
-	cur = malloc(sizeof(*cur));
-	if (!cur)
-		return xsd_fail(err, -ENOMEM, "out of memory");
-	rc = begin(st, err);
-	if (rc)
-		goto free_cur;
-	rc = xsd_store_vhba_get(st, v->name, cur, err);
-	if (rc)
-		goto done;
 	if (have & XSD_VHBA_PROFILE)
 		snprintf(cur->profile, sizeof(cur->profile), "%s", v->profile);
 	if (have & XSD_VHBA_WWNN)
@@ -1725,27 +1657,19 @@ int xsd_store_vhba_set(struct xsd_store *st, const struct xsd_actor *who, struct
 		cur->link_down_timeout = v->link_down_timeout;
 	if (have & XSD_VHBA_ADMIN)
 		cur->admin_up = v->admin_up;
-	rc = vhba_check(cur, err);
-	if (!rc)
-		rc = profile_id(st, cur->profile, &pid, err);
-	if (!rc && (have & XSD_VHBA_TARGETS))
+}
+
+static int vhba_set_refs(struct xsd_store *st, void *row, unsigned int have, struct xsd_err *err)
+{
+	struct xsd_vhba *cur = row;
+	int rc = 0;
+
+	if (have & XSD_VHBA_TARGETS)
 		rc = targets_exist(st, cur->targets, err);
 	if (!rc && (have & XSD_VHBA_WWNN))
 		rc = vhba_wwn_owner(st, cur->wwnn, cur->name, err);
 	if (!rc && (have & XSD_VHBA_WWPN))
 		rc = vhba_wwn_owner(st, cur->wwpn, cur->name, err);
-	cur->generation++;
-	if (!rc)
-		rc = vhba_write(st, cur, pid, false, err);
-	vhba_desc(cur, have, desc, sizeof(desc));
-	if (!rc)
-		rc = audit(st, who, err, "vhba set %s%s", cur->name, desc);
-	if (!rc)
-		*v = *cur;
-done:
-	rc = finish(st, rc, err);
-free_cur:
-	free(cur);
 	return rc;
 }
 
@@ -2577,4 +2501,146 @@ int xsd_store_vhba_each(struct xsd_store *st, const char *profile, xsd_vhba_cb c
 	struct vhba_walk w = { cb, arg };
 
 	return xsd_store_each(st, XSD_OBJ_VHBA, profile, vhba_walk_cb, &w, err);
+}
+
+/*
+ * vNIC and vHBA add/set: one path for both, the differences in dev_ops[].
+ * add: defaults and row checks (prepare, check; a vHBA with pool WWNs is
+ * checked once they are allocated), then in one transaction the profile,
+ * the name, references and addresses (add_refs), a resource id, the row and
+ * its audit line. set: the stored row, the fields in `have` merged in, the
+ * same checks, generation + 1, the row and its audit line.
+ */
+static const struct dev_ops {
+	enum xsd_obj obj;
+	unsigned int pre_check_unless; /* add: skip check() before the pool when
+					* have lacks these bits (vHBA WWNs) */
+	int (*prepare)(void *row, unsigned int have, struct xsd_err *err);
+	int (*check)(void *row, struct xsd_err *err);
+	int (*add_refs)(struct xsd_store *st, void *row, unsigned int have, struct xsd_err *err);
+	void (*merge)(void *row, const void *from, unsigned int have);
+	int (*set_refs)(struct xsd_store *st, void *row, unsigned int have, struct xsd_err *err);
+	int (*write)(struct xsd_store *st, const void *row, int64_t pid, bool insert,
+		     struct xsd_err *err);
+	void (*desc)(const void *row, unsigned int have, char *out, size_t cap);
+	size_t name_off, profile_off, rid_off, gen_off;
+} dev_ops[] = {
+	{ XSD_OBJ_VNIC, 0, vnic_prepare, vnic_check, vnic_add_refs, vnic_merge, vnic_set_refs,
+	  vnic_write, vnic_desc, offsetof(struct xsd_vnic, name),
+	  offsetof(struct xsd_vnic, profile), offsetof(struct xsd_vnic, resource_id),
+	  offsetof(struct xsd_vnic, generation) },
+	{ XSD_OBJ_VHBA, XSD_VHBA_WWNN, vhba_prepare, vhba_check, vhba_add_refs, vhba_merge,
+	  vhba_set_refs, vhba_write, vhba_desc, offsetof(struct xsd_vhba, name),
+	  offsetof(struct xsd_vhba, profile), offsetof(struct xsd_vhba, resource_id),
+	  offsetof(struct xsd_vhba, generation) },
+};
+
+#define ROW_AT(row, off, type) ((type)((char *)(row) + (off)))
+
+static int dev_add(struct xsd_store *st, const struct xsd_actor *who, const struct dev_ops *o,
+		   void *v, unsigned int have, struct xsd_err *err)
+{
+	const struct obj_type *t = &obj_types[o->obj];
+	const char *name = ROW_AT(v, o->name_off, char *);
+	const char *profile = ROW_AT(v, o->profile_off, char *);
+	char desc[600], sql[64];
+	int64_t pid;
+	int rc;
+
+	rc = o->prepare(v, have, err);
+	if (!rc)
+		rc = xsd_check_name(t->kind, name, XSD_DEV_NAME_MAX, err);
+	if (!rc && !profile[0])
+		rc = xsd_fail(err, -EINVAL, "a %s needs a profile (--profile NAME)", t->kind);
+	if (!rc && (!o->pre_check_unless || (have & o->pre_check_unless)))
+		rc = o->check(v, err);
+	if (rc)
+		return rc;
+	rc = begin(st, err);
+	if (rc)
+		return rc;
+	rc = profile_id(st, profile, &pid, err);
+	if (!rc) {
+		snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE name = ?", t->table);
+		rc = query_int(st, sql, name, 0, NULL, err);
+		if (rc == 1)
+			rc = xsd_fail(err, -EEXIST, "%s '%s' already exists", t->kind, name);
+	}
+	if (!rc)
+		rc = o->add_refs(st, v, have, err);
+	if (!rc)
+		rc = next_resource_id(st, ROW_AT(v, o->rid_off, uint64_t *), err);
+	*ROW_AT(v, o->gen_off, uint64_t *) = 1;
+	if (!rc)
+		rc = o->write(st, v, pid, true, err);
+	o->desc(v, ~0u, desc, sizeof(desc));
+	if (!rc)
+		rc = audit(st, who, err, "%s add %s%s", t->kind, name, desc);
+	return finish(st, rc, err);
+}
+
+static int dev_set(struct xsd_store *st, const struct xsd_actor *who, const struct dev_ops *o,
+		   void *v, unsigned int have, struct xsd_err *err)
+{
+	const struct obj_type *t = &obj_types[o->obj];
+	char desc[600];
+	int64_t pid;
+	void *cur;
+	int rc;
+
+	if (!have)
+		return xsd_fail(err, -EINVAL, "nothing to change; give at least one option");
+	cur = malloc(t->row_size);
+	if (!cur)
+		return xsd_fail(err, -ENOMEM, "out of memory");
+	rc = begin(st, err);
+	if (rc)
+		goto free_cur;
+	rc = xsd_store_get(st, o->obj, ROW_AT(v, o->name_off, char *), cur, err);
+	if (rc)
+		goto done;
+	o->merge(cur, v, have);
+	rc = o->check(cur, err);
+	if (!rc)
+		rc = profile_id(st, ROW_AT(cur, o->profile_off, char *), &pid, err);
+	if (!rc)
+		rc = o->set_refs(st, cur, have, err);
+	(*ROW_AT(cur, o->gen_off, uint64_t *))++;
+	if (!rc)
+		rc = o->write(st, cur, pid, false, err);
+	o->desc(cur, have, desc, sizeof(desc));
+	if (!rc)
+		rc = audit(st, who, err, "%s set %s%s", t->kind, ROW_AT(cur, o->name_off, char *),
+			   desc);
+	if (!rc)
+		memcpy(v, cur, t->row_size);
+done:
+	rc = finish(st, rc, err);
+free_cur:
+	free(cur);
+	return rc;
+}
+
+int xsd_store_vnic_add(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vnic *v,
+		       unsigned int have, struct xsd_err *err)
+{
+	return dev_add(st, who, &dev_ops[0], v, have, err);
+}
+
+int xsd_store_vnic_set(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vnic *v,
+		       unsigned int have, struct xsd_err *err)
+{
+	return dev_set(st, who, &dev_ops[0], v, have, err);
+}
+
+int xsd_store_vhba_add(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vhba *v,
+		       unsigned int have, struct xsd_err *err)
+{
+	return dev_add(st, who, &dev_ops[1], v, have, err);
+}
+
+int xsd_store_vhba_set(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vhba *v,
+		       unsigned int have, struct xsd_err *err)
+{
+	return dev_set(st, who, &dev_ops[1], v, have, err);
 }
