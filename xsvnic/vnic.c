@@ -51,7 +51,8 @@ struct vnic {
 	uint8_t *mem;
 	size_t mem_len;
 	struct xs_mr *mr;
-	struct xs_cq *cq;
+	struct xs_cq *cq, *ccq;       /* data QP's, control QP's: a poll of one
+				       * reads only its own QP's socket */
 	struct xs_qp *cqp, *dqp;      /* control, data */
 	bool cqp_up, dqp_up;
 	uint32_t gen;
@@ -463,14 +464,12 @@ static void deliver(struct vnic *v, uint8_t *msg, size_t len)
 		v->st.rx_errors++;
 }
 
-static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
+static void poll_cq(struct vnic *v, struct xs_cq *cq)
 {
-	struct vnic *v = arg;
 	struct xs_wc wc[32];
 	int n, k;
 
-	(void)loop, (void)fd, (void)events;
-	while ((n = xs_cq_poll(v->cq, wc, 32)) > 0) {
+	while ((n = xs_cq_poll(cq, wc, 32)) > 0) {
 		for (k = 0; k < n; k++) {
 			uint32_t gen = xs_vnic_wr_gen(wc[k].wr_id);
 			unsigned int kind = xs_vnic_wr_kind(wc[k].wr_id);
@@ -568,10 +567,22 @@ static void vnic_conn_lost(struct vnic *v, const char *why)
 	xs_timer_arm(v->retry, (uint64_t)v->m->o.reconnect_ms, 0);
 }
 
-static struct xs_qp *make_qp(struct vnic *v, uint32_t send, uint32_t recv)
+static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
+{
+	(void)loop, (void)fd, (void)events;
+	poll_cq(arg, ((struct vnic *)arg)->cq);
+}
+
+static void ccq_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
+{
+	(void)loop, (void)fd, (void)events;
+	poll_cq(arg, ((struct vnic *)arg)->ccq);
+}
+
+static struct xs_qp *make_qp(struct vnic *v, struct xs_cq *cq, uint32_t send, uint32_t recv)
 {
 	struct xs_qp_attr qa = {
-		.pd = v->m->pd, .send_cq = v->cq, .recv_cq = v->cq,
+		.pd = v->m->pd, .send_cq = cq, .recv_cq = cq,
 		.max_send_wr = send, .max_recv_wr = recv, .max_sge = 1, .context = v,
 	};
 
@@ -601,8 +612,8 @@ static int vnic_connect(struct vnic *v)
 		for (k = 0; k < 8; k++)
 			dest.gid[8 + k] = (uint8_t)(g >> (56 - 8 * k));
 	}
-	v->cqp = make_qp(v, N_CSEND + 2, N_CRECV);
-	v->dqp = make_qp(v, N_DSEND + 2, N_DRECV);
+	v->cqp = make_qp(v, v->ccq, N_CSEND + 2, N_CRECV);
+	v->dqp = make_qp(v, v->cq, N_DSEND + 2, N_DRECV);
 	if (!v->cqp || !v->dqp) {
 		rc = -errno;
 		goto fail;
@@ -822,6 +833,10 @@ static void vnic_free(struct vnic *v)
 		xs_loop_del_fd(v->m->loop, xs_cq_fd(v->cq));
 		xs_cq_destroy(v->cq);
 	}
+	if (v->ccq) {
+		xs_loop_del_fd(v->m->loop, xs_cq_fd(v->ccq));
+		xs_cq_destroy(v->ccq);
+	}
 	if (v->tap) {
 		xs_loop_del_fd(v->m->loop, v->tap_fd);
 		xsvnic_tap_destroy(v->tap);
@@ -882,17 +897,23 @@ static int vnic_install(void *ctx, struct xs_ulp_dev *dev, struct xs_ulp_result 
 	if (v->mr)
 		xs_vnic_ctrl_tx_init(&v->ctx, csend_buf(v, 0), xs_mr_lkey(v->mr), N_CSEND);
 	xs_vnic_sring_init(&v->ds, N_DSEND, SIG_EVERY);
-	v->cq = xs_cq_create(m->fabric, 2 * (N_DRECV + N_DSEND + N_CRECV + N_CSEND) + 16);
+	v->cq = xs_cq_create(m->fabric, 2 * (N_DRECV + N_DSEND) + 16);
+	v->ccq = xs_cq_create(m->fabric, 2 * (N_CRECV + N_CSEND) + 16);
 	v->retry = xs_timer_new(m->loop, on_retry, v);
 	v->start_to = xs_timer_new(m->loop, on_start_timeout, v);
 	v->hb = xs_timer_new(m->loop, on_heartbeat, v);
-	if (!v->mr || !v->cq || !v->retry || !v->start_to || !v->hb) {
+	if (!v->mr || !v->cq || !v->ccq || !v->retry || !v->start_to || !v->hb) {
 		rc = -ENOMEM;
 		goto fail_alloc;
 	}
 	if ((rc = xs_loop_add_fd(m->loop, xs_cq_fd(v->cq), XS_IO_IN, cq_readable, v)) < 0)
 		goto fail_alloc;
+	if ((rc = xs_loop_add_fd(m->loop, xs_cq_fd(v->ccq), XS_IO_IN, ccq_readable, v)) < 0) {
+		xs_loop_del_fd(m->loop, xs_cq_fd(v->cq));
+		goto fail_alloc;
+	}
 	if ((rc = xs_loop_add_fd(m->loop, v->tap_fd, XS_IO_IN, tap_readable, v)) < 0) {
+		xs_loop_del_fd(m->loop, xs_cq_fd(v->ccq));
 		xs_loop_del_fd(m->loop, xs_cq_fd(v->cq));
 		goto fail_alloc;
 	}
@@ -917,7 +938,9 @@ fail_alloc:
 fail:
 	if (v->cq)
 		xs_cq_destroy(v->cq);
-	v->cq = NULL;
+	if (v->ccq)
+		xs_cq_destroy(v->ccq);
+	v->cq = v->ccq = NULL;
 	xsvnic_tap_destroy(v->tap);
 	v->tap = NULL;
 	xs_timer_free(v->retry);

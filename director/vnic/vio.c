@@ -89,7 +89,8 @@ struct dvnic {
 	uint64_t bat_bytes;       /* frame bytes in it */
 	struct dvnic *flush_next; /* on vio->flush_list while bat_open */
 	bool listed;
-	struct xs_cq *cq;
+	struct xs_cq *cq, *ccq;   /* data QP's, control QP's: a poll of one
+				   * reads only its own QP's socket */
 	uint8_t *mem;
 	size_t mem_len;
 	struct xs_mr *mr;
@@ -820,6 +821,10 @@ static void vnic_free(struct dvnic *v)
 		xs_loop_del_fd(v->vio->loop, xs_cq_fd(v->cq));
 		xs_cq_destroy(v->cq);
 	}
+	if (v->ccq) {
+		xs_loop_del_fd(v->vio->loop, xs_cq_fd(v->ccq));
+		xs_cq_destroy(v->ccq);
+	}
 	if (v->mr)
 		xs_mr_dereg(v->mr);
 	if (v->mem)
@@ -1027,14 +1032,12 @@ static void from_host(struct dvnic *v, uint8_t *msg, size_t len)
 	flush_rx_batches(v->vio);
 }
 
-static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
+static void poll_cq(struct dvnic *v, struct xs_cq *cq)
 {
-	struct dvnic *v = arg;
 	struct xs_wc wc[32];
 	int n, k;
 
-	(void)loop, (void)fd, (void)events;
-	while ((n = xs_cq_poll(v->cq, wc, 32)) > 0) {
+	while ((n = xs_cq_poll(cq, wc, 32)) > 0) {
 		for (k = 0; k < n; k++) {
 			uint32_t gen = xs_vnic_wr_gen(wc[k].wr_id);
 			unsigned int kind = xs_vnic_wr_kind(wc[k].wr_id);
@@ -1090,6 +1093,18 @@ static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void 
 	}
 }
 
+static void cq_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
+{
+	(void)loop, (void)fd, (void)events;
+	poll_cq(arg, ((struct dvnic *)arg)->cq);
+}
+
+static void ccq_readable(struct xs_loop *loop, int fd, unsigned int events, void *arg)
+{
+	(void)loop, (void)fd, (void)events;
+	poll_cq(arg, ((struct dvnic *)arg)->ccq);
+}
+
 static struct dvnic *vnic_get(struct xsd_vio *vio, uint64_t rid, const struct xsd_vnic *cfg)
 {
 	struct dvnic *v = vnic_by_rid(vio, rid);
@@ -1116,13 +1131,25 @@ static struct dvnic *vnic_get(struct xsd_vio *vio, uint64_t rid, const struct xs
 	if (v->mr)
 		xs_vnic_ctrl_tx_init(&v->ctx, csend_buf(v, 0), xs_mr_lkey(v->mr), N_CSEND);
 	xs_vnic_sring_init(&v->ds, N_DSEND, SIG_EVERY);
-	v->cq = xs_cq_create(vio->fabric, 2 * (N_DRECV + N_DSEND + N_CRECV + N_CSEND) + 16);
-	if (!v->mr || !v->cq || xs_loop_add_fd(vio->loop, xs_cq_fd(v->cq), XS_IO_IN, cq_readable,
-					       v) < 0) {
+	v->cq = xs_cq_create(vio->fabric, 2 * (N_DRECV + N_DSEND) + 16);
+	v->ccq = xs_cq_create(vio->fabric, 2 * (N_CRECV + N_CSEND) + 16);
+	if (!v->mr || !v->cq || !v->ccq ||
+	    xs_loop_add_fd(vio->loop, xs_cq_fd(v->cq), XS_IO_IN, cq_readable, v) < 0) {
 		if (v->cq)
 			xs_cq_destroy(v->cq);
+		if (v->ccq)
+			xs_cq_destroy(v->ccq);
 		if (v->mr)
 			xs_mr_dereg(v->mr);
+		munmap(v->mem, v->mem_len);
+		free(v);
+		return NULL;
+	}
+	if (xs_loop_add_fd(vio->loop, xs_cq_fd(v->ccq), XS_IO_IN, ccq_readable, v) < 0) {
+		xs_loop_del_fd(vio->loop, xs_cq_fd(v->cq));
+		xs_cq_destroy(v->cq);
+		xs_cq_destroy(v->ccq);
+		xs_mr_dereg(v->mr);
 		munmap(v->mem, v->mem_len);
 		free(v);
 		return NULL;
@@ -1179,8 +1206,8 @@ static void on_connect_request(struct xsd_vio *vio, const struct xs_event *ev)
 		xs_vnic_cm_priv_encode(&p, info.private_data, XS_VNIC_CM_PRIV_LEN);
 	}
 	qa.pd = vio->pd;
-	qa.send_cq = v->cq;
-	qa.recv_cq = v->cq;
+	qa.send_cq = p.qp_type == XS_VNIC_QP_CONTROL ? v->ccq : v->cq;
+	qa.recv_cq = qa.send_cq;
 	qa.max_send_wr = p.qp_type == XS_VNIC_QP_CONTROL ? N_CSEND + 2 : N_DSEND + 2;
 	qa.max_recv_wr = p.qp_type == XS_VNIC_QP_CONTROL ? N_CRECV : N_DRECV;
 	qa.max_sge = 1;
