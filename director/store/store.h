@@ -261,7 +261,9 @@ int xsd_store_profile_for_host(struct xsd_store *st, uint64_t port_guid, const c
 			       struct xsd_profile *p, struct xsd_err *err);
 
 /* ---- vNICs. add: fields not in `have` get defaults; MAC from the pool
- * unless XSD_VNIC_MAC. On success *v is the stored row. */
+ * unless XSD_VNIC_MAC. On success *v is the stored row. (vNICs and vHBAs
+ * share one add/set path in store.c, dev_ops[]; get/each/delete are
+ * xsd_store_get/each/delete of the object table.) */
 int xsd_store_vnic_add(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vnic *v,
 		       unsigned int have, struct xsd_err *err);
 /* set: fields in `have` are taken from *v (name identifies the row). */
@@ -276,7 +278,8 @@ typedef int (*xsd_vnic_cb)(const struct xsd_vnic *v, void *arg);
 int xsd_store_vnic_each(struct xsd_store *st, const char *profile, xsd_vnic_cb cb, void *arg,
 			struct xsd_err *err);
 
-/* ---- vHBAs, same shape. WWNN/WWPN from the pool unless given. */
+/* ---- vHBAs, same shape. WWNN/WWPN from the pool unless given. Every
+ * name in targets must be a target (-ENOENT "target 'T' does not exist"). */
 int xsd_store_vhba_add(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vhba *v,
 		       unsigned int have, struct xsd_err *err);
 int xsd_store_vhba_set(struct xsd_store *st, const struct xsd_actor *who, struct xsd_vhba *v,
