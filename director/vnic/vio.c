@@ -663,7 +663,7 @@ static int uplink_open(struct xsd_vio *vio, struct uplink *ul, const char *spec)
 	struct xsd_vsw_opts so = { .size = sizeof(so) };
 	struct packet_mreq mr = { 0 };
 	struct sockaddr_ll sll = { 0 };
-	int one = 1, rc;
+	int one = 1, rcvbuf = 4 << 20, rc;
 
 	if (!eq || eq == spec || (size_t)(eq - spec) > XSD_UPLINK_MAX || !eq[1] ||
 	    strlen(eq + 1) >= IF_NAMESIZE)
@@ -684,6 +684,11 @@ static int uplink_open(struct xsd_vio *vio, struct uplink *ul, const char *spec)
 		rc = -errno;
 		goto fail;
 	}
+	/* room for a burst from the LAN (the default queue holds a few hundred
+	 * small frames); SO_RCVBUFFORCE passes rmem_max where we may */
+	if (setsockopt(ul->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0 &&
+	    setsockopt(ul->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
+		XS_WARN(VLOG, "uplink %s: SO_RCVBUF: %s", ul->name, strerror(errno));
 	if (setsockopt(ul->fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(ul->fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) < 0 ||
 	    setsockopt(ul->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0) {

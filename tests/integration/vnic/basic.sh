@@ -88,6 +88,8 @@ check "TX batching used (the director received $(batches) batches)" test "$(batc
 
 # and the other way: a burst LAN -> host1 leaves the director in batches
 # (several frames per SEND) and still arrives in order without duplicates
+io_field() { "$XCM" --json show vnic veth1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print([s for s in d["vnics"][0]["status"] if s["host"]=="io-module"][0][sys.argv[1]])' "$1"; }
+to_host0=$(io_field to_host_frames)
 in_ns "$NS_H1" timeout 20 python3 -c '
 import socket,sys
 s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.77.0.11", 5004)); s.settimeout(3)
@@ -109,9 +111,13 @@ read -r n inorder <"$T/rburst"
 echo "UDP burst LAN -> host1: $n of 3000 datagrams received"
 check "UDP burst LAN -> host1: received in order without duplicates" test "$inorder" = 1
 check "UDP burst LAN -> host1: datagrams arrived ($n of 3000)" test "$n" -gt 0
-io_field() { "$XCM" --json show vnic veth1 | python3 -c 'import json,sys; d=json.load(sys.stdin); print([s for s in d["vnics"][0]["status"] if s["host"]=="io-module"][0][sys.argv[1]])' "$1"; }
 check "RX batching negotiated and used (the director sent $(io_field to_host_batches) batches)" \
 	test "$(io_field rx_batching)" = True -a "$(io_field to_host_batches)" -gt 0
+# frames in a batch are counted one by one: the director sent at least what
+# host1 received (more: ARP, and what the host's socket queue dropped)
+to_host1=$(io_field to_host_frames)
+check "to_host_frames counts batched frames ($((to_host1 - to_host0)) sent, $n received, $(io_field to_host_drops) dropped with no send slot)" \
+	test $((to_host1 - to_host0)) -ge "$n"
 
 # fabric counters on the host, switch counters on the director
 check "xsctl vnic show lists veth1 up" bash -c "\"$XSCTL\" -S \"$T/host1/xscored-port-host1.sock\" vnic show | grep -E '^veth1 +up'"
