@@ -40,6 +40,16 @@
 #define INO_OF(id) ((fuse_ino_t)(id) + 2)
 #define MAX_LUN_ID 16383
 #define SYNC_RETRIES 10
+/* Reads larger than this are replied from a FUSE worker, not from the
+ * initiator's loop thread: the reply copies the data into the kernel, and
+ * a megabyte of copying per read would hold up every other completion. */
+#define DEFER_REPLY_BYTES (64u << 10)
+/* I/O buffers are kept for reuse, per power-of-two size class (4 KiB ..
+ * 4 MiB), up to POOL_KEEP each: a fresh megabyte costs 256 page faults when
+ * the data lands in it. */
+#define POOL_MIN_SHIFT 12
+#define POOL_CLASSES 11
+#define POOL_KEEP 16
 
 struct fs_lun {
 	struct xsvhba_fs_lun_stats s;
@@ -53,6 +63,7 @@ struct xsvhba_fs {
 	void *ctx;
 	struct fuse_session *se;
 	bool self_mounted;      /* mount(2) here, else fusermount3 did it */
+	struct timespec t0;     /* mount time: the files' times */
 	bool unmounted;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -67,6 +78,14 @@ struct xsvhba_fs {
 	int stop_efd;
 	pthread_t *threads;
 	unsigned int n_threads;
+	unsigned int workers_alive;
+	/* large read replies handed to the workers */
+	int reply_efd;
+	struct fs_req *rq_head, *rq_tail;
+	/* buffer pool */
+	pthread_mutex_t pool_lock;
+	void *pool[POOL_CLASSES][POOL_KEEP];
+	unsigned int pool_n[POOL_CLASSES];
 };
 
 /* One request handed to the source. */
@@ -78,9 +97,12 @@ struct fs_req {
 	bool write;
 	bool rmw;             /* write: the edge blocks are being read first */
 	uint8_t *bounce;      /* what the source reads into / writes from */
+	int bounce_class;     /* its pool class, -1: not pooled */
 	uint8_t *wdata;       /* unaligned write: the caller's bytes */
 	size_t user_len;      /* bytes of the caller's request */
 	size_t skip;          /* where the caller's bytes start in bounce */
+	int err;              /* deferred reply: the result */
+	struct fs_req *rq_next;
 };
 
 /* ------------------------------------------------------------------ gate */
@@ -233,9 +255,10 @@ static int lun_get(struct xsvhba_fs *fs, uint16_t id, struct xsvhba_lun *out, bo
 	return rc;
 }
 
-static void lun_attr(const struct xsvhba_lun *l, struct stat *st)
+static void lun_attr(const struct xsvhba_fs *fs, const struct xsvhba_lun *l, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
+	st->st_atim = st->st_mtim = st->st_ctim = fs->t0;
 	st->st_ino = INO_OF(l->id);
 	st->st_mode = S_IFREG | 0600;
 	st->st_nlink = 1;
@@ -246,9 +269,10 @@ static void lun_attr(const struct xsvhba_lun *l, struct stat *st)
 	st->st_blocks = (blkcnt_t)(l->blocks * l->block_size / 512);
 }
 
-static void root_attr(struct stat *st)
+static void root_attr(const struct xsvhba_fs *fs, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
+	st->st_atim = st->st_mtim = st->st_ctim = fs->t0;
 	st->st_ino = ROOT_INO;
 	st->st_mode = S_IFDIR | 0755;
 	st->st_nlink = 2;
@@ -285,9 +309,48 @@ static int ino_lun(fuse_ino_t ino, uint16_t *id)
 
 /* ------------------------------------------------------- the data path */
 
+/* ------------------------------------------------------ buffer pool */
+
+static int pool_class(size_t len)
+{
+	int c = 0;
+
+	while (c < POOL_CLASSES && ((size_t)1 << (POOL_MIN_SHIFT + c)) < len)
+		c++;
+	return c < POOL_CLASSES ? c : -1;
+}
+
+static void *buf_get(struct xsvhba_fs *fs, size_t len, int *cls)
+{
+	int c = pool_class(len);
+	void *p = NULL;
+
+	*cls = c;
+	if (c < 0)
+		return aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
+	pthread_mutex_lock(&fs->pool_lock);
+	if (fs->pool_n[c])
+		p = fs->pool[c][--fs->pool_n[c]];
+	pthread_mutex_unlock(&fs->pool_lock);
+	return p ? p : aligned_alloc(4096, (size_t)1 << (POOL_MIN_SHIFT + c));
+}
+
+static void buf_put(struct xsvhba_fs *fs, void *p, int c)
+{
+	if (p && c >= 0) {
+		pthread_mutex_lock(&fs->pool_lock);
+		if (fs->pool_n[c] < POOL_KEEP) {
+			fs->pool[c][fs->pool_n[c]++] = p;
+			p = NULL;
+		}
+		pthread_mutex_unlock(&fs->pool_lock);
+	}
+	free(p);
+}
+
 static void req_free(struct fs_req *r)
 {
-	free(r->bounce);
+	buf_put(r->fs, r->bounce, r->bounce_class);
 	free(r->wdata);
 	free(r);
 }
@@ -366,7 +429,50 @@ void xsvhba_fs_io_done(struct xsvhba_fs_io *io, int err)
 	}
 	if (err == -ESHUTDOWN || err == -ENXIO)
 		err = -EIO;
+	if (err == 0 && r->io.op == XSVHBA_FS_READ && r->user_len > DEFER_REPLY_BYTES) {
+		struct xsvhba_fs *fs = r->fs;
+		uint64_t one = 1;
+		bool queued = false;
+
+		pthread_mutex_lock(&fs->lock);
+		if (fs->workers_alive) {
+			r->err = err;
+			r->rq_next = NULL;
+			if (fs->rq_tail)
+				fs->rq_tail->rq_next = r;
+			else
+				fs->rq_head = r;
+			fs->rq_tail = r;
+			queued = true;
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (queued) {
+			if (write(fs->reply_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+				XS_WARN(COMP, "eventfd: %s", strerror(errno));
+			return;
+		}
+	}
 	req_finish(r, err);
+}
+
+/* Send the replies handed to the workers (any worker). */
+static void drain_replies(struct xsvhba_fs *fs)
+{
+	for (;;) {
+		struct fs_req *r;
+
+		pthread_mutex_lock(&fs->lock);
+		r = fs->rq_head;
+		if (r) {
+			fs->rq_head = r->rq_next;
+			if (!fs->rq_head)
+				fs->rq_tail = NULL;
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (!r)
+			return;
+		req_finish(r, r->err);
+	}
 }
 
 /* Start a request on LUN id: the table entry counts it from here. */
@@ -376,7 +482,9 @@ static struct fs_req *req_new(struct xsvhba_fs *fs, fuse_req_t req, uint16_t id,
 	struct fs_req *r;
 	struct fs_lun *e;
 
-	refresh(fs);
+	/* no refresh per I/O: the table follows the source at every lookup,
+	 * getattr and opendir; a LUN the target dropped since then ends with
+	 * the initiator's ENXIO, replied EIO */
 	pthread_mutex_lock(&fs->lock);
 	e = lun_find(fs, id);
 	if (!e || !e->s.present) {
@@ -400,11 +508,6 @@ static struct fs_req *req_new(struct xsvhba_fs *fs, fuse_req_t req, uint16_t id,
 	r->io.lun = *l;
 	r->io.fs_priv = r;
 	return r;
-}
-
-static void *alloc_io(size_t len)
-{
-	return aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -439,7 +542,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	a1 = (end + l.block_size - 1) / l.block_size * l.block_size;
 	r->user_len = (size_t)(end - (uint64_t)off);
 	r->skip = (size_t)((uint64_t)off - a0);
-	r->bounce = alloc_io((size_t)(a1 - a0));
+	r->bounce = buf_get(fs, (size_t)(a1 - a0), &r->bounce_class);
 	if (!r->bounce) {
 		r->io.op = XSVHBA_FS_READ;
 		req_finish(r, -ENOMEM);
@@ -484,7 +587,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	a0 = (uint64_t)off - (uint64_t)off % l.block_size;
 	a1 = (end + l.block_size - 1) / l.block_size * l.block_size;
 	r->skip = (size_t)((uint64_t)off - a0);
-	r->bounce = alloc_io((size_t)(a1 - a0));
+	r->bounce = buf_get(fs, (size_t)(a1 - a0), &r->bounce_class);
 	if (!r->bounce) {
 		req_finish(r, -ENOMEM);
 		return;
@@ -563,7 +666,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	memset(&e, 0, sizeof(e));
 	e.ino = INO_OF(id);
 	e.generation = 1;
-	lun_attr(&l, &e.attr);
+	lun_attr(fs, &l, &e.attr);
 	fuse_reply_entry(req, &e);
 }
 
@@ -576,7 +679,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	(void)fi;
 	if (ino == ROOT_INO) {
-		root_attr(&st);
+		root_attr(fs, &st);
 		fuse_reply_attr(req, &st, 0);
 		return;
 	}
@@ -584,7 +687,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	lun_attr(&l, &st);
+	lun_attr(fs, &l, &st);
 	fuse_reply_attr(req, &st, 0);
 }
 
@@ -607,7 +710,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			fuse_reply_err(req, EISDIR);
 			return;
 		}
-		root_attr(&st);
+		root_attr(fs, &st);
 		fuse_reply_attr(req, &st, 0);
 		return;
 	}
@@ -619,7 +722,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	lun_attr(&l, &st);
+	lun_attr(fs, &l, &st);
 	fuse_reply_attr(req, &st, 0);
 }
 
@@ -847,18 +950,26 @@ static void *worker_main(void *arg)
 {
 	struct xsvhba_fs *fs = arg;
 	struct fuse_buf buf = { .mem = NULL };
-	struct pollfd p[2] = {
+	struct pollfd p[3] = {
 		{ .fd = fuse_session_fd(fs->se), .events = POLLIN },
 		{ .fd = fs->stop_efd, .events = POLLIN },
+		{ .fd = fs->reply_efd, .events = POLLIN },
 	};
 
 	for (;;) {
 		int res;
 
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (p[2].revents) {
+			uint64_t n;
+
+			if (read(fs->reply_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+				XS_WARN(COMP, "eventfd: %s", strerror(errno));
+			drain_replies(fs);
 		}
 		if (p[1].revents)
 			break;
@@ -872,6 +983,12 @@ static void *worker_main(void *arg)
 		fuse_session_process_buf(fs->se, &buf);
 	}
 	free(buf.mem);
+	/* the last worker out sends what is still queued; later completions
+	 * reply on their own thread */
+	pthread_mutex_lock(&fs->lock);
+	fs->workers_alive--;
+	pthread_mutex_unlock(&fs->lock);
+	drain_replies(fs);
 	return NULL;
 }
 
@@ -959,7 +1076,10 @@ struct xsvhba_fs *xsvhba_fs_mount(const struct xsvhba_fs_opts *o, const struct x
 	fs->ops = ops;
 	fs->ctx = ctx;
 	fs->stop_efd = -1;
+	fs->reply_efd = -1;
+	clock_gettime(CLOCK_REALTIME, &fs->t0);
 	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->pool_lock, NULL);
 	pthread_cond_init(&fs->cond, NULL);
 	rc = mkdir_p(fs->mnt);
 	if (rc < 0) {
@@ -987,13 +1107,18 @@ struct xsvhba_fs *xsvhba_fs_mount(const struct xsvhba_fs_opts *o, const struct x
 	fd = fuse_session_fd(fs->se);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	fs->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	fs->reply_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	fs->threads = calloc(fs->o.threads, sizeof(*fs->threads));
-	if (fs->stop_efd < 0 || !fs->threads) {
+	if (fs->stop_efd < 0 || fs->reply_efd < 0 || !fs->threads) {
 		err = ENOMEM;
 		goto err_mount;
 	}
 	for (fs->n_threads = 0; fs->n_threads < fs->o.threads; fs->n_threads++) {
+		pthread_mutex_lock(&fs->lock);
+		fs->workers_alive++;
+		pthread_mutex_unlock(&fs->lock);
 		if (pthread_create(&fs->threads[fs->n_threads], NULL, worker_main, fs) != 0) {
+			fs->workers_alive--;
 			err = EAGAIN;
 			goto err_threads;
 		}
@@ -1015,6 +1140,8 @@ err_mount:
 	free(fs->threads);
 	if (fs->stop_efd >= 0)
 		close(fs->stop_efd);
+	if (fs->reply_efd >= 0)
+		close(fs->reply_efd);
 	if (fs->self_mounted)
 		umount2(fs->mnt, MNT_DETACH);
 	else
@@ -1025,6 +1152,7 @@ err_args:
 	fuse_opt_free_args(&args);
 err_free:
 	pthread_cond_destroy(&fs->cond);
+	pthread_mutex_destroy(&fs->pool_lock);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs);
 	errno = err;
@@ -1081,9 +1209,14 @@ void xsvhba_fs_free(struct xsvhba_fs *fs)
 		fuse_session_unmount(fs->se);
 	fuse_session_destroy(fs->se); /* closes the device: the connection ends */
 	close(fs->stop_efd);
+	close(fs->reply_efd);
 	free(fs->threads);
 	free(fs->luns);
+	for (int c = 0; c < POOL_CLASSES; c++)
+		while (fs->pool_n[c])
+			free(fs->pool[c][--fs->pool_n[c]]);
 	pthread_cond_destroy(&fs->cond);
+	pthread_mutex_destroy(&fs->pool_lock);
 	pthread_mutex_destroy(&fs->lock);
 	XS_DEBUG(COMP, "%s: stopped", fs->mnt);
 	free(fs);
