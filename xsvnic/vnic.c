@@ -441,25 +441,18 @@ static void deliver_one(struct vnic *v, uint8_t *msg, size_t len)
 	v->st.rx_bytes += len;
 }
 
+static void deliver_cb(void *arg, uint8_t *frame, size_t len) { deliver_one(arg, frame, len); }
+
 /* A message from the director (HEADROOM bytes before it): one frame, or
  * with RX batching a container of frames (format bits 00 where a TSO prefix
  * has 01 or 11), each written to the TAP in order. A container that breaks
  * mid-way keeps the frames before the fault and counts an error. */
 static void deliver(struct vnic *v, uint8_t *msg, size_t len)
 {
-	struct xs_vnic_batch_iter it;
-	const uint8_t *f;
-	size_t flen;
-	int rc;
+	int rc = xs_vnic_msg_frames(msg, len, v->rxbat, deliver_cb, v);
 
-	if (!v->rxbat || len < 4 || (msg[0] >> 6) != 0) {
-		deliver_one(v, msg, len);
-		return;
-	}
-	v->st.rx_batches++;
-	xs_vnic_batch_iter_init(&it, msg, len);
-	while ((rc = xs_vnic_batch_next(&it, &f, &flen)) == 1)
-		deliver_one(v, (uint8_t *)f, flen); /* the bytes before it are spent */
+	if (rc != 0)
+		v->st.rx_batches++;
 	if (rc < 0)
 		v->st.rx_errors++;
 }

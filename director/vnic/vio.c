@@ -1007,27 +1007,24 @@ static void from_host_one(struct dvnic *v, uint8_t *msg, size_t len)
 	forward(v->ul, (uint32_t)v->port, frame, len, vhp);
 }
 
+static void from_host_cb(void *arg, uint8_t *frame, size_t len)
+{
+	from_host_one(arg, frame, len);
+}
+
 /* A message from the host's data QP (HEADROOM bytes before it): one frame,
  * or with TX batching a container of frames (format bits 00 where a TSO
  * prefix has 01 or 11). The uplink's copies point into the message: they
  * leave (one sendmmsg) before it returns and the buffer is posted again. */
+
 static void from_host(struct dvnic *v, uint8_t *msg, size_t len)
 {
-	struct xs_vnic_batch_iter it;
-	const uint8_t *f;
-	size_t flen;
-	int rc;
+	int rc = xs_vnic_msg_frames(msg, len, v->txbat, from_host_cb, v);
 
-	if (!v->txbat || len < 4 || (msg[0] >> 6) != 0) {
-		from_host_one(v, msg, len);
-	} else {
+	if (rc != 0)
 		v->from_host_batches++;
-		xs_vnic_batch_iter_init(&it, msg, len);
-		while ((rc = xs_vnic_batch_next(&it, &f, &flen)) == 1)
-			from_host_one(v, (uint8_t *)f, flen); /* the bytes before it are spent */
-		if (rc < 0)
-			v->rx_errors++;
-	}
+	if (rc < 0)
+		v->rx_errors++;
 	/* the answer to a lone small frame (an ARP or ping request) is often
 	 * queued by the time sendmmsg returns: take it now, without a trip
 	 * through the event loop (not after a container or a large frame: a

@@ -85,6 +85,23 @@ bool xs_vnic_sring_signal(const struct xs_vnic_sring *r)
 	return (r->tail + 1) % r->sig_every == 0 || xs_vnic_sring_free(r) <= r->sig_every;
 }
 
+int xs_vnic_msg_frames(uint8_t *msg, size_t len, bool batching, xs_vnic_frame_fn fn, void *arg)
+{
+	struct xs_vnic_batch_iter it;
+	const uint8_t *f;
+	size_t flen;
+	int rc;
+
+	if (!batching || len < XS_VNIC_BATCH_HDR_LEN || (msg[0] >> 6) != 0) {
+		fn(arg, msg, len);
+		return 0;
+	}
+	xs_vnic_batch_iter_init(&it, msg, len);
+	while ((rc = xs_vnic_batch_next(&it, &f, &flen)) == 1)
+		fn(arg, msg + (f - msg), flen);
+	return rc < 0 ? rc : 1;
+}
+
 void xs_vnic_sring_done(struct xs_vnic_sring *r, uint32_t idx)
 {
 	uint32_t n = (idx - r->head) & XS_VNIC_WR_IDX_MASK;

@@ -161,12 +161,73 @@ static void send_ring(void **state)
 	assert_int_equal(xs_vnic_sring_slot(&r, 0), 0);
 }
 
+/* what xs_vnic_msg_frames handed out */
+static uint8_t got[4][64];
+static size_t got_len[4];
+static int n_got;
+
+static void collect(void *arg, uint8_t *frame, size_t len)
+{
+	(void)arg;
+	if (n_got < 4 && len <= sizeof(got[0])) {
+		memcpy(got[n_got], frame, len);
+		got_len[n_got] = len;
+	}
+	n_got++;
+}
+
+static void msg_frames(void **state)
+{
+	/* a single frame behind a TSO prefix (format 01) */
+	uint8_t one[20] = { 0x50, 0, 0, 0, 0xaa, 0xbb };
+	uint8_t box[128];
+	static const uint8_t f1[18] = { 0x40, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 };
+	static const uint8_t f2[21] = { 0x40, 0, 0, 0, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
+					31, 32, 33, 34, 35, 36, 37 };
+	struct xs_vnic_batch_builder b;
+	int len;
+
+	(void)state;
+	n_got = 0;
+	assert_int_equal(xs_vnic_msg_frames(one, sizeof(one), true, collect, NULL), 0);
+	assert_int_equal(n_got, 1);
+	assert_int_equal(got_len[0], sizeof(one));
+	assert_memory_equal(got[0], one, sizeof(one));
+
+	/* a container of two entries: each handed out whole, in order */
+	xs_vnic_batch_builder_init(&b, box, sizeof(box));
+	assert_int_equal(xs_vnic_batch_add(&b, f1, sizeof(f1)), 0);
+	assert_int_equal(xs_vnic_batch_add(&b, f2, sizeof(f2)), 0);
+	len = xs_vnic_batch_finish(&b);
+	assert_true(len > 0);
+	n_got = 0;
+	assert_int_equal(xs_vnic_msg_frames(box, (size_t)len, true, collect, NULL), 1);
+	assert_int_equal(n_got, 2);
+	assert_int_equal(got_len[0], sizeof(f1));
+	assert_memory_equal(got[0], f1, sizeof(f1));
+	assert_int_equal(got_len[1], sizeof(f2));
+	assert_memory_equal(got[1], f2, sizeof(f2));
+
+	/* without batching negotiated the same bytes are one message */
+	n_got = 0;
+	assert_int_equal(xs_vnic_msg_frames(box, (size_t)len, false, collect, NULL), 0);
+	assert_int_equal(n_got, 1);
+	assert_int_equal(got_len[0], (size_t)len);
+
+	/* cut inside the second entry: the first frame still goes, then the error */
+	n_got = 0;
+	assert_int_equal(xs_vnic_msg_frames(box, (size_t)len - 8, true, collect, NULL), -EMSGSIZE);
+	assert_int_equal(n_got, 1);
+	assert_memory_equal(got[0], f1, sizeof(f1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(wr_id_fields),
 		cmocka_unit_test_setup(ctrl_slots, reset),
 		cmocka_unit_test(send_ring),
+		cmocka_unit_test(msg_frames),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -118,6 +118,19 @@ static inline void xs_vnic_sring_posted(struct xs_vnic_sring *r) { r->tail++; }
  * it are done. An index outside what is in flight is ignored. */
 void xs_vnic_sring_done(struct xs_vnic_sring *r, uint32_t idx);
 
+/* ------------------------------------------------- received data messages */
+/*
+ * A message from a data QP is one frame (with TSO negotiated it starts with
+ * the TSO prefix, format bits 01 or 11) or, where batching was negotiated
+ * that way (@batching), a batching container (format bits 00). Call @fn for
+ * each frame, in order, with what precedes it in the buffer free to be
+ * overwritten (at least 4 bytes: an entry header, or the caller's headroom).
+ * Returns 1 for a container, 0 for a single message, or the container's
+ * decode error after the frames before the fault were handed out.
+ */
+typedef void (*xs_vnic_frame_fn)(void *arg, uint8_t *frame, size_t len);
+int xs_vnic_msg_frames(uint8_t *msg, size_t len, bool batching, xs_vnic_frame_fn fn, void *arg);
+
 #ifdef __cplusplus
 }
 #endif
