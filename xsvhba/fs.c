@@ -47,6 +47,10 @@
 /* I/O buffers are kept for reuse, per power-of-two size class (4 KiB ..
  * 4 MiB), up to POOL_KEEP each: a fresh megabyte costs 256 page faults when
  * the data lands in it. */
+/* Aligned writes this large are sent from the caller's request buffer and
+ * the worker waits for them (no copy of the data); smaller ones are copied
+ * and the worker goes on. */
+#define SYNC_WRITE_BYTES (256u << 10)
 #define POOL_MIN_SHIFT 12
 #define POOL_CLASSES 11
 #define POOL_KEEP 16
@@ -103,6 +107,14 @@ struct fs_req {
 	size_t skip;          /* where the caller's bytes start in bounce */
 	int err;              /* deferred reply: the result */
 	struct fs_req *rq_next;
+	struct waiter *waiter; /* a worker waits for this one */
+};
+
+struct waiter {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	bool done;
+	int err;
 };
 
 /* ------------------------------------------------------------------ gate */
@@ -416,6 +428,15 @@ void xsvhba_fs_io_done(struct xsvhba_fs_io *io, int err)
 {
 	struct fs_req *r = io->fs_priv;
 
+	if (r->waiter) {
+		pthread_mutex_lock(&r->waiter->m);
+		r->waiter->done = true;
+		r->waiter->err = err;
+		pthread_cond_signal(&r->waiter->c);
+		pthread_mutex_unlock(&r->waiter->m);
+		return;
+	}
+
 	if (err == 0 && r->rmw) {
 		/* edges read: lay the caller's bytes over them and write */
 		memcpy(r->bounce + r->skip, r->wdata, r->user_len);
@@ -587,6 +608,36 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	a0 = (uint64_t)off - (uint64_t)off % l.block_size;
 	a1 = (end + l.block_size - 1) / l.block_size * l.block_size;
 	r->skip = (size_t)((uint64_t)off - a0);
+	if (a0 == (uint64_t)off && a1 == end && size >= SYNC_WRITE_BYTES) {
+		/* straight from the request's buffer, waiting here */
+		struct waiter w = { .done = false };
+		int rc;
+
+		pthread_mutex_init(&w.m, NULL);
+		pthread_cond_init(&w.c, NULL);
+		r->waiter = &w;
+		r->io.buf = (void *)buf;
+		r->io.off = a0;
+		r->io.len = size;
+		if (!gate_enter(fs)) {
+			rc = -EIO;
+		} else {
+			rc = fs->ops->submit(fs->ctx, &r->io);
+			gate_exit(fs);
+		}
+		if (rc == 0) {
+			pthread_mutex_lock(&w.m);
+			while (!w.done)
+				pthread_cond_wait(&w.c, &w.m);
+			pthread_mutex_unlock(&w.m);
+			rc = w.err == -ESHUTDOWN || w.err == -ENXIO ? -EIO : w.err;
+		}
+		r->waiter = NULL;
+		pthread_cond_destroy(&w.c);
+		pthread_mutex_destroy(&w.m);
+		req_finish(r, rc);
+		return;
+	}
 	r->bounce = buf_get(fs, (size_t)(a1 - a0), &r->bounce_class);
 	if (!r->bounce) {
 		req_finish(r, -ENOMEM);

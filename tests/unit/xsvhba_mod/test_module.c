@@ -10,7 +10,8 @@
  *
  *  - INSTALL: an initiator per target logs in to service ID = target WWPN
  *    with the vHBA's WWPN; <root>/<vhba>/<target>/lun<N> appear, sized to
- *    the LUNs; data written through one file is read back; OPER_UP sent;
+ *    the LUNs; data written through one file (unaligned: read-modify-write;
+ *    aligned 1 MiB: from the request buffer) is read back; OPER_UP sent;
  *  - a write past the end: EIO on the file, the target's ILLEGAL REQUEST
  *    counted as an initiator error; `xsctl`'s status numbers follow;
  *  - UPDATE queue depth while a writer thread runs: the initiator is
@@ -551,6 +552,11 @@ static int c_data(const char *path)
 	STEP(pread(fd, rbuf, 1 << 20, (1 << 20) + 512) == 1 << 20);
 	STEP(memcmp(wbuf, rbuf, 1 << 20) == 0);
 	STEP(fsync(fd) == 0);
+	/* 1 MiB aligned: written from the kernel's request buffer, no copy */
+	fill(wbuf, 1 << 20, 8);
+	STEP(pwrite(fd, wbuf, 1 << 20, 4 << 20) == 1 << 20);
+	STEP(pread(fd, rbuf, 1 << 20, 4 << 20) == 1 << 20);
+	STEP(memcmp(wbuf, rbuf, 1 << 20) == 0);
 	/* reads end at the LUN's end */
 	STEP(pread(fd, rbuf, 4096, LUN_BYTES) == 0);
 	STEP(pread(fd, rbuf, 8192, LUN_BYTES - 4096) == 4096);

@@ -13,9 +13,10 @@
  *
  * Requests are asynchronous: a FUSE worker thread hands a read or write to
  * the source and goes back to the kernel for the next request; the reply
- * is sent from the completion (the initiator's loop thread). So a few
- * worker threads keep many I/Os in flight, and no worker ever waits on the
- * target. Files are opened direct_io (no page cache: what a read returns
+ * is sent from the completion (the initiator's loop thread; large reads from
+ * a worker). So a few worker threads keep many I/Os in flight. Only aligned
+ * writes of 256 KiB or more are sent from the kernel's request buffer with
+ * the worker waiting for the completion (no copy of the data). Files are opened direct_io (no page cache: what a read returns
  * comes from the target). Entry and attribute timeouts are 0: hot-added
  * LUNs show up at the next lookup; a LUN the source no longer lists stays
  * visible (new I/O to it fails with EIO) until the I/O it still has in
