@@ -17,7 +17,10 @@
 #     is EIO on the host, with the target's ILLEGAL REQUEST / LBA OUT OF
 #     RANGE sense decoded by the initiator and counted;
 #  6. xcm vhba set --queue-depth applies live (new login, files stay);
-#  7. xcm vhba delete unmounts; SIGTERM of xscored with a vHBA mounted
+#  7. the director gone longer than the link-down timeout (3 s): a read
+#     fails with EIO after the timeout, not before, and works again once
+#     the director is back;
+#  8. xcm vhba delete unmounts; SIGTERM of xscored with a vHBA mounted
 #     leaves no mount behind.
 # Needs root, /dev/fuse and fio.
 . "$(dirname "$0")/../director/lib.sh"
@@ -162,7 +165,31 @@ check "restart count" test "$(vjson "v['targets'][0]['restarts']")" = 1
 check "lun0 still there" cmp -n 1048576 "$T/d0.img" "$L/lun0"
 echo "queue depth 16 applied live: $(vjson "v['targets'][0]['logins']") logins"
 
-# ---- 7. delete unmounts; SIGTERM leaves no mount
+# ---- 7. the director gone for longer than the link-down timeout: EIO, not before
+"$XCM" vhba set vh1 --link-down-timeout 3 >/dev/null
+ldt3_up() {
+	"$XSCTL" -S "$SOCK" vhba show >"$T/show3.txt" &&
+		grep -q "  link-down timeout 3s  " "$T/show3.txt" &&
+		grep -Eq "^  tgt1 +0x5001397000000010 +up " "$T/show3.txt"
+}
+wait_for 20 "new login with link-down timeout 3 s" ldt3_up
+kill -KILL "$DIRECTOR_PID"
+wait "$DIRECTOR_PID" 2>/dev/null
+t0=$(date +%s%N)
+CHECKS=$((CHECKS + 1))
+if dd if="$L/lun0" of=/dev/null bs=4096 count=1 skip=100 iflag=direct status=none 2>"$T/dd-ldt.err"; then
+	fail "a read with the director gone past the link-down timeout succeeded"
+fi
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "dd with the director gone: $(cat "$T/dd-ldt.err")" grep -q "Input/output error" "$T/dd-ldt.err"
+check "EIO after $ms ms: not held for the 3 s link-down timeout" test "$ms" -ge 2500 -a "$ms" -lt 10000
+check "timed_out not counted" test "$(vjson "v['targets'][0]['timed_out'] >= 1")" = True
+start_director
+wait_for 30 "target up again after the director's restart" bash -c "'$XSCTL' -S '$SOCK' vhba show | grep -Eq '^  tgt1 +0x5001397000000010 +up '"
+check "read after the director came back" dd if="$L/lun0" of=/dev/null bs=4096 count=1 skip=100 iflag=direct status=none
+echo "director gone past the 3 s link-down timeout: EIO after $ms ms; reads work again after its restart"
+
+# ---- 8. delete unmounts; SIGTERM leaves no mount
 expect_match "^vhba vh1 deleted" vhba delete vh1
 wait_for 20 "vh1 unmounted" bash -c "! grep -q ' $ROOT/' /proc/mounts && [ ! -e '$ROOT/vh1' ]"
 expect_match "^vhba vh2 added" vhba add vh2 --profile p1 --target tgt1 --wwpn 5001397000000031 \
