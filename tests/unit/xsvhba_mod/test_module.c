@@ -14,8 +14,10 @@
  *    aligned 1 MiB: from the request buffer) is read back; OPER_UP sent;
  *  - a write past the end: EIO on the file, the target's ILLEGAL REQUEST
  *    counted as an initiator error; `xsctl`'s status numbers follow;
- *  - UPDATE queue depth while a writer thread runs: the initiator is
- *    replaced after its I/O drained, no request fails;
+ *  - UPDATE queue depth while a writer runs: the initiator is replaced
+ *    after its I/O drained, no request fails;
+ *  - execution throttle 1 with three writers: one request at the initiator
+ *    at a time, the others queued in the module, no error;
  *  - UPDATE adding and removing a target: mounted / unmounted;
  *  - UPDATE admin down: OPER_DOWN, I/O fails with EIO, files stay; up again:
  *    I/O works;
@@ -449,11 +451,16 @@ static int c_read4k(const char *path)
 	return rc;
 }
 
-/* Writer: rounds of 64 KiB writes + read-back over the first 4 MiB, until
- * SH->stop; counts rounds and errors in SH. */
+/* Where the next writer works (children inherit it). */
+static off_t g_writer_base;
+
+/* Writer: rounds of 64 KiB writes + read-back over 4 MiB from g_writer_base
+ * (16 blocks when several writers share a file), until SH->stop; counts
+ * rounds and errors in SH. */
 static int c_writer(const char *path)
 {
 	int fd = open(path, O_RDWR);
+	unsigned int blocks = g_writer_base ? 16 : 64;
 
 	if (fd < 0) {
 		SH->errors++;
@@ -461,8 +468,8 @@ static int c_writer(const char *path)
 		return 1;
 	}
 	while (!SH->stop) {
-		for (unsigned int k = 0; k < 64 && !SH->stop; k++) {
-			off_t off = (off_t)k * 65536;
+		for (unsigned int k = 0; k < blocks && !SH->stop; k++) {
+			off_t off = g_writer_base + (off_t)k * 65536;
 
 			fill(wbuf, 65536, SH->rounds * 64 + k);
 			errno = 0;
@@ -648,6 +655,48 @@ static void test_queue_depth_live(void **state)
 	assert_string_equal(t[0].state, "up");
 }
 
+static void et1(struct xs_vhba_msg *m) { m->exec_throttle = 1; }
+static void et0(struct xs_vhba_msg *m) { m->exec_throttle = 0; }
+
+/* Three writers at once through a vHBA with execution throttle 1: never more
+ * than one request at the initiator, the others wait in the module. */
+static void test_exec_throttle(void **state)
+{
+	struct writer wr[3];
+	struct xsvhba_mod_status st;
+	struct xsvhba_mod_tgt_status t[XS_VHBA_MAX_TARGETS];
+	unsigned int max_inflight = 0, max_queued = 0;
+	char path[200];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/vh0/t1/lun0", root);
+	assert_int_equal(update(et1), 0);
+	SH->rounds = SH->errors = 0;
+	SH->stop = 0;
+	for (int i = 0; i < 3; i++) {
+		g_writer_base = (off_t)(i + 1) << 20;
+		wr[i].pid = fork();
+		if (wr[i].pid == 0)
+			_exit(c_writer(path));
+		assert_true(wr[i].pid > 0);
+	}
+	g_writer_base = 0;
+	for (int k = 0; k < 300; k++) {
+		status(&st, t, 1);
+		max_inflight = XS_MAX(max_inflight, st.inflight);
+		max_queued = XS_MAX(max_queued, t[0].queued);
+		usleep(3000);
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(writer_stop(&wr[i]), 0);
+	assert_int_equal(SH->errors, 0);
+	assert_true(SH->rounds >= 3);
+	assert_int_equal(st.exec_throttle, 1);
+	assert_true(max_inflight <= 1);
+	assert_true(max_queued >= 1);   /* the others did wait in the module */
+	assert_int_equal(update(et0), 0);
+}
+
 static void add_t2(struct xs_vhba_msg *m)
 {
 	m->target_count = 2;
@@ -792,6 +841,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_install),
 		cmocka_unit_test(test_queue_depth_live),
+		cmocka_unit_test(test_exec_throttle),
 		cmocka_unit_test(test_targets_live),
 		cmocka_unit_test(test_admin),
 		cmocka_unit_test(test_lun_hotplug),
