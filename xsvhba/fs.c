@@ -249,7 +249,8 @@ static void refresh(struct xsvhba_fs *fs)
 	free(cur);
 }
 
-/* Copy of a present LUN, after a refresh: 0 or -ENOENT. */
+/* Copy of a LUN of the table (a draining one too: it is listed, its
+ * I/O fails), after a refresh: 0 or -ENOENT. */
 static int lun_get(struct xsvhba_fs *fs, uint16_t id, struct xsvhba_lun *out, bool do_refresh)
 {
 	struct fs_lun *l;
@@ -259,7 +260,7 @@ static int lun_get(struct xsvhba_fs *fs, uint16_t id, struct xsvhba_lun *out, bo
 		refresh(fs);
 	pthread_mutex_lock(&fs->lock);
 	l = lun_find(fs, id);
-	if (l && l->s.present) {
+	if (l) {
 		*out = l->s.lun;
 		rc = 0;
 	}
