@@ -37,7 +37,7 @@
 #include "xsvhba/vhba.h"
 
 #define COMP "vhba"
-#define RECV_IU_LEN 512
+#define RECV_IU_MIN 512
 #define EXTRA_RECV 8
 #define POLL_BATCH 32
 #define RECONNECT_FIRST_MS 100
@@ -114,6 +114,7 @@ struct xsvhba {
 	struct slot *slots;
 	uint32_t credits;
 	uint32_t it_iu_len;
+	uint32_t recv_iu_len;    /* bytes per receive buffer */
 	struct xsvhba_cmd *pend_head, *pend_tail;
 	unsigned int n_pend;
 	unsigned int outstanding;
@@ -667,8 +668,8 @@ static void handle_recv(struct xsvhba *v, const uint8_t *buf, size_t len)
 
 static int post_recv(struct xsvhba *v, uint32_t i)
 {
-	struct xs_sge sge = { .addr = (uintptr_t)(v->recv_ring + (size_t)i * RECV_IU_LEN),
-			      .length = RECV_IU_LEN, .lkey = xs_mr_lkey(v->mr) };
+	struct xs_sge sge = { .addr = (uintptr_t)(v->recv_ring + (size_t)i * v->recv_iu_len),
+			      .length = v->recv_iu_len, .lkey = xs_mr_lkey(v->mr) };
 	struct xs_recv_wr wr = { .wr_id = ((uint64_t)i << 8) | WK_RECV, .sg_list = &sge,
 				 .num_sge = 1 };
 
@@ -697,8 +698,8 @@ static void on_cq(struct xs_loop *loop, int fd, unsigned int events, void *arg)
 			}
 			if ((wc[i].wr_id & 0xff) != WK_RECV || idx >= v->n_recv)
 				continue;
-			handle_recv(v, v->recv_ring + (size_t)idx * RECV_IU_LEN,
-				    XS_MIN(wc[i].byte_len, (uint32_t)RECV_IU_LEN));
+			handle_recv(v, v->recv_ring + (size_t)idx * v->recv_iu_len,
+				    XS_MIN(wc[i].byte_len, v->recv_iu_len));
 			if (v->state == V_LIVE && post_recv(v, idx) < 0)
 				link_lost(v, "cannot repost a receive");
 		}
@@ -919,9 +920,22 @@ static void logged_in(struct xsvhba *v, const uint8_t *pd, size_t len)
 	struct xs_srp_login_rsp rsp;
 	int rc = xs_srp_login_rsp_decode(pd, len, &rsp);
 
-	if (rc < 0 || rsp.max_ti_iu_len > RECV_IU_LEN) {
-		XS_ERR(COMP, "bad SRP_LOGIN_RSP (%s)", rc < 0 ? xs_strerror(rc) : "TI IU too large");
+	if (rc < 0) {
+		XS_ERR(COMP, "bad SRP_LOGIN_RSP (%s)", xs_strerror(rc));
 		link_lost(v, "bad login response");
+		return;
+	}
+	/* The target may send IUs up to its max TI IU length; our receive
+	 * buffers hold recv_iu_len bytes (the IT IU length we asked for:
+	 * targets such as LIO answer that request as their max TI IU length).
+	 * A longer promise cannot be kept: refuse the channel. */
+	if (rsp.max_ti_iu_len > v->recv_iu_len) {
+		XS_ERR(COMP, "login refused: the target's maximum target-to-initiator IU length %u "
+		       "is above the %u bytes our receive buffers hold (raise -i / it_iu_len)",
+		       rsp.max_ti_iu_len, v->recv_iu_len);
+		link_lost(v, "target IU length too large");
+		set_connected(v, false, -EMSGSIZE);
+		xs_timer_arm(v->reconnect, RECONNECT_MS * 2, 0);
 		return;
 	}
 	v->it_iu_len = XS_MIN(rsp.max_it_iu_len, v->o.it_iu_len);
@@ -1549,6 +1563,7 @@ struct xsvhba *xsvhba_new(struct xs_fabric *f, struct xs_loop *loop, const struc
 	if (!v->o.connect_timeout_ms)
 		v->o.connect_timeout_ms = 2000;
 	v->it_iu_len = v->o.it_iu_len;
+	v->recv_iu_len = XS_MAX(v->o.it_iu_len, (uint32_t)RECV_IU_MIN);
 	v->n_slots = v->o.queue_depth + 1;
 	v->n_recv = v->n_slots + EXTRA_RECV;
 	pthread_mutex_init(&v->lock, NULL);
@@ -1561,7 +1576,7 @@ struct xsvhba *xsvhba_new(struct xs_fabric *f, struct xs_loop *loop, const struc
 	v->slots = calloc(v->n_slots, sizeof(*v->slots));
 	if (!v->slots)
 		goto err_efd;
-	recv_bytes = (size_t)v->n_recv * RECV_IU_LEN;
+	recv_bytes = (size_t)v->n_recv * v->recv_iu_len;
 	send_bytes = (size_t)v->n_slots * v->o.it_iu_len;
 	v->mem_len = recv_bytes + send_bytes;
 	v->mem = mmap(NULL, v->mem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

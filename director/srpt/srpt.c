@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <xscore/common.h>
 #include <xscore/log.h>
@@ -169,6 +170,10 @@ struct srpt_ch {
 	bool cq_in_loop;
 	uint64_t aer_tag;
 	uint64_t rsp_count;
+	int64_t login_time;           /* wall clock seconds */
+	uint64_t login_ms;
+	uint64_t n_commands;          /* SRP_CMDs received */
+	uint64_t n_completed;         /* SRP_CMDs answered */
 };
 
 struct srpt_mask {
@@ -480,6 +485,7 @@ static void cmd_fields_invalid(struct srpt_iu *iu, const char *why)
 {
 	XS_WARN(COMP, "%s: command tag 0x%" PRIx64 " refused: %s", iu->ch->name, iu->tag, why);
 	iu->ch->s->st.protocol_errors++;
+	iu->ch->n_completed++;
 	rsp_code(iu, XS_SRP_RSP_FIELDS_INVALID, 1);
 }
 
@@ -640,6 +646,7 @@ static void handle_cmd(struct srpt_ch *ch, struct srpt_iu *iu, const uint8_t *bu
 	int rc = xs_srp_cmd_decode(buf, len, c);
 
 	ch->s->st.commands++;
+	ch->n_commands++;
 	iu->is_tm = false;
 	iu->tag = xs_get64(buf + 8);
 	iu->lun = 0;
@@ -796,6 +803,7 @@ static void cmd_respond(struct srpt_iu *iu)
 		else
 			r.data_out_res = res;
 	}
+	iu->ch->n_completed++;
 	send_rsp(iu, &r);
 }
 
@@ -1245,11 +1253,18 @@ static void handle_login(struct xsd_srpt *s, struct xs_cm_request *req)
 	}
 	snprintf(who, sizeof(who), "0x%016" PRIx64 " (LID %u)",
 		 xs_get64(lr.initiator_port_id + 8), info.remote_lid);
-	if (lr.req_it_iu_len < XS_SRP_CMD_MIN_LEN + XS_SRP_DESC_LEN) {
+	/* INCITS 365: a requested IT IU length the target cannot receive is
+	 * refused with reason 0x00010002; one too short for any SRP_CMD with a
+	 * descriptor cannot establish a channel. */
+	if (lr.req_it_iu_len < XSD_SRPT_MIN_IT_IU_LEN) {
+		XS_WARN(COMP, "login from %s: requested IT IU length %u below %u", who,
+			lr.req_it_iu_len, XSD_SRPT_MIN_IT_IU_LEN);
 		login_reject(s, req, lr.tag, XS_SRP_REJ_UNABLE_ESTABLISH, who);
 		return;
 	}
 	if (lr.req_it_iu_len > s->o.max_it_iu_len) {
+		XS_WARN(COMP, "login from %s: requested IT IU length %u above this target's %u",
+			who, lr.req_it_iu_len, s->o.max_it_iu_len);
 		login_reject(s, req, lr.tag, XS_SRP_REJ_IT_IU_LEN_TOO_LARGE, who);
 		return;
 	}
@@ -1305,6 +1320,8 @@ static void handle_login(struct xsd_srpt *s, struct xs_cm_request *req)
 		return;
 	}
 	s->st.logins++;
+	ch->login_time = (int64_t)time(NULL);
+	ch->login_ms = xs_now_ms();
 	XS_INFO(COMP, "%s logged in: IU %u bytes, %u credits", ch->name, ch->it_iu_len,
 		ch->req_lim);
 }
@@ -1577,4 +1594,33 @@ void xsd_srpt_get_stats(const struct xsd_srpt *s, struct xsd_srpt_stats *st)
 	for (const struct srpt_ch *ch = s->channels; ch; ch = ch->next)
 		if (ch->state != CH_CLOSING)
 			st->channels++;
+}
+
+int xsd_srpt_list_channels(const struct xsd_srpt *s, struct xsd_srpt_channel *out,
+			   unsigned int max)
+{
+	unsigned int n = 0;
+
+	/* New channels go to the head of the list: newest first. */
+	for (const struct srpt_ch *ch = s->channels; ch; ch = ch->next) {
+		struct xsd_srpt_channel *c;
+
+		if (ch->state == CH_CLOSING)
+			continue;
+		if (n < max && out) {
+			c = &out[n];
+			memset(c, 0, sizeof(*c));
+			memcpy(c->initiator_port_id, ch->init_port_id, 16);
+			c->wwpn = ch->wwpn;
+			c->login_time = ch->login_time;
+			c->login_ms = ch->login_ms;
+			c->it_iu_len = ch->it_iu_len;
+			c->req_lim = ch->req_lim;
+			c->outstanding = ch->busy;
+			c->commands = ch->n_commands;
+			c->completed = ch->n_completed;
+		}
+		n++;
+	}
+	return (int)n;
 }

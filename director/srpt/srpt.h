@@ -42,8 +42,18 @@ extern "C" {
 #define XSD_SRPT_DEFAULT_SERVICE_ID UINT64_C(0x0013970053525054)
 #define XSD_SRPT_DEFAULT_REQ_LIM 64
 #define XSD_SRPT_MAX_REQ_LIM 1024
-#define XSD_SRPT_DEFAULT_MAX_IU 1024     /* initiator -> target IU bytes accepted */
-#define XSD_SRPT_MAX_MAX_IU 8192
+/*
+ * Initiator -> target IU length. A login asking for more than the target's
+ * max_it_iu_len is rejected with SRP_LOGIN_REJ reason 0x00010002 (requested
+ * maximum initiator to target IU length too large), as INCITS 365 has it;
+ * a login within it is accepted and answered with the requested length
+ * (one receive buffer of that size per credit). The default covers the
+ * Linux ib_srp initiator's default request of 8260 (48 + 16 + 4 + 8 KiB of
+ * immediate data) with the 84-byte header room Linux ib_srpt keeps too.
+ */
+#define XSD_SRPT_MIN_IT_IU_LEN 64
+#define XSD_SRPT_DEFAULT_MAX_IU 8276
+#define XSD_SRPT_MAX_MAX_IU 65536
 #define XSD_SRPT_DEFAULT_MAX_XFER (1u << 20)
 #define XSD_SRPT_MAX_DESCS 64            /* descriptors per command, at most */
 #define XSD_SRPT_TI_IU_LEN 256           /* target -> initiator IU bytes */
@@ -55,7 +65,7 @@ struct xsd_srpt_opts {
 	size_t size;
 	uint64_t service_id;     /* 0: XSD_SRPT_DEFAULT_SERVICE_ID */
 	uint32_t req_lim;        /* credits per channel, 1..1024 (default 64) */
-	uint32_t max_it_iu_len;  /* largest IU accepted, 64..8192 (default 1024) */
+	uint32_t max_it_iu_len;  /* largest IU accepted, 64..65536 (default 8276) */
 	uint32_t max_xfer;       /* data buffer per command (default 1 MiB) */
 	uint32_t max_channels;   /* default 64 */
 	bool own_fabric_events;  /* put the fabric's event fd in the loop */
@@ -107,6 +117,26 @@ struct xsd_srpt_stats {
 	unsigned int peak_outstanding; /* most credit slots ever busy on one channel */
 };
 void xsd_srpt_get_stats(const struct xsd_srpt *s, struct xsd_srpt_stats *st);
+
+/* One live RDMA channel (login) of the target. */
+struct xsd_srpt_channel {
+	uint8_t initiator_port_id[16]; /* as in the SRP_LOGIN_REQ */
+	uint64_t wwpn;                 /* bytes 8..15 of it */
+	int64_t login_time;            /* wall clock, seconds since the epoch */
+	uint64_t login_ms;             /* xs_now_ms() at the login */
+	uint32_t it_iu_len;            /* IU length granted */
+	uint32_t req_lim;              /* credits */
+	unsigned int outstanding;      /* requests (commands, task management) open now */
+	uint64_t commands;             /* SRP_CMDs received on the channel */
+	uint64_t completed;            /* SRP_CMDs answered with SRP_RSP */
+};
+/*
+ * The live channels (logged in, not closing), newest login first: copies
+ * up to @max of them to @out and returns how many there are (may be more
+ * than @max; out may be NULL when max is 0).
+ */
+int xsd_srpt_list_channels(const struct xsd_srpt *s, struct xsd_srpt_channel *out,
+			   unsigned int max);
 
 #ifdef __cplusplus
 }

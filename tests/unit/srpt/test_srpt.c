@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -430,33 +431,65 @@ static void test_login_reject(void **state)
 {
 	struct fx *x = fx_new(8, 5000);
 
-	check_reject(x, "raw1", 4096, 0x0006, XS_SRP_REJ_IT_IU_LEN_TOO_LARGE);
-	check_reject(x, "raw2", 40, 0x0006, XS_SRP_REJ_UNABLE_ESTABLISH);
+	/* One byte above the default maximum (8276): reason 0x00010002. */
+	assert_int_equal(XSD_SRPT_DEFAULT_MAX_IU, 8276);
+	check_reject(x, "raw1", 8277, 0x0006, XS_SRP_REJ_IT_IU_LEN_TOO_LARGE);
+	check_reject(x, "raw2", 63, 0x0006, XS_SRP_REJ_UNABLE_ESTABLISH);
 	check_reject(x, "raw3", 256, 0x0000, XS_SRP_REJ_UNSUPPORTED_DESC_FMT);
-	assert_int_equal(tstats(x).login_rejects, 3);
+	check_reject(x, "raw5", 0x00100000, 0x0006, XS_SRP_REJ_IT_IU_LEN_TOO_LARGE);
+	assert_int_equal(tstats(x).login_rejects, 4);
 	/* The initiator logged in meanwhile. */
 	assert_int_equal(xsvhba_wait_ready(x->v, 5000), 0);
 	fx_free(x);
 }
 
-static void test_login_accept_raw(void **state)
+static void accept_raw(struct fx *x, const char *port, uint32_t it_iu_len)
 {
-	struct fx *x = fx_new(8, 5000);
 	struct raw r;
 	struct xs_event ev;
 	struct xs_srp_login_rsp rsp;
 
-	raw_init(&r, "raw4");
-	raw_login(&r, x->tlid, 512, 0x0006, &ev);
+	raw_init(&r, port);
+	raw_login(&r, x->tlid, it_iu_len, 0x0006, &ev);
 	assert_int_equal(ev.type, XS_EV_ESTABLISHED);
 	assert_int_equal(ev.private_data[0], 0xc0);
 	assert_int_equal(xs_srp_login_rsp_decode(ev.private_data, ev.private_len, &rsp), 0);
 	assert_int_equal(rsp.req_lim_delta, TGT_REQ_LIM);
 	assert_int_equal(rsp.tag, 0x1234);
-	assert_int_equal(rsp.max_it_iu_len, 512);
+	/* The requested length is granted as asked. */
+	assert_int_equal(rsp.max_it_iu_len, it_iu_len);
+	assert_int_equal(xs_get32(ev.private_data + 16), it_iu_len);
 	assert_int_equal(rsp.max_ti_iu_len, XSD_SRPT_TI_IU_LEN);
 	assert_int_equal(rsp.buf_fmt, 0x0006);
 	raw_fini(&r);
+}
+
+static void test_login_accept_raw(void **state)
+{
+	struct fx *x = fx_new(8, 5000);
+
+	accept_raw(x, "raw4", 512);
+	accept_raw(x, "raw6", 64);       /* the smallest */
+	accept_raw(x, "raw7", 8260);     /* Linux ib_srp's default request */
+	accept_raw(x, "raw8", 8276);     /* the default maximum */
+	assert_int_equal(tstats(x).login_rejects, 0);
+	fx_free(x);
+}
+
+/* xsd_srpt_opts.max_it_iu_len bounds: 64..65536. */
+static void test_max_iu_opts(void **state)
+{
+	struct fx *x = fx_new(8, 5000);
+	struct xsd_srpt_opts so = { .size = sizeof(so), .service_id = UINT64_C(0x0013970053525099) };
+
+	so.max_it_iu_len = 63;
+	errno = 0;
+	assert_null(xsd_srpt_new(x->tf, x->loop, x->t, &so));
+	assert_int_equal(errno, EINVAL);
+	so.max_it_iu_len = 65537;
+	errno = 0;
+	assert_null(xsd_srpt_new(x->tf, x->loop, x->t, &so));
+	assert_int_equal(errno, EINVAL);
 	fx_free(x);
 }
 
@@ -1102,6 +1135,84 @@ static void test_aer_and_mask(void **state)
 	fx_free(x);
 }
 
+struct chlist {
+	struct xsd_srpt_channel c[4];
+	int n;
+	int n0;
+};
+
+static void list_channels(struct fx *x, void *arg)
+{
+	struct chlist *l = arg;
+
+	l->n = xsd_srpt_list_channels(x->srpt, l->c, 4);
+	l->n0 = xsd_srpt_list_channels(x->srpt, NULL, 0);
+}
+
+static void do_logout2(struct fx *x, void *arg)
+{
+	*(int *)arg = xsvhba_logout(x->v);
+}
+
+/* xsd_srpt_list_channels: who is logged in, since when, commands. */
+static void test_list_channels(void **state)
+{
+	struct fx *x = fx_new(8, 5000);
+	int64_t t0 = (int64_t)time(NULL);
+	struct chlist l;
+	uint64_t before;
+	uint8_t buf[4096] = { 1, 2, 3 };
+	struct raw r;
+	struct xs_event ev;
+	int rc = -1;
+
+	assert_int_equal(xsvhba_wait_ready(x->v, 5000), 0);
+	run_on_loop(x, list_channels, &l);
+	assert_int_equal(l.n, 1);
+	assert_true(l.c[0].wwpn == WWPN);
+	assert_int_equal(xs_get64(l.c[0].initiator_port_id), 0);
+	assert_true(xs_get64(l.c[0].initiator_port_id + 8) == WWPN);
+	assert_true(l.c[0].login_time >= t0 && l.c[0].login_time <= (int64_t)time(NULL));
+	assert_int_equal(l.c[0].it_iu_len, 1024);
+	assert_int_equal(l.c[0].req_lim, TGT_REQ_LIM);
+	assert_int_equal(l.c[0].outstanding, 0);
+	assert_true(l.c[0].commands > 0); /* discovery */
+	assert_true(l.c[0].completed == l.c[0].commands);
+	before = l.c[0].commands;
+	assert_int_equal(xsvhba_write(x->v, 1, buf, 0, sizeof(buf)), 0);
+	run_on_loop(x, list_channels, &l);
+	assert_int_equal(l.n, 1);
+	assert_true(l.c[0].commands == before + 1);
+	assert_true(l.c[0].completed == before + 1);
+
+	/* A second initiator: listed first (newest), nothing done yet. */
+	raw_init(&r, "rawl");
+	raw_login(&r, x->tlid, 8260, 0x0006, &ev);
+	assert_int_equal(ev.type, XS_EV_ESTABLISHED);
+	run_on_loop(x, list_channels, &l);
+	assert_int_equal(l.n, 2);
+	assert_true(l.c[0].wwpn == UINT64_C(0x2100001397000099));
+	assert_int_equal(l.c[0].it_iu_len, 8260);
+	assert_true(l.c[0].commands == 0);
+	assert_true(l.c[1].wwpn == WWPN);
+	/* max 0: only the count. */
+	assert_int_equal(l.n0, 2);
+
+	/* The vHBA logs out: only the other one is left. */
+	run_on_loop(x, do_logout2, &rc);
+	assert_int_equal(rc, 0);
+	for (int i = 0; i < 100; i++) {
+		run_on_loop(x, list_channels, &l);
+		if (l.n == 1)
+			break;
+		usleep(20000);
+	}
+	assert_int_equal(l.n, 1);
+	assert_true(l.c[0].wwpn == UINT64_C(0x2100001397000099));
+	raw_fini(&r);
+	fx_free(x);
+}
+
 /* ------------------------------------------------ a fake target by hand */
 
 #define FAKE_SID UINT64_C(0x00139700fa4e0001)
@@ -1146,8 +1257,19 @@ static void fake_conn_fini(struct fake_conn *c)
 	xs_mr_dereg(c->ring_mr);
 }
 
+static void fake_accept_ti(struct fake *k, struct fake_conn *c, uint32_t max_ti,
+			   uint32_t *req_it);
+
 /* Wait for the initiator's login and accept it with 8 credits. */
 static void fake_accept(struct fake *k, struct fake_conn *c)
+{
+	fake_accept_ti(k, c, 256, NULL);
+}
+
+/* The same with the given max TI IU length (0: the requested IT IU length
+ * answered back, as LIO ib_srpt does); the request's IT IU length in *req_it. */
+static void fake_accept_ti(struct fake *k, struct fake_conn *c, uint32_t max_ti,
+			   uint32_t *req_it)
 {
 	struct xs_event ev;
 	struct xs_cm_req_info info;
@@ -1163,6 +1285,9 @@ static void fake_accept(struct fake *k, struct fake_conn *c)
 	assert_int_equal(xs_srp_login_req_decode(info.private_data, info.private_len, &lr), 0);
 	rsp.tag = lr.tag;
 	rsp.max_it_iu_len = lr.req_it_iu_len;
+	rsp.max_ti_iu_len = max_ti ? max_ti : lr.req_it_iu_len;
+	if (req_it)
+		*req_it = lr.req_it_iu_len;
 	assert_int_equal(xs_srp_login_rsp_encode(&rsp, buf, sizeof(buf)), XS_SRP_LOGIN_RSP_LEN);
 	fake_conn_init(k, c);
 	assert_int_equal(xs_qp_accept(c->qp, ev.req, buf, sizeof(buf)), 0);
@@ -1344,11 +1469,102 @@ static void test_logout_quiesce(void **state)
 	free(data);
 }
 
+/*
+ * The initiator's receive buffers hold its requested IT IU length (1024 by
+ * default). A target answering that back as its max TI IU length (LIO
+ * ib_srpt) is accepted; one promising more (1025) is refused: the
+ * initiator hangs up, stays logged out and xsvhba_wait_ready() says
+ * -EMSGSIZE. It tries again later and logs in once the answer fits.
+ */
+static void test_ti_iu_len(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	struct xsvhba_opts vo = { .size = sizeof(vo), .service_id = FAKE_SID, .queue_depth = 4,
+				  .link_down_ms = 10000, .own_fabric_events = true };
+	struct fake k = { 0 };
+	struct fake_conn c1, c2, c3;
+	struct xs_srp_t_logout lo = { .reason = XS_SRP_TLO_NO_REASON };
+	uint8_t iu[64];
+	struct xs_sge sge = { .addr = (uintptr_t)iu };
+	struct xs_send_wr wr = { .wr_id = 5, .opcode = XS_WR_SEND, .sg_list = &sge, .num_sge = 1,
+				 .flags = XS_SEND_INLINE };
+	struct xs_event ev;
+	uint32_t req_it = 0;
+	int n;
+
+	k.f = open_port("fake-tgt2");
+	assert_non_null(k.f);
+	k.pd = xs_pd_alloc(k.f);
+	k.cq = xs_cq_create(k.f, 256);
+	k.l = xs_cm_listen(k.f, FAKE_SID);
+	assert_non_null(k.cq);
+	assert_non_null(k.l);
+	pthread_mutex_init(&x->m, NULL);
+	pthread_cond_init(&x->c, NULL);
+	x->loop = xs_loop_new();
+	assert_int_equal(xs_loop_set_wake(x->loop, on_wake, x), 0);
+	x->hf = open_port("fake-host2");
+	assert_non_null(x->hf);
+	vo.dest.lid = port_lid(k.f);
+	vo.wwpn = WWPN;
+	x->v = xsvhba_new(x->hf, x->loop, &vo);
+	assert_non_null(x->v);
+	assert_int_equal(xsvhba_start(x->v), 0);
+	assert_int_equal(pthread_create(&x->thread, NULL, loop_main, x), 0);
+
+	/* LIO's answer: max TI IU = the requested 1024. */
+	fake_accept_ti(&k, &c1, 0, &req_it);
+	assert_int_equal(req_it, 1024);
+	for (int i = 0; i < 300 && !xsvhba_connected(x->v); i++)
+		usleep(10000);
+	assert_true(xsvhba_connected(x->v));
+
+	/* Log it out; the next login is answered with 1025. */
+	n = xs_srp_t_logout_encode(&lo, iu, sizeof(iu));
+	assert_true(n > 0);
+	sge.length = (uint32_t)n;
+	assert_int_equal(xs_qp_post_send(c1.qp, &wr), 0);
+	fake_accept_ti(&k, &c2, 1025, &req_it);
+	assert_int_equal(req_it, 1024);
+	/* The initiator hangs up on it. */
+	do
+		assert_int_equal(xs_fabric_wait_event(k.f, &ev, 5000), 0);
+	while (ev.type != XS_EV_DISCONNECTED || ev.qp != c2.qp);
+	assert_false(xsvhba_connected(x->v));
+	assert_int_equal(xsvhba_wait_ready(x->v, 200), -EMSGSIZE);
+
+	/* Its next attempt gets an answer that fits. */
+	fake_accept_ti(&k, &c3, 512, &req_it);
+	for (int i = 0; i < 300 && !xsvhba_connected(x->v); i++)
+		usleep(10000);
+	assert_true(xsvhba_connected(x->v));
+
+	pthread_mutex_lock(&x->m);
+	x->stop = true;
+	pthread_mutex_unlock(&x->m);
+	xs_loop_wake(x->loop);
+	pthread_join(x->thread, NULL);
+	xsvhba_free(x->v);
+	fake_conn_fini(&c1);
+	fake_conn_fini(&c2);
+	fake_conn_fini(&c3);
+	xs_cm_listener_close(k.l);
+	xs_cq_destroy(k.cq);
+	xs_pd_free(k.pd);
+	xs_fabric_close(k.f);
+	xs_fabric_close(x->hf);
+	xs_loop_free(x->loop);
+	free(x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_login_reject),
 		cmocka_unit_test(test_login_accept_raw),
+		cmocka_unit_test(test_max_iu_opts),
+		cmocka_unit_test(test_list_channels),
+		cmocka_unit_test(test_ti_iu_len),
 		cmocka_unit_test(test_rw_roundtrip),
 		cmocka_unit_test(test_indirect),
 		cmocka_unit_test(test_credits),
