@@ -11,7 +11,9 @@
  * initiator. Threads: the initiator runs on its own event-loop thread; the
  * file system has -T worker threads (default 4) that hand requests to the
  * initiator without waiting, replies go out from the completions, so many
- * commands are in flight at once. SIGTERM / SIGINT unmount.
+ * commands are in flight at once. With --nbd every LUN is also exported as
+ * /dev/nbdN through the kernel's nbd (xsvhba/nbd.h). SIGTERM / SIGINT
+ * disconnect the nbd devices and unmount.
  * See docs/man/xsvhba-fuse.8.
  */
 #include <arpa/inet.h>
@@ -31,6 +33,9 @@
 #include <xscore/log.h>
 
 #include "xsvhba/fs.h"
+#ifdef XS_HAVE_NBD
+#include "xsvhba/nbd.h"
+#endif
 #include "xsvhba/vhba.h"
 
 #define COMP "xsvhba-fuse"
@@ -54,7 +59,7 @@ static void usage(FILE *fp)
 		"usage: xsvhba-fuse -t LID | -g GID [-F FABRIC] [-p PORT-NAME] [-s SERVICE-ID]\n"
 		"                   [-x ID-EXT] [-i IU-LEN] [-w WWPN] [-q QUEUE-DEPTH] [-l LINK-DOWN-MS]\n"
 		"                   [-T THREADS] [-V VHBA] [-N TARGET] [-m MOUNTPOINT]\n"
-		"                   [-W SECONDS] [-d COMPONENTS]\n"
+		"                   [-W SECONDS] [-d COMPONENTS] [--nbd]\n"
 		"  -t LID          the target port's LID\n"
 		"  -g GID          the target port's GID (RoCE: its IPv4-mapped or link-local GID)\n"
 		"  -F FABRIC       fabric spec (default \"soft\")\n"
@@ -71,12 +76,49 @@ static void usage(FILE *fp)
 		"  -V VHBA, -N TARGET  names in the default mount point\n"
 		"  -m MOUNTPOINT   default /run/xsigo/vhba/<vhba>/<target>\n"
 		"  -W SECONDS      wait this long for the first login (default 30)\n"
-		"  -d COMPONENTS   debug log (\"vhba\", \"all\")\n",
+		"  -d COMPONENTS   debug log (\"vhba\", \"nbd\", \"all\")\n"
+		"  --nbd           also export every LUN as /dev/nbdN (kernel nbd, netlink);\n"
+		"                  prints \"lun<N> -> /dev/nbd<M>\" for each\n",
 		XSVHBA_DEFAULT_SERVICE_ID, XSVHBA_DEFAULT_QUEUE_DEPTH, XSVHBA_DEFAULT_LINK_DOWN_MS);
 }
 
+#ifdef XS_HAVE_NBD
+/* Export every LUN known now as /dev/nbdN. The files work whatever happens
+ * here; a kernel without nbd stops the attempt after one message. */
+static unsigned int nbd_export_all(struct xsvhba *v, struct xsvhba_nbd **out, unsigned int max)
+{
+	struct xsvhba_lun luns[XSVHBA_MAX_LUNS];
+	struct xsvhba_nbd_opts no = { .size = sizeof(no) };
+	unsigned int n = 0;
+	int k = xsvhba_get_luns(v, luns, XSVHBA_MAX_LUNS);
+
+	for (int i = 0; i < k && i < XSVHBA_MAX_LUNS && n < max; i++) {
+		struct xsvhba_nbd *d = xsvhba_nbd_export(v, &luns[i], &no);
+
+		if (!d) {
+			XS_ERR(COMP, "lun%u not exported as an nbd device: %s", luns[i].id,
+			       strerror(errno));
+			if (errno == ENODEV)
+				break;
+			continue;
+		}
+		printf("lun%u -> /dev/nbd%d\n", luns[i].id, xsvhba_nbd_index(d));
+		fflush(stdout);
+		out[n++] = d;
+	}
+	return n;
+}
+#endif
+
+enum { OPT_NBD = 256 };
+
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "nbd", no_argument, NULL, OPT_NBD },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct xsvhba_opts vo = { .size = sizeof(vo), .own_fabric_events = true,
 				  .wwpn = UINT64_C(0x2100001397000001) };
 	struct xs_fabric_opts fo = { .size = sizeof(fo) };
@@ -91,11 +133,17 @@ int main(int argc, char **argv)
 	pthread_t th;
 	unsigned int threads = 4;
 	int wait_s = 30, opt, sig, rc = 1;
-	bool have_lid = false;
+	bool have_lid = false, want_nbd = false;
+#ifdef XS_HAVE_NBD
+	static struct xsvhba_nbd *nbds[XSVHBA_MAX_LUNS];
+	unsigned int nnbd = 0;
+#endif
 
 	xs_log_open("xsvhba-fuse", XS_LOG_STDERR, XS_LOG_INFO);
-	while ((opt = getopt(argc, argv, "t:g:x:i:F:p:s:w:q:l:T:V:N:m:W:d:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:g:x:i:F:p:s:w:q:l:T:V:N:m:W:d:h", longopts,
+				  NULL)) != -1) {
 		switch (opt) {
+		case OPT_NBD: want_nbd = true; break;
 		case 't': vo.dest.lid = (uint16_t)strtoul(optarg, NULL, 0); have_lid = true; break;
 		case 'g':
 			if (inet_pton(AF_INET6, optarg, vo.dest.gid) != 1) {
@@ -127,6 +175,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+#ifndef XS_HAVE_NBD
+	if (want_nbd) {
+		XS_ERR(COMP, "--nbd: this build has no nbd support (libnl-genl-3 was missing)");
+		return 2;
+	}
+#endif
 	if (!mnt) {
 		snprintf(mbuf, sizeof(mbuf), "/run/xsigo/vhba/%s/%s", vhba, target);
 		mnt = mbuf;
@@ -171,9 +225,20 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out_thread;
 	}
+#ifdef XS_HAVE_NBD
+	if (want_nbd)
+		nnbd = nbd_export_all(v, nbds, XSVHBA_MAX_LUNS);
+#else
+	(void)want_nbd;
+#endif
 	if (sigwait(&sigs, &sig) == 0)
 		XS_INFO(COMP, "signal %d: unmounting %s", sig, mnt);
 	rc = 0;
+#ifdef XS_HAVE_NBD
+	/* the nbd devices first: their last requests need the loop running */
+	for (unsigned int i = 0; i < nnbd; i++)
+		xsvhba_nbd_free(nbds[i]);
+#endif
 	/* Unmount, stop the initiator's loop, free the initiator (what it
 	 * still holds ends: replied EIO), then the file system. */
 	xsvhba_fs_quiesce(fs);
