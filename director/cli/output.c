@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/output.h"
 
@@ -522,9 +523,20 @@ static void render_targets(FILE *out, const struct xcm_cmd *cmd, json_t *reply)
 		}
 		fprintf(out, "target %s\n  WWPN (service ID)  %s\n  state              %s\n"
 			"  logins             %s\n", str(e, "name"), str(e, "wwpn"), st, lg);
-		json_array_foreach(json_object_get(status, "channels"), j, x)
-			fprintf(out, "    initiator %s  vhba %s  LUNs %s\n", str(x, "initiator"),
-				*str(x, "vhba") ? str(x, "vhba") : "-", str(x, "luns"));
+		json_array_foreach(json_object_get(status, "channels"), j, x) {
+			time_t since = (time_t)num(x, "login_time");
+			struct tm tm;
+			char when[32] = "?";
+
+			if (gmtime_r(&since, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+			fprintf(out, "    initiator %s  vhba %s  LUNs %s\n"
+				"      logged in since %s (%lld s), %lld outstanding, "
+				"%lld of %lld commands done, IU %lld bytes\n",
+				str(x, "initiator"), *str(x, "vhba") ? str(x, "vhba") : "-",
+				str(x, "luns"), when, num(x, "connected_s"), num(x, "outstanding"),
+				num(x, "completed"), num(x, "commands"), num(x, "it_iu_len"));
+		}
 		fprintf(out, "  LUNs\n");
 		if (!json_array_size(json_object_get(e, "luns")))
 			fprintf(out, "    none\n");

@@ -769,6 +769,63 @@ static json_t *lun_state(const struct stgt *g, const struct slun *l)
 			 l->reason[0] ? l->reason : (g->reason[0] ? g->reason : "not opened"));
 }
 
+/* The mask text of @mk: "0,1,7", "none" (empty mask). */
+static void mask_text(const struct smask *mk, char *out, size_t cap)
+{
+	size_t off = 0;
+
+	out[0] = 0;
+	if (!mk->n) {
+		snprintf(out, cap, "none");
+		return;
+	}
+	for (unsigned int i = 0; i < mk->n && off < cap; i++)
+		off += (size_t)snprintf(out + off, cap - off, "%s%u", i ? "," : "", mk->ids[i]);
+}
+
+/* The target's live SRP channels: who is logged in, since when, what it
+ * has going. The vHBA is the configured one with that WWPN, if any. */
+static json_t *channels_json(struct stgt *g)
+{
+	json_t *arr = json_array();
+	struct xsd_srpt_channel *c = NULL;
+	uint64_t now = xs_now_ms();
+	int n;
+
+	if (!arr || !g->srpt)
+		return arr;
+	n = xsd_srpt_list_channels(g->srpt, NULL, 0);
+	if (n > 0)
+		c = calloc((size_t)n, sizeof(*c));
+	if (c)
+		n = XS_MIN(n, xsd_srpt_list_channels(g->srpt, c, (unsigned int)n));
+	for (int i = 0; c && i < n; i++) {
+		const struct smask *mk = NULL;
+		char w[24], pid[36], luns[256];
+
+		for (unsigned int j = 0; j < g->n_masks && !mk; j++)
+			if (g->masks[j].wwpn == c[i].wwpn)
+				mk = &g->masks[j];
+		if (mk)
+			mask_text(mk, luns, sizeof(luns));
+		else
+			snprintf(luns, sizeof(luns), "none");
+		xsd_format_wwn(c[i].wwpn, w);
+		snprintf(pid, sizeof(pid), "%016" PRIx64 "%016" PRIx64,
+			 xs_get64(c[i].initiator_port_id), xs_get64(c[i].initiator_port_id + 8));
+		json_array_append_new(arr, json_pack(
+			"{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "initiator", w,
+			"port_id", pid, "vhba", mk ? mk->vhba : "", "luns", luns, "login_time",
+			(json_int_t)c[i].login_time, "connected_s",
+			(json_int_t)((now - c[i].login_ms) / 1000), "outstanding",
+			(json_int_t)c[i].outstanding, "commands", (json_int_t)c[i].commands,
+			"completed", (json_int_t)c[i].completed, "it_iu_len",
+			(json_int_t)c[i].it_iu_len));
+	}
+	free(c);
+	return arr;
+}
+
 json_t *xsd_stor_status_json(struct xsd_stor *m, enum xsd_obj type, const char *name)
 {
 	if (!m)
@@ -794,12 +851,12 @@ json_t *xsd_stor_status_json(struct xsd_stor *m, enum xsd_obj type, const char *
 		luns = json_object();
 		for (unsigned int i = 0; i < g->n_luns; i++)
 			json_object_set_new(luns, g->luns[i].storage, lun_state(g, &g->luns[i]));
-		o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "state",
+		o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "state",
 			      g->srpt ? "serving" : "error", "reason", g->reason, "service_id", sid,
 			      "logins", (json_int_t)st.channels, "logins_total",
 			      (json_int_t)st.logins, "login_rejects", (json_int_t)st.login_rejects,
 			      "commands", (json_int_t)st.commands, "aers", (json_int_t)st.aers,
-			      "luns", luns);
+			      "luns", luns, "channels", channels_json(g));
 		return o;
 	}
 	return NULL;

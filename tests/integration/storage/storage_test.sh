@@ -131,8 +131,37 @@ probe $H2 luns mark "$T/h2.ready" wait-lun 2 4 luns >"$T/h2.out" &
 P2=$!
 PIDS+=("$P1" "$P2")
 wait_for 20 "probes logged in" test -e "$T/h1.ready" -a -e "$T/h2.ready"
+# who is logged in: both vHBAs' WWPNs with their names and masks
+expect_match "^  logins             2$" show targets tgt1
+expect_match "^    initiator 50:01:39:70:00:00:00:21  vhba h1  LUNs 0,1$" show targets tgt1
+expect_match "^    initiator 50:01:39:70:00:00:00:31  vhba h2  LUNs 0$" show targets tgt1
+expect_match "^      logged in since [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} UTC \([0-9]+ s\), [0-9]+ outstanding, [0-9]+ of [0-9]+ commands done, IU 1024 bytes$" show targets tgt1
+CHECKS=$((CHECKS + 1))
+"$XCM" --json show targets tgt1 | python3 -c '
+import json, sys, time
+t = json.load(sys.stdin)["targets"][0]
+ch = {c["initiator"]: c for c in t["status"]["channels"]}
+assert set(ch) == {"50:01:39:70:00:00:00:21", "50:01:39:70:00:00:00:31"}, ch
+h1 = ch["50:01:39:70:00:00:00:21"]
+assert h1["vhba"] == "h1" and h1["luns"] == "0,1", h1
+assert h1["port_id"] == "00000000000000005001397000000021", h1
+assert abs(h1["login_time"] - time.time()) < 60, h1
+assert h1["commands"] >= 1 and h1["completed"] <= h1["commands"], h1
+assert h1["outstanding"] >= 0 and h1["it_iu_len"] == 1024, h1
+assert ch["50:01:39:70:00:00:00:31"]["vhba"] == "h2"
+' || fail "xcm --json show targets tgt1: channels not as expected: $("$XCM" --json show targets tgt1)"
 expect_out "lun 2 of target tgt1 added" 0 lun add tgt1 2 --storage disk2
 wait "$P1"; wait "$P2"
+# both logged out when they ended: no channel listed any more
+wait_for 10 "h1 and h2 gone from show targets tgt1" sh -c \
+	"\"$XCM\" show targets tgt1 | grep -q '^  logins             0\$'"
+CHECKS=$((CHECKS + 1))
+if "$XCM" show targets tgt1 | grep -q "initiator 50:01:39:70:00:00:00:21"; then
+	fail "h1 still listed after its logout: $("$XCM" show targets tgt1)"
+fi
+CHECKS=$((CHECKS + 1))
+[ "$("$XCM" --json show targets tgt1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["targets"][0]["status"]["channels"]))')" = 0 ] ||
+	fail "channels left in --json after the logouts"
 CHECKS=$((CHECKS + 1))
 [ "$(cat "$T/h1.out")" = "luns 0,1
 lun 2 seen

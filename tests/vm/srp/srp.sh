@@ -75,10 +75,10 @@ modprobe sd_mod && modprobe ib_srp || fail $c "modprobe ib_srp"
 ADD=/sys/class/infiniband_srp/srp-rxe0-1/add_target
 wait_for 10 test -e $ADD || fail $c "no $ADD"
 # RoCE: ib_srp connects through rdma_cm to dest=IP:port; id_ext and ioc_guid
-# make the target port ID (ours: 0 and the service ID); ib_srp asks for
-# 8 KiB IUs by default (immediate data), our target takes at most 8192
-# (-m), so ask for 1024.
-TGT="id_ext=0000000000000000,ioc_guid=${SID#0x},dest=$RXE1_IP:$PORT,max_it_iu_size=1024"
+# make the target port ID (ours: 0 and the service ID). No other option:
+# ib_srp asks for its default IT IU length (8260, room for 8 KiB of
+# immediate data), which xsd-srpt accepts (up to 8276 by default).
+TGT="id_ext=0000000000000000,ioc_guid=${SID#0x},dest=$RXE1_IP:$PORT"
 echo "$TGT" > $ADD || fail $c "add_target '$TGT' refused: $(kernel_tail)"
 disk_of() {  # LUN -> sdX of an XSIGO disk
 	local d
@@ -100,8 +100,8 @@ done
 [ "$(cat /sys/block/$D0/size)" = 131072 ] || fail $c "$D0 has $(cat /sys/block/$D0/size) sectors"
 [ "$(cat /sys/block/$D1/size)" = 65536 ] || fail $c "$D1 has $(cat /sys/block/$D1/size) sectors"
 IGUID=$(echo "$RXE0_GUID" | tr -d :)
-grep -q "initiator 0x$IGUID logged in" "$LOGS/srpt.log" ||
-	fail $c "xsd-srpt logged no login of the kernel's port 0x$IGUID"
+grep -q "initiator 0x$IGUID logged in: IU 8260 bytes" "$LOGS/srpt.log" ||
+	fail $c "xsd-srpt logged no login of the kernel's port 0x$IGUID with its default 8260-byte IUs: $(grep -i "0x$IGUID" "$LOGS/srpt.log" | tail -n 3)"
 pass "$c (LUN 0 /dev/$D0, LUN 1 /dev/$D1, $(grep -c "initiator 0x$IGUID logged in" "$LOGS/srpt.log") channel(s))"
 
 # --- 6. the kernel reads what our initiator wrote
@@ -159,20 +159,21 @@ mkdir $TP/tpgt_1/lun/lun_0 && ln -s $BS $TP/tpgt_1/lun/lun_0/lio0 || fail $c "LU
 # our initiator port ID: 8 zero bytes, then the WWPN (xsvhba-fuse default)
 ACL=$TP/tpgt_1/acls/0x00000000000000002100001397000001
 mkdir -p $ACL/lun_0 && ln -s $TP/tpgt_1/lun/lun_0 $ACL/lun_0/lun_0 || fail $c "ACL"
-# our initiator's receive buffers hold 512-byte IUs
-echo 512 > $TP/tpgt_1/attrib/srp_max_rsp_size || fail $c "srp_max_rsp_size"
 echo 1 > $TP/tpgt_1/enable || fail $c "enable: $(kernel_tail)"
 pass "$c (service GUID $LG, rdma_cm port $LPORT)"
 
 # --- 10. our initiator logs in to LIO; data reads back and is in the file
 c=vhba-to-lio
-# ib_srpt answers the requested IT IU length as its MAXIMUM TARGET TO
-# INITIATOR IU LENGTH: ask for 512, what our receive buffers hold
-bg vhbalio xsvhba-fuse -F verbs:rxe0:1 -g "$RXE1_GID1" -s "$LG" -x "${LG#0x}" -i 512 \
+# ib_srpt answers the requested IT IU length (our default 1024) as its
+# MAXIMUM TARGET TO INITIATOR IU LENGTH; our receive buffers hold what we
+# request, so no -i and no srp_max_rsp_size setting is needed
+bg vhbalio xsvhba-fuse -F verbs:rxe0:1 -g "$RXE1_GID1" -s "$LG" -x "${LG#0x}" \
 	-m "$W/lio" -W 40
 wait_for 45 test -e "$W/lio/lun0" || fail $c "no LUN file from LIO: $(kernel_tail)"
 s=$(stat -c %s "$W/lio/lun0")
 [ "$s" = 67108864 ] || fail $c "LIO LUN is $s bytes, expected 67108864"
+grep -q "logged in to the target: .*IU 1024 bytes" "$LOGS/vhbalio.log" ||
+	fail $c "xsvhba-fuse logged no login to LIO with 1024-byte IUs"
 dd if="$PAT" of="$W/lio/lun0" bs=1M seek=5 conv=notrunc status=none || fail $c "dd write"
 dd if="$W/lio/lun0" of="$W/back-lio" bs=1M skip=5 count=1 status=none || fail $c "dd read"
 cmp -s "$PAT" "$W/back-lio" || fail $c "read back through LIO differs"
