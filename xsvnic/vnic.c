@@ -55,6 +55,10 @@ struct vnic {
 				       * reads only its own QP's socket */
 	struct xs_qp *cqp, *dqp;      /* control, data */
 	bool cqp_up, dqp_up;
+	/* the data QP is connected once the control QP is established (the
+	 * I/O module then always sees the control request first) */
+	struct xs_cm_dest dest;
+	uint8_t dpriv[XS_VNIC_CM_PRIV_LEN];
 	uint32_t gen;
 	bool tso;                     /* TSO prefix on the data QP (negotiated) */
 	bool txbat;                   /* small frames batched in one SEND */
@@ -582,6 +586,13 @@ static struct xs_qp *make_qp(struct vnic *v, struct xs_cq *cq, uint32_t send, ui
 	return xs_qp_create(v->m->fabric, &qa);
 }
 
+/*
+ * Start an attempt: both QPs made and their receives posted, the control QP
+ * connected. The data QP is connected when the control QP is established
+ * (connect_data): sent together, the data request could reach the I/O
+ * module first over rdma_cm, which took the later control request for a
+ * reconnection and closed the new data connection.
+ */
 static int vnic_connect(struct vnic *v)
 {
 	struct xs_cm_dest dest = { .lid = v->dev->cfg.vnic.tca_lid };
@@ -627,15 +638,20 @@ static int vnic_connect(struct vnic *v)
 	/* TX batching needs the TSO prefix: a message then starts with either a
 	 * prefix (format 01/11: one frame) or a batch entry header (format 00) */
 	p.data_qp_flags = v->tso ? XS_VNIC_DQP_TSO | XS_VNIC_DQP_TXBAT | XS_VNIC_DQP_RXBAT : 0;
-	xs_vnic_cm_priv_encode(&p, priv, sizeof(priv));
-	rc = xs_qp_connect(v->dqp, &dest, XS_VNIC_SERVICE_ID, priv, sizeof(priv), 3000);
-	if (rc < 0)
-		goto fail;
+	xs_vnic_cm_priv_encode(&p, v->dpriv, sizeof(v->dpriv));
+	v->dest = dest;
 	v->state = XSVNIC_ST_CONNECTING;
 	return 0;
 fail:
 	conn_teardown(v);
 	return rc;
+}
+
+/* The control QP is established: connect the data QP of the same attempt. */
+static int connect_data(struct vnic *v)
+{
+	return xs_qp_connect(v->dqp, &v->dest, XS_VNIC_SERVICE_ID, v->dpriv, sizeof(v->dpriv),
+			     3000);
 }
 
 static void on_retry(struct xs_loop *loop, struct xs_timer *t, void *arg)
@@ -713,8 +729,17 @@ static void fabric_readable(struct xs_loop *loop, int fd, unsigned int events, v
 		switch (ev.type) {
 		case XS_EV_ESTABLISHED:
 			if (ev.qp == v->cqp) {
+				int rc;
+
 				v->cqp_up = true;
 				xs_vnic_ctrl_tx_attach(&v->ctx, v->cqp, v->gen);
+				rc = connect_data(v);
+				if (rc < 0) {
+					snprintf(why, sizeof(why), "data connect: %s",
+						 xs_strerror(rc));
+					vnic_conn_lost(v, why);
+					break;
+				}
 			} else {
 				struct xs_vnic_cm_priv rp;
 

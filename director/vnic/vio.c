@@ -79,6 +79,15 @@ struct dvnic {
 	int port;                 /* vswitch port, -1 before the first START_RX */
 	struct xs_qp *cqp, *dqp;
 	uint32_t cgen, dgen;
+	/* pairing of the two connections of one attempt (the CM private data
+	 * carries no attempt id): a control connection pairs with the first
+	 * data connection accepted after it; dqp_next marks a data connection
+	 * that cannot be the current control connection's (none was there, or
+	 * it had its data connection already): it belongs to the host's next
+	 * attempt, whose control request may still be on its way */
+	unsigned int dq_since_cqp;  /* data connections accepted since cqp's */
+	bool dqp_next;
+	uint64_t dqp_kept;          /* data connections that came first and were kept */
 	bool started;
 	bool tso;                 /* data QP carries the TSO prefix */
 	bool txbat;               /* host may pack several frames in one SEND */
@@ -797,6 +806,8 @@ static void vnic_disconnect(struct dvnic *v, const char *why)
 	}
 	drop_cqp(v);
 	drop_dqp(v);
+	v->dqp_next = false;
+	v->dq_since_cqp = 0;
 	v->started = false;
 	if (v->port >= 0 && v->ul)
 		xsd_vsw_port_set_up(v->ul->sw, (uint32_t)v->port, false);
@@ -1192,11 +1203,38 @@ static void on_connect_request(struct xsd_vio *vio, const struct xs_event *ev)
 		xs_cm_reject(ev->req, XS_CM_REJ_CONSUMER, NULL, 0);
 		return;
 	}
-	if (p.qp_type == XS_VNIC_QP_CONTROL) {
+	if (p.qp_type == XS_VNIC_QP_CONTROL && v->dqp && v->dqp_next) {
+		/* the data request of this attempt overtook its control request
+		 * (both are sent at once; over rdma_cm either may arrive first):
+		 * keep that data connection, end only the previous control one */
+		if (v->cqp)
+			XS_INFO(VLOG, "vNIC %s: previous control connection closed: host reconnected",
+				cfg.name);
+		drop_cqp(v);
+		v->started = false;
+		if (v->port >= 0 && v->ul)
+			xsd_vsw_port_set_up(v->ul->sw, (uint32_t)v->port, false);
+		v->dqp_kept++;
+		v->dqp_next = false;
+		v->dq_since_cqp = 1;
+		XS_DEBUG(VLOG, "vNIC %s: data connection came first; paired with this control one",
+			 cfg.name);
+	} else if (p.qp_type == XS_VNIC_QP_CONTROL) {
 		/* a new control connection starts a new session of the vNIC */
 		vnic_disconnect(v, "host reconnected");
 	} else {
+		/* a data connection of a new attempt: none is paired yet, or the
+		 * control connection there has had its data connection */
+		bool next = !v->cqp || v->dq_since_cqp > 0;
+
 		drop_dqp(v);
+		v->dqp_next = next;
+		v->dq_since_cqp++;
+		if (next && v->started) {
+			v->started = false;
+			if (v->port >= 0 && v->ul)
+				xsd_vsw_port_set_up(v->ul->sw, (uint32_t)v->port, false);
+		}
 		/* we take TSO (checksum offload with it) and, with TSO only (a
 		 * message then starts with a prefix or a batch entry header, told
 		 * apart by the format bits), TX and RX batching */
@@ -1260,6 +1298,15 @@ bool xsd_vio_fabric_event(struct xsd_vio *vio, const struct xs_event *ev)
 	case XS_EV_DISCONNECTED:
 	case XS_EV_UNREACHABLE:
 	case XS_EV_REJECTED:
+		if (ev->qp == v->cqp && v->dqp && v->dqp_next) {
+			/* the end of the previous attempt's control connection: the
+			 * data connection of the next one stays */
+			XS_INFO(VLOG, "vNIC %s: previous control connection closed: host disconnected",
+				v->cfg.name);
+			drop_cqp(v);
+			v->started = false;
+			break;
+		}
 		vnic_disconnect(v, "host disconnected");
 		break;
 	default:
@@ -1382,6 +1429,7 @@ json_t *xsd_vio_vnic_json(struct xsd_vio *vio, uint64_t resource_id)
 						  (json_int_t)ps.tx_frames, "tx_bytes",
 						  (json_int_t)ps.tx_bytes, "fwd_frames",
 						  (json_int_t)ps.fwd_frames));
+	json_object_set_new(o, "data_first", json_integer((json_int_t)v->dqp_kept));
 	json_object_set_new(o, "multicast_groups", json_integer(v->mcast_n));
 	json_object_set_new(o, "all_multicast", json_boolean(v->mcast_all));
 	json_object_set_new(o, "drops_in", drops_json(ps.drops));
