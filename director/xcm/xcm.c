@@ -3,7 +3,7 @@
  * xcm.c - XSMP sessions, director side.
  *
  * Session states (one function, sess_set_state, moves between them):
- *   ACCEPTING  --(XS_EV_ESTABLISHED)-->  WAIT_REGISTER
+ *   ACCEPTING  --(XS_EV_ESTABLISHED, or a first message before it)-->  WAIT_REGISTER
  *   WAIT_REGISTER --(REGISTER ok)--> UP --(sync, pushes, HELLO)--> ...
  *   any --(REG_REJECT sent, SHUTDOWN, hello timeout, transport error,
  *          replaced by a newer connection of the same host)--> CLOSING
@@ -1285,6 +1285,17 @@ static void on_message(struct sess *s, const uint8_t *msg, size_t len)
 	struct xs_xsmp_hdr h;
 
 	s->last_rx_ms = xs_loop_now(s->x->loop);
+	if (s->state == S_ACCEPTING) {
+		/* A message before the ESTABLISHED event: the host had our REP and
+		 * sent its REGISTER at once, and the fabric reports the passive
+		 * side's ESTABLISHED after this receive (rdma_cm on RoCE does; the
+		 * verbs back end queues it at the receive). The connection is up:
+		 * taking the REGISTER now is what keeps the host from waiting 10 s
+		 * for a REG_CONFIRM and reconnecting (changes made meanwhile found
+		 * no session to go to). */
+		XS_DEBUG(COMP, "session %s: first message before ESTABLISHED", host_label(s));
+		sess_set_state(s, S_WAIT_REGISTER);
+	}
 	if (xs_xsmp_hdr_decode(msg, len, &h) < 0) {
 		s->bad_msgs++;
 		s->x->ctr.bad_msgs++;

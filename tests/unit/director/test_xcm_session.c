@@ -688,6 +688,70 @@ static void test_connect_request_identity(void **state)
 	assert_true(t->x->slots[2]->roce);
 }
 
+/* rdma_cm on RoCE (seen in the vm tier after a director restart): the
+ * host's REGISTER is received before the fabric reports the accepted
+ * connection ESTABLISHED. It is taken (no 10 s wait for a REG_CONFIRM that
+ * never came, during which a delete found no session and reached the host
+ * only with the resync of its next connection), and a delete right after
+ * goes out as a DELETE at once. */
+static void test_register_before_established(void **state)
+{
+	struct t *t = *state;
+	struct xsd_change c = { .kind = XSD_CHANGE_VNIC, .action = XSD_CHANGE_DELETE,
+				.name = "eth0", .profile = "p1", .old_profile = "p1" };
+	struct xs_event ev = { .type = XS_EV_ESTABLISHED };
+	uint8_t m[XS_XSMP_MAX_MSG];
+	struct xsd_ctl_req *req;
+	struct xs_vnic_msg u;
+	struct xsd_vnic v;
+	struct xsd_err err;
+	struct sess *s;
+	size_t n;
+	int dummy, base;
+
+	add_profile(t, "p1", "host1");
+	c.resource_id = add_vnic(t, "eth0", "p1", 1500);
+	t->x->port.link_layer = XS_LINK_ETHERNET;
+	memset(&h_req_info, 0, sizeof(h_req_info));
+	h_req_info.service_id = XS_XSMP_SERVICE_ID;
+	on_connect_request(t->x, (struct xs_cm_request *)&dummy);
+	s = t->x->slots[0];
+	assert_non_null(s);
+	assert_int_equal(s->state, S_ACCEPTING);
+	n = h_session_msg(m, XS_XSMP_REGISTER, 0, XS_XSMP_VERSION, "host1",
+			  (1u << XS_RES_VNIC) | (1u << XS_RES_VHBA), 0x2222);
+	deliver(s, m, n);
+	h_complete_sends(t->x);
+	assert_int_equal(s->state, S_UP);
+	assert_int_equal(s->bad_msgs, 0);
+	assert_int_equal(sent_session(0).type, XS_XSMP_REG_CONFIRM);
+	assert_int_equal(sent_vnic(1).type, XS_VNIC_SYNC_BEGIN);
+	assert_string_equal(sent_vnic(2).name, "eth0");
+	assert_int_equal(sent_vnic(3).type, XS_VNIC_SYNC_END);
+	assert_string_equal(host_field(t->x, "host1", "state"), "up");
+	/* the fabric's ESTABLISHED, late: nothing changes */
+	ev.qp = s->qp;
+	xsd_xcm_fabric_event(t->x, &ev);
+	assert_int_equal(s->state, S_UP);
+	n = h_reply(m, 2, true, 0, NULL);
+	deliver(s, m, n);
+	/* xcm vnic delete: DELETE to the host at once, acknowledged */
+	assert_int_equal(xsd_store_vnic_delete(t->st, &op, "eth0", &v, &err), 0);
+	base = h_n_sent;
+	req = new_req();
+	hook_changed(t->x, &c, req);
+	xsd_ctl_req_put(req);
+	h_complete_sends(t->x);
+	assert_int_equal(h_n_sent, base + 1);
+	u = sent_vnic(base);
+	assert_int_equal(u.type, XS_VNIC_DELETE);
+	assert_true(u.resource_id == c.resource_id);
+	n = h_reply(m, base, true, 0, "deleted");
+	deliver(s, m, n);
+	assert_string_equal(last_reply, "[{\"action\":\"delete\",\"device\":\"vnic eth0\",\"host\":\"host1\",\"reason\":\"\",\"result\":\"acknowledged\"}]");
+	assert_null(sdev_find(s, c.resource_id));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -697,6 +761,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_vhba_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roce_guid_from_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_request_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_before_established, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_nack_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_update_and_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_connected, setup, teardown),
