@@ -139,20 +139,25 @@ static int post_recv(struct xs_fab_conn *fc, unsigned int i)
 	return xs_qp_post_recv(fc->qp, &wr);
 }
 
-static void fc_cq_cb(struct xs_loop *loop, int fd, unsigned int events, void *arg)
+/*
+ * Take what the CQ holds: send completions free their slots, received
+ * messages go to the session. With @closing (the connection is already
+ * gone) a failed completion is only the flush of the posted receives and
+ * sends, not a failure of its own: the caller reports the loss.
+ */
+static void fc_drain(struct xs_fab_conn *fc, bool closing)
 {
-	struct xs_fab_conn *fc = arg;
 	struct xs_wc wc[16];
 	uint64_t now;
 	int n, i;
 
-	(void)loop, (void)fd, (void)events;
-	fc->in_cb = true;
 	while (!fc->dead && (n = xs_cq_poll(fc->cq, wc, 16)) > 0) {
 		now = xs_now_ms();
 		for (i = 0; i < n && !fc->dead; i++) {
 			if (wc[i].wr_id & FC_SEND_TAG) {
 				fc->send_busy &= ~(UINT64_C(1) << (wc[i].wr_id & 63));
+				if (closing)
+					continue;
 				if (wc[i].status == XS_WC_SUCCESS && flush_backlog(fc) < 0) {
 					xs_xsmp_transport_down(fc->c, now, "send failed (queue)");
 					continue;
@@ -163,6 +168,8 @@ static void fc_cq_cb(struct xs_loop *loop, int fd, unsigned int events, void *ar
 			if (wc[i].status != XS_WC_SUCCESS) {
 				char why[128];
 
+				if (closing)
+					continue;
 				snprintf(why, sizeof(why), "receive failed: %s",
 					 xs_wc_status_str(wc[i].status));
 				xs_xsmp_transport_down(fc->c, now, why);
@@ -170,10 +177,19 @@ static void fc_cq_cb(struct xs_loop *loop, int fd, unsigned int events, void *ar
 			}
 			xs_xsmp_on_message(fc->c, slot(fc, (unsigned int)wc[i].wr_id),
 					   wc[i].byte_len, now);
-			if (!fc->dead && post_recv(fc, (unsigned int)wc[i].wr_id) < 0)
+			if (!closing && !fc->dead && post_recv(fc, (unsigned int)wc[i].wr_id) < 0)
 				xs_xsmp_transport_down(fc->c, now, "cannot repost a receive");
 		}
 	}
+}
+
+static void fc_cq_cb(struct xs_loop *loop, int fd, unsigned int events, void *arg)
+{
+	struct xs_fab_conn *fc = arg;
+
+	(void)loop, (void)fd, (void)events;
+	fc->in_cb = true;
+	fc_drain(fc, false);
 	fc->in_cb = false;
 	if (fc->dead)
 		conn_destroy(fc);
@@ -332,7 +348,17 @@ void xs_fabric_transport_event(struct xs_host *h, const struct xs_event *ev)
 		xs_xsmp_transport_down(fc->c, now, why);
 		break;
 	case XS_EV_DISCONNECTED:
-		xs_xsmp_transport_down(fc->c, now, "connection lost (disconnected)");
+		/*
+		 * What the peer sent before it closed is in the CQ already, but
+		 * the loop may hand us this event before the CQ's fd: a director
+		 * that sends REG_REJECT or SHUTDOWN and closes must be heard
+		 * with its reason, not as a lost connection. So take the
+		 * messages first; one that ends the session closes it with the
+		 * director's words and the loss is not reported over them.
+		 */
+		fc_drain(fc, true);
+		if (!fc->dead)
+			xs_xsmp_transport_down(fc->c, now, "connection lost (disconnected)");
 		break;
 	default:
 		break;

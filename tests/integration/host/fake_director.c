@@ -49,6 +49,7 @@
 #define PORTNAME "host-int-port"
 #define HELLO_S 1
 #define NRECV 32
+#define REJECT_CLOSE_ROUNDS 8
 
 static const char *xsctl_bin, *workdir;
 static char fab_sock[512];
@@ -421,7 +422,14 @@ static void expect_ack(uint8_t type, uint8_t code, uint64_t rid, const char *tex
 	checks++;
 }
 
-static void accept_session_as(bool confirm)
+/*
+ * Accept the host's XSMP connection and take its REGISTER; then confirm it
+ * (@reject NULL) or refuse it with REG_REJECT reason 1 and the text
+ * @reject. With @close, the refusal is followed at once by the close, as
+ * xsdirectord does it, while the host is stopped (SIGSTOP) so that the
+ * message and the end of the connection reach it together.
+ */
+static void accept_session_as(const char *reject, bool close)
 {
 	struct xs_qp_attr qa = { 0 };
 	struct xs_cm_req_info info;
@@ -459,9 +467,16 @@ static void accept_session_as(bool confirm)
 	CHECK(s.xsmp_version == 1, "xsmp_version %u", s.xsmp_version);
 	CHECK(s.resource_flags == 3, "resource_flags 0x%x", s.resource_flags);
 	CHECK(s.chassis_name[0] == 0, "chassis_name");
-	if (!confirm) {
-		send_session(XS_XSMP_REG_REJECT, 0, 1, "unknown host " HOSTNAME);
+	if (reject) {
 		cn.auto_hello = false;
+		if (!close) {
+			send_session(XS_XSMP_REG_REJECT, 0, 1, reject);
+			return;
+		}
+		CHECK(kill(xscored_pid, SIGSTOP) == 0, "SIGSTOP xscored");
+		send_session(XS_XSMP_REG_REJECT, 0, 1, reject);
+		CHECK(xs_qp_disconnect(cn.qp) == 0, "disconnect after REG_REJECT");
+		CHECK(kill(xscored_pid, SIGCONT) == 0, "SIGCONT xscored");
 		return;
 	}
 	send_session(XS_XSMP_REG_CONFIRM, HELLO_S, 0, NULL);
@@ -471,7 +486,7 @@ static void accept_session_as(bool confirm)
 
 static void accept_session(void)
 {
-	accept_session_as(true);
+	accept_session_as(NULL, false);
 }
 
 /* Run `xsctl status --json` and parse it. */
@@ -555,7 +570,7 @@ int main(int argc, char **argv)
 	json_t *doc, *host, *sess, *dev;
 	double installed_ago;
 	uint64_t ids[2] = { 0x100, 0x200 }, silent_from;
-	char why[128], want[128];
+	char why[128], want[128], last[128], prev[128];
 	int status, i;
 
 	if (argc != 5) {
@@ -832,7 +847,7 @@ int main(int argc, char **argv)
 	checks++;
 
 	/* 7. a REG_REJECT is shown with its reason, and the host tries again later */
-	accept_session_as(false);
+	accept_session_as("unknown host " HOSTNAME, false);
 	pump(3000, &cn.disconnected, NULL);
 	CHECK(cn.disconnected, "host did not drop a rejected session");
 	doc = xsctl_status();
@@ -845,6 +860,40 @@ int main(int argc, char **argv)
 	CHECK(find_device(host, "eth-int0"), "a rejected session removed a device");
 	json_decref(doc);
 	checks++;
+	snprintf(prev, sizeof(prev), "rejected by director: reason 1: unknown host " HOSTNAME);
+
+	/* 7b. REG_REJECT with the close right behind it: whichever of the two
+	 * the host's loop takes first, it reports the director's reason (not a
+	 * lost connection) and counts the reject, every time */
+	for (i = 1; i <= REJECT_CLOSE_ROUNDS; i++) {
+		char text[64];
+		const char *le = "";
+		json_int_t rejects = 0;
+		uint64_t end;
+
+		snprintf(text, sizeof(text), "unknown host " HOSTNAME " (round %d)", i);
+		snprintf(want, sizeof(want), "rejected by director: reason 1: %s", text);
+		accept_session_as(text, true);
+		/* the host has taken the close once last_error changed (each
+		 * round has its own text, the last one is the previous round's) */
+		for (end = xs_now_ms() + 5000; xs_now_ms() < end;) {
+			doc = xsctl_status();
+			host = json_array_get(json_object_get(doc, "hosts"), 0);
+			sess = json_array_get(json_object_get(host, "sessions"), 0);
+			snprintf(last, sizeof(last), "%s",
+				 json_string_value(json_object_get(sess, "last_error")));
+			rejects = json_integer_value(json_object_get(sess, "rejects"));
+			le = last;
+			json_decref(doc);
+			if (strcmp(le, prev) != 0)
+				break;
+		}
+		CHECK(strcmp(le, want) == 0, "round %d: last_error '%s', want '%s'", i, le, want);
+		CHECK(rejects == 1 + i, "round %d: rejects %lld, want %d", i, (long long)rejects,
+		      1 + i);
+		snprintf(prev, sizeof(prev), "%s", want);
+		checks++;
+	}
 
 	/* 8. reconnect, then SIGTERM: SHUTDOWN arrives and xscored exits 0 */
 	accept_session();
