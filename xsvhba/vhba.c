@@ -38,6 +38,7 @@
 
 #define COMP "vhba"
 #define RECV_IU_MIN 512
+#define RECV_IU_MAX 65536   /* largest receive buffer a target's login can ask of us */
 #define EXTRA_RECV 8
 #define POLL_BATCH 32
 #define RECONNECT_FIRST_MS 100
@@ -115,6 +116,10 @@ struct xsvhba {
 	uint32_t credits;
 	uint32_t it_iu_len;
 	uint32_t recv_iu_len;    /* bytes per receive buffer */
+	uint32_t recv_want;      /* a login asked for larger ones: grow before the next */
+	uint8_t *rx_mem;         /* grown receive ring (NULL: the ring is in mem) */
+	size_t rx_len;
+	struct xs_mr *rx_mr;
 	struct xsvhba_cmd *pend_head, *pend_tail;
 	unsigned int n_pend;
 	unsigned int outstanding;
@@ -669,7 +674,8 @@ static void handle_recv(struct xsvhba *v, const uint8_t *buf, size_t len)
 static int post_recv(struct xsvhba *v, uint32_t i)
 {
 	struct xs_sge sge = { .addr = (uintptr_t)(v->recv_ring + (size_t)i * v->recv_iu_len),
-			      .length = v->recv_iu_len, .lkey = xs_mr_lkey(v->mr) };
+			      .length = v->recv_iu_len,
+			      .lkey = xs_mr_lkey(v->rx_mr ? v->rx_mr : v->mr) };
 	struct xs_recv_wr wr = { .wr_id = ((uint64_t)i << 8) | WK_RECV, .sg_list = &sge,
 				 .num_sge = 1 };
 
@@ -757,6 +763,35 @@ static void destroy_qp(struct xsvhba *v)
 	}
 }
 
+/* Receive buffers of @iu_len bytes replace the current ones (called with
+ * no QP, so nothing is posted on the old ones). */
+static int recv_ring_grow(struct xsvhba *v, uint32_t iu_len)
+{
+	size_t len = (size_t)v->n_recv * iu_len;
+	uint8_t *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct xs_mr *mr;
+	int err;
+
+	if (mem == MAP_FAILED)
+		return -errno;
+	mr = xs_mr_reg(v->pd, mem, len, XS_ACCESS_LOCAL_WRITE);
+	if (!mr) {
+		err = errno ? -errno : -ENOMEM;
+		munmap(mem, len);
+		return err;
+	}
+	if (v->rx_mr) {
+		xs_mr_dereg(v->rx_mr);
+		munmap(v->rx_mem, v->rx_len);
+	}
+	v->rx_mem = mem;
+	v->rx_len = len;
+	v->rx_mr = mr;
+	v->recv_ring = mem;
+	v->recv_iu_len = iu_len;
+	return 0;
+}
+
 static int connect_once(struct xsvhba *v)
 {
 	struct xs_srp_login_req lr = {
@@ -783,6 +818,15 @@ static int connect_once(struct xsvhba *v)
 	memcpy(lr.target_port_id, v->o.target_id_ext, 8);
 	xs_put64(lr.target_port_id + 8, v->o.service_id);
 	destroy_qp(v);
+	if (v->recv_want > v->recv_iu_len) {
+		rc = recv_ring_grow(v, v->recv_want);
+		if (rc < 0) {
+			XS_ERR(COMP, "cannot allocate %u-byte receive buffers: %s", v->recv_want,
+			       xs_strerror(rc));
+			return rc;
+		}
+		XS_INFO(COMP, "receive buffers now %u bytes", v->recv_iu_len);
+	}
 	v->qp = xs_qp_create(v->fabric, &qa);
 	if (!v->qp)
 		return -errno;
@@ -926,16 +970,26 @@ static void logged_in(struct xsvhba *v, const uint8_t *pd, size_t len)
 		return;
 	}
 	/* The target may send IUs up to its max TI IU length; our receive
-	 * buffers hold recv_iu_len bytes (the IT IU length we asked for:
-	 * targets such as LIO answer that request as their max TI IU length).
-	 * A longer promise cannot be kept: refuse the channel. */
+	 * buffers hold recv_iu_len bytes (at first the IT IU length we asked
+	 * for: LIO answers that request as its max TI IU length). Receives were
+	 * posted before the login, so larger buffers take a new login: hang up,
+	 * grow the ring, log in again. Beyond RECV_IU_MAX: refuse. */
 	if (rsp.max_ti_iu_len > v->recv_iu_len) {
-		XS_ERR(COMP, "login refused: the target's maximum target-to-initiator IU length %u "
-		       "is above the %u bytes our receive buffers hold (raise -i / it_iu_len)",
-		       rsp.max_ti_iu_len, v->recv_iu_len);
-		link_lost(v, "target IU length too large");
-		set_connected(v, false, -EMSGSIZE);
-		xs_timer_arm(v->reconnect, RECONNECT_MS * 2, 0);
+		if (rsp.max_ti_iu_len > RECV_IU_MAX) {
+			XS_ERR(COMP, "login refused: the target's maximum target-to-initiator IU "
+			       "length %u is above the %u bytes this initiator can receive",
+			       rsp.max_ti_iu_len, RECV_IU_MAX);
+			link_lost(v, "target IU length too large");
+			set_connected(v, false, -EMSGSIZE);
+			xs_timer_arm(v->reconnect, RECONNECT_MS * 2, 0);
+			return;
+		}
+		XS_INFO(COMP, "the target's maximum target-to-initiator IU length is %u, our "
+			"receive buffers hold %u: logging in again with %u-byte buffers",
+			rsp.max_ti_iu_len, v->recv_iu_len, rsp.max_ti_iu_len);
+		v->recv_want = rsp.max_ti_iu_len;
+		link_lost(v, "receive buffers smaller than the target's IUs");
+		xs_timer_arm(v->reconnect, 0, 0);
 		return;
 	}
 	v->it_iu_len = XS_MIN(rsp.max_it_iu_len, v->o.it_iu_len);
@@ -1739,6 +1793,10 @@ void xsvhba_free(struct xsvhba *v)
 	xs_timer_free(v->submit);
 	xs_cq_destroy(v->cq);
 	xs_mr_dereg(v->mr);
+	if (v->rx_mr) {
+		xs_mr_dereg(v->rx_mr);
+		munmap(v->rx_mem, v->rx_len);
+	}
 	xs_pd_free(v->pd);
 	munmap(v->mem, v->mem_len);
 	free(v->slots);

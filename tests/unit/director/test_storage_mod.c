@@ -97,6 +97,13 @@ void xsd_srpt_get_stats(const struct xsd_srpt *s, struct xsd_srpt_stats *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/* No initiator ever logs in to the fake target. */
+int xsd_srpt_list_channels(const struct xsd_srpt *s, struct xsd_srpt_channel *out,
+			   unsigned int max)
+{
+	return 0;
+}
+
 struct xsd_scsi_target *xsd_scsi_target_new(void) { return calloc(1, sizeof(struct xsd_scsi_target)); }
 void xsd_scsi_target_free(struct xsd_scsi_target *t) { free(t); }
 

@@ -1470,11 +1470,13 @@ static void test_logout_quiesce(void **state)
 }
 
 /*
- * The initiator's receive buffers hold its requested IT IU length (1024 by
- * default). A target answering that back as its max TI IU length (LIO
- * ib_srpt) is accepted; one promising more (1025) is refused: the
- * initiator hangs up, stays logged out and xsvhba_wait_ready() says
- * -EMSGSIZE. It tries again later and logs in once the answer fits.
+ * The initiator's receive buffers start at its requested IT IU length (1024
+ * by default). A target answering that back as its max TI IU length (LIO
+ * ib_srpt) is fine as it is. One announcing 1025 gets a new login after the
+ * initiator has grown its buffers, and a 1025-byte IU then arrives whole.
+ * One announcing 65537 is refused: the initiator hangs up, stays logged out
+ * and xsvhba_wait_ready() says -EMSGSIZE. It tries again later and logs in
+ * once the answer fits.
  */
 static void test_ti_iu_len(void **state)
 {
@@ -1482,13 +1484,14 @@ static void test_ti_iu_len(void **state)
 	struct xsvhba_opts vo = { .size = sizeof(vo), .service_id = FAKE_SID, .queue_depth = 4,
 				  .link_down_ms = 10000, .own_fabric_events = true };
 	struct fake k = { 0 };
-	struct fake_conn c1, c2, c3;
+	struct fake_conn c1, c2, c3, c4, c5;
 	struct xs_srp_t_logout lo = { .reason = XS_SRP_TLO_NO_REASON };
 	uint8_t iu[64];
 	struct xs_sge sge = { .addr = (uintptr_t)iu };
 	struct xs_send_wr wr = { .wr_id = 5, .opcode = XS_WR_SEND, .sg_list = &sge, .num_sge = 1,
 				 .flags = XS_SEND_INLINE };
 	struct xs_event ev;
+	struct xs_wc wc;
 	uint32_t req_it = 0;
 	int n;
 
@@ -1497,8 +1500,10 @@ static void test_ti_iu_len(void **state)
 	k.pd = xs_pd_alloc(k.f);
 	k.cq = xs_cq_create(k.f, 256);
 	k.l = xs_cm_listen(k.f, FAKE_SID);
+	k.sink_mr = xs_mr_reg(k.pd, k.sink, sizeof(k.sink), XS_ACCESS_LOCAL_WRITE);
 	assert_non_null(k.cq);
 	assert_non_null(k.l);
+	assert_non_null(k.sink_mr);
 	pthread_mutex_init(&x->m, NULL);
 	pthread_cond_init(&x->c, NULL);
 	x->loop = xs_loop_new();
@@ -1526,15 +1531,46 @@ static void test_ti_iu_len(void **state)
 	assert_int_equal(xs_qp_post_send(c1.qp, &wr), 0);
 	fake_accept_ti(&k, &c2, 1025, &req_it);
 	assert_int_equal(req_it, 1024);
-	/* The initiator hangs up on it. */
+	/* The initiator hangs up and comes back with 1025-byte buffers. */
 	do
 		assert_int_equal(xs_fabric_wait_event(k.f, &ev, 5000), 0);
 	while (ev.type != XS_EV_DISCONNECTED || ev.qp != c2.qp);
+	fake_accept_ti(&k, &c3, 1025, &req_it);
+	assert_int_equal(req_it, 1024);
+	for (int i = 0; i < 300 && !xsvhba_connected(x->v); i++)
+		usleep(10000);
+	assert_true(xsvhba_connected(x->v));
+	/* A 1025-byte IU (an SRP_T_LOGOUT with padding) is received whole:
+	 * the send completes without error and the initiator acts on it. */
+	memset(k.sink, 0, 1025);
+	assert_true(xs_srp_t_logout_encode(&lo, k.sink, 1025) > 0);
+	{
+		struct xs_sge big = { .addr = (uintptr_t)k.sink, .length = 1025,
+				      .lkey = xs_mr_lkey(k.sink_mr) };
+		struct xs_send_wr bw = { .wr_id = 6, .opcode = XS_WR_SEND, .sg_list = &big,
+					 .num_sge = 1, .flags = XS_SEND_SIGNALED };
+
+		assert_int_equal(xs_qp_post_send(c3.qp, &bw), 0);
+		do
+			assert_int_equal(fake_wc(&k, c3.qp, &wc, 5000), 1);
+		while (wc.opcode == XS_WC_RECV);
+		assert_int_equal(wc.status, XS_WC_SUCCESS);
+		assert_int_equal(wc.wr_id, 6);
+	}
+	for (int i = 0; i < 300 && xsvhba_connected(x->v); i++)
+		usleep(10000);
+	assert_false(xsvhba_connected(x->v));
+
+	/* 65537: more than the initiator receives, refused. */
+	fake_accept_ti(&k, &c4, 65537, &req_it);
+	do
+		assert_int_equal(xs_fabric_wait_event(k.f, &ev, 5000), 0);
+	while (ev.type != XS_EV_DISCONNECTED || ev.qp != c4.qp);
 	assert_false(xsvhba_connected(x->v));
 	assert_int_equal(xsvhba_wait_ready(x->v, 200), -EMSGSIZE);
 
 	/* Its next attempt gets an answer that fits. */
-	fake_accept_ti(&k, &c3, 512, &req_it);
+	fake_accept_ti(&k, &c5, 512, &req_it);
 	for (int i = 0; i < 300 && !xsvhba_connected(x->v); i++)
 		usleep(10000);
 	assert_true(xsvhba_connected(x->v));
@@ -1548,6 +1584,9 @@ static void test_ti_iu_len(void **state)
 	fake_conn_fini(&c1);
 	fake_conn_fini(&c2);
 	fake_conn_fini(&c3);
+	fake_conn_fini(&c4);
+	fake_conn_fini(&c5);
+	xs_mr_dereg(k.sink_mr);
 	xs_cm_listener_close(k.l);
 	xs_cq_destroy(k.cq);
 	xs_pd_free(k.pd);

@@ -55,9 +55,10 @@ struct xsvhba_opts {
 	uint64_t wwpn;               /* this port's WWPN (initiator port id bytes 8..15) */
 	uint32_t queue_depth;        /* commands in flight, 1..1024 (default 32) */
 	uint32_t link_down_ms;       /* hold I/O this long on link loss (default 30 s) */
-	/* SRP_LOGIN_REQ max IT IU length (64..8192, default 1024). It is also
-	 * the size of the receive buffers (at least 512): a target whose
-	 * SRP_LOGIN_RSP announces a longer max TI IU length is refused
+	/* SRP_LOGIN_REQ max IT IU length (64..8192, default 1024). The
+	 * receive buffers start at this size (at least 512); a target whose
+	 * SRP_LOGIN_RSP announces a longer max TI IU length gets a new login
+	 * with buffers of that size, up to 65536 bytes; beyond, it is refused
 	 * (logged; xsvhba_wait_ready() then returns -EMSGSIZE). */
 	uint32_t it_iu_len;
 	uint32_t connect_timeout_ms; /* per attempt (default 2000) */
@@ -142,7 +143,7 @@ int xsvhba_submit(struct xsvhba *v, struct xsvhba_cmd *cmd);
 /* Block until logged in and discovery ran once (0), -ETIMEDOUT, or the
  * reason the last login failed (-ECONNREFUSED for an SRP_LOGIN_REJ, whose
  * reason xsvhba_last_reject() returns; -EMSGSIZE when the target's max TI
- * IU length is above what the receive buffers hold). */
+ * IU length is above 65536, more than the initiator receives). */
 int xsvhba_wait_ready(struct xsvhba *v, int timeout_ms);
 uint32_t xsvhba_last_reject(const struct xsvhba *v);
 bool xsvhba_connected(const struct xsvhba *v);
