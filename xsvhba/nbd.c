@@ -77,21 +77,28 @@ int xsvhba_nbd_decode_req(const void *p, size_t n, struct xsvhba_nbd_req *r)
 }
 
 uint32_t xsvhba_nbd_check_req(const struct xsvhba_nbd_req *r, uint64_t size_bytes,
-			      uint32_t block_size, uint32_t max_len, bool read_only)
+			      uint32_t block_size, uint32_t max_len, uint32_t tflags)
 {
 	switch (r->type) {
 	case XSVHBA_NBD_CMD_DISC:
-	case XSVHBA_NBD_CMD_FLUSH:
 		return 0;
+	case XSVHBA_NBD_CMD_FLUSH:
+		return tflags & XSVHBA_NBD_FLAG_SEND_FLUSH ? 0 : XSVHBA_NBD_EINVAL;
+	case XSVHBA_NBD_CMD_TRIM:
+		if (!(tflags & XSVHBA_NBD_FLAG_SEND_TRIM))
+			return XSVHBA_NBD_EINVAL;
+		break;
 	case XSVHBA_NBD_CMD_READ:
 	case XSVHBA_NBD_CMD_WRITE:
+		if (r->length > max_len)
+			return XSVHBA_NBD_EINVAL;
 		break;
 	default:
 		return XSVHBA_NBD_EINVAL;
 	}
-	if (r->type == XSVHBA_NBD_CMD_WRITE && read_only)
+	if (r->type != XSVHBA_NBD_CMD_READ && (tflags & XSVHBA_NBD_FLAG_READ_ONLY))
 		return XSVHBA_NBD_EPERM;
-	if (r->length == 0 || r->length > max_len || block_size == 0)
+	if (r->length == 0 || block_size == 0)
 		return XSVHBA_NBD_EINVAL;
 	if (r->offset % block_size || r->length % block_size)
 		return XSVHBA_NBD_EINVAL;
@@ -124,6 +131,20 @@ uint32_t xsvhba_nbd_errno(int neg_errno)
 }
 
 /* -------------------------------------------------------------- server */
+
+/* The transmission flags an export offers. */
+static uint32_t export_flags(const struct xsvhba_nbd_opts *o)
+{
+	uint32_t f = XSVHBA_NBD_FLAG_HAS_FLAGS;
+
+	if (!o->no_flush)
+		f |= XSVHBA_NBD_FLAG_SEND_FLUSH;
+	if (o->trim)
+		f |= XSVHBA_NBD_FLAG_SEND_TRIM;
+	if (o->read_only)
+		f |= XSVHBA_NBD_FLAG_READ_ONLY;
+	return f;
+}
 
 static int read_full(int fd, void *p, size_t len)
 {
@@ -197,7 +218,8 @@ static void io_done(void *arg, int err)
 	if (err)
 		XS_WARN(COMP, "%s: %s of %u bytes at %llu failed: %s", n->name,
 			io->r.type == XSVHBA_NBD_CMD_READ ? "read" :
-			io->r.type == XSVHBA_NBD_CMD_WRITE ? "write" : "flush",
+			io->r.type == XSVHBA_NBD_CMD_WRITE ? "write" :
+			io->r.type == XSVHBA_NBD_CMD_TRIM ? "trim" : "flush",
 			io->r.length, (unsigned long long)io->r.offset, xs_strerror(err));
 	/* only a successful READ's reply carries data */
 	send_reply(n, e, io->r.handle, io->buf,
@@ -233,12 +255,10 @@ static int serve_one(struct xsvhba_nbd *n, const struct xsvhba_nbd_req *r)
 {
 	const struct xsvhba_nbd_opts *o = &n->o;
 	uint32_t e = xsvhba_nbd_check_req(r, o->size_bytes, o->block_size, o->max_len,
-					  o->read_only);
+					  export_flags(o));
 	struct nbd_io *io;
 	int rc;
 
-	if (e == 0 && r->type == XSVHBA_NBD_CMD_FLUSH && o->no_flush)
-		e = XSVHBA_NBD_EINVAL;
 	if (e) {
 		XS_DEBUG(COMP, "%s: request type %u offset %llu length %u refused (error %u)",
 			 n->name, r->type, (unsigned long long)r->offset, r->length, e);
@@ -260,7 +280,7 @@ static int serve_one(struct xsvhba_nbd *n, const struct xsvhba_nbd_req *r)
 		return -ENOMEM;
 	io->n = n;
 	io->r = *r;
-	if (r->type != XSVHBA_NBD_CMD_FLUSH) {
+	if (r->type == XSVHBA_NBD_CMD_READ || r->type == XSVHBA_NBD_CMD_WRITE) {
 		if (posix_memalign(&io->buf, 4096, r->length) != 0) {
 			free(io);
 			return -ENOMEM;
@@ -279,6 +299,7 @@ static int serve_one(struct xsvhba_nbd *n, const struct xsvhba_nbd_req *r)
 	switch (r->type) {
 	case XSVHBA_NBD_CMD_READ: n->st.reads++; n->st.read_bytes += r->length; break;
 	case XSVHBA_NBD_CMD_WRITE: n->st.writes++; n->st.write_bytes += r->length; break;
+	case XSVHBA_NBD_CMD_TRIM: n->st.trims++; break;
 	default: n->st.flushes++; break;
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -481,16 +502,12 @@ static int connect_reply(struct nl_msg *msg, void *arg)
 /* NBD_CMD_CONNECT: the index the kernel chose, or -errno. */
 static int nbd_connect(int sock_fd, const struct xsvhba_nbd_opts *o)
 {
-	uint64_t flags = XSVHBA_NBD_FLAG_HAS_FLAGS;
+	uint64_t flags = export_flags(o);
 	struct nlattr *socks, *item;
 	struct nl_ctx c;
 	struct nl_msg *msg;
 	int rc, index = -1;
 
-	if (!o->no_flush)
-		flags |= XSVHBA_NBD_FLAG_SEND_FLUSH;
-	if (o->read_only)
-		flags |= XSVHBA_NBD_FLAG_READ_ONLY;
 	rc = nl_open(&c);
 	if (rc < 0)
 		return rc;
@@ -579,7 +596,117 @@ out_sock:
 struct lun_backend {
 	struct xsvhba *v;
 	struct xsvhba_lun lun;
+	uint32_t unmap_max_blocks;  /* VPD B0 MAXIMUM UNMAP LBA COUNT; 0: no UNMAP */
 };
+
+static void trim_done(struct xsvhba_cmd *cmd);
+
+/* A TRIM as UNMAP commands of one block descriptor each, one after the
+ * other, each at most unmap_max_blocks long. */
+struct trim_cmd {
+	struct xsvhba_cmd cmd;
+	struct lun_backend *lb;
+	uint64_t lba, left;         /* blocks still to unmap after this command */
+	unsigned int retries;
+	uint8_t param[24];          /* UNMAP parameter list: header + 1 descriptor */
+	struct iovec iov;
+	xsvhba_io_cb cb;
+	void *arg;
+};
+
+static void trim_send(struct trim_cmd *tc)
+{
+	uint32_t n = tc->left > tc->lb->unmap_max_blocks ? tc->lb->unmap_max_blocks
+							 : (uint32_t)tc->left;
+	struct xsvhba_cmd *c = &tc->cmd;
+
+	memset(c, 0, sizeof(*c));
+	memset(tc->param, 0, sizeof(tc->param));
+	xs_put16(tc->param, 22);       /* UNMAP data length: what follows it */
+	xs_put16(tc->param + 2, 16);   /* block descriptor data length */
+	xs_put64(tc->param + 8, tc->lba);
+	xs_put32(tc->param + 16, n);
+	tc->lba += n;
+	tc->left -= n;
+	c->lun = tc->lb->lun.wire;
+	c->cdb[0] = 0x42; /* UNMAP */
+	xs_put16(c->cdb + 7, sizeof(tc->param));
+	c->cdb_len = 10;
+	c->dir = XSVHBA_DIR_WRITE;
+	tc->iov.iov_base = tc->param;
+	tc->iov.iov_len = sizeof(tc->param);
+	c->iov = &tc->iov;
+	c->iovcnt = 1;
+	c->done = trim_done;
+}
+
+static void trim_done(struct xsvhba_cmd *cmd)
+{
+	struct trim_cmd *tc = xs_container_of(cmd, struct trim_cmd, cmd);
+	int err = cmd->result;
+
+	if (err == 0 && cmd->status != 0) {
+		bool ua = cmd->status == 0x02 && cmd->sense_len >= 3 && (cmd->sense[2] & 0xf) == 6;
+		bool busy = cmd->status == 0x08 || cmd->status == 0x28;
+
+		if ((ua || busy) && tc->retries++ < SYNC_RETRIES &&
+		    xsvhba_submit(tc->lb->v, cmd) == 0)
+			return;
+		err = -EIO;
+	}
+	if (err == 0 && tc->left) {
+		trim_send(tc);
+		err = xsvhba_submit(tc->lb->v, &tc->cmd);
+		if (err == 0)
+			return;
+	}
+	tc->cb(tc->arg, err);
+	free(tc);
+}
+
+static int lun_trim(struct lun_backend *lb, uint64_t off, size_t len, xsvhba_io_cb cb, void *arg)
+{
+	struct trim_cmd *tc;
+	int rc;
+
+	if (!lb->unmap_max_blocks)
+		return -EOPNOTSUPP;
+	tc = calloc(1, sizeof(*tc));
+	if (!tc)
+		return -ENOMEM;
+	tc->lb = lb;
+	tc->lba = off / lb->lun.block_size;
+	tc->left = len / lb->lun.block_size;
+	tc->cb = cb;
+	tc->arg = arg;
+	trim_send(tc);
+	rc = xsvhba_submit(lb->v, &tc->cmd);
+	if (rc < 0)
+		free(tc);
+	return rc;
+}
+
+/* VPD B0 (block limits): the MAXIMUM UNMAP LBA COUNT when the LUN takes
+ * UNMAP with at least one descriptor, else 0. Blocking. */
+static uint32_t probe_unmap(struct xsvhba *v, const struct xsvhba_lun *lun)
+{
+	uint8_t page[64] = { 0 };
+	struct iovec iov = { page, sizeof(page) };
+	struct xsvhba_cmd c = { .lun = lun->wire, .cdb_len = 6, .dir = XSVHBA_DIR_READ,
+				.iov = &iov, .iovcnt = 1 };
+	uint32_t max_lba, max_desc;
+
+	c.cdb[0] = 0x12; /* INQUIRY */
+	c.cdb[1] = 0x01; /* EVPD */
+	c.cdb[2] = 0xb0;
+	c.cdb[4] = sizeof(page);
+	if (xsvhba_scsi(v, &c) != 0 || c.status != 0 || page[1] != 0xb0 ||
+	    xs_get16(page + 2) + 4 < 28)
+		return 0;
+	max_lba = xs_get32(page + 20);
+	max_desc = xs_get32(page + 24);
+	return max_desc ? max_lba : 0;
+}
 
 struct flush_cmd {
 	struct xsvhba_cmd cmd;
@@ -620,6 +747,8 @@ static int lun_io(void *ctx, enum xsvhba_nbd_cmd cmd, void *buf, uint64_t off, s
 	case XSVHBA_NBD_CMD_WRITE:
 		return xsvhba_io_submit(lb->v, lb->lun.id, cmd == XSVHBA_NBD_CMD_WRITE, buf, off,
 					len, cb, arg);
+	case XSVHBA_NBD_CMD_TRIM:
+		return lun_trim(lb, off, len, cb, arg);
 	case XSVHBA_NBD_CMD_FLUSH:
 		fc = calloc(1, sizeof(*fc));
 		if (!fc)
@@ -653,6 +782,15 @@ struct xsvhba_nbd *xsvhba_nbd_export(struct xsvhba *v, const struct xsvhba_lun *
 	struct xsvhba_nbd *n;
 	int sv[2], rc;
 
+	struct nl_ctx c;
+
+	/* no nbd in the kernel: say so before anything else */
+	rc = nl_open(&c);
+	if (rc < 0) {
+		errno = -rc;
+		return NULL;
+	}
+	nl_socket_free(c.sk);
 	if (o)
 		eo = *o;
 	eo.size = sizeof(eo);
@@ -665,6 +803,9 @@ struct xsvhba_nbd *xsvhba_nbd_export(struct xsvhba *v, const struct xsvhba_lun *
 		return NULL;
 	lb->v = v;
 	lb->lun = *lun;
+	if (!eo.read_only)
+		lb->unmap_max_blocks = probe_unmap(v, lun);
+	eo.trim = lb->unmap_max_blocks != 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;
 		goto err_lb;
@@ -685,8 +826,9 @@ struct xsvhba_nbd *xsvhba_nbd_export(struct xsvhba *v, const struct xsvhba_lun *
 	close(sv[1]);
 	n->index = rc;
 	snprintf(n->name, sizeof(n->name), "nbd%d", rc);
-	XS_INFO(COMP, "LUN %u (%llu bytes, %u-byte blocks) is /dev/nbd%d", lun->id,
-		(unsigned long long)eo.size_bytes, eo.block_size, n->index);
+	XS_INFO(COMP, "LUN %u (%llu bytes, %u-byte blocks%s) is /dev/nbd%d", lun->id,
+		(unsigned long long)eo.size_bytes, eo.block_size,
+		eo.trim ? ", trim as UNMAP" : "", n->index);
 	return n;
 
 err_thread:

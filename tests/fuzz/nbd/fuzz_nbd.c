@@ -3,9 +3,10 @@
  * fuzz_nbd: the input is what the kernel's end of an nbd socket sends. The
  * first 28 bytes go through the decoder and the checks alone; then the
  * whole input is fed to a server (xsvhba_nbd_serve) over a socketpair with
- * a memory back end that aborts on any request outside the 64 KiB export,
- * and every reply that comes back must carry the reply magic, a known
- * error value, and data only after a successful READ.
+ * a memory back end (TRIM offered) that aborts on any request outside the
+ * 64 KiB export. A model of the protocol, written apart from the server,
+ * predicts every reply (magic, error, handle, and READ data only after a
+ * success); any other byte from the server aborts.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,13 +31,16 @@ static int mem_io(void *ctx, enum xsvhba_nbd_cmd cmd, void *buf, uint64_t off, s
 		  xsvhba_io_cb cb, void *arg)
 {
 	(void)ctx;
-	if (cmd == XSVHBA_NBD_CMD_READ || cmd == XSVHBA_NBD_CMD_WRITE) {
+	if (cmd == XSVHBA_NBD_CMD_READ || cmd == XSVHBA_NBD_CMD_WRITE ||
+	    cmd == XSVHBA_NBD_CMD_TRIM) {
 		if (off > EXPORT_BYTES || len > EXPORT_BYTES - off || len == 0)
 			abort(); /* the checks let a bad request through */
 		if (cmd == XSVHBA_NBD_CMD_READ)
 			memcpy(buf, mem + off, len);
-		else
+		else if (cmd == XSVHBA_NBD_CMD_WRITE)
 			memcpy(mem + off, buf, len);
+		else
+			memset(mem + off, 0, len);
 	} else if (cmd != XSVHBA_NBD_CMD_FLUSH) {
 		abort();
 	}
@@ -66,6 +70,7 @@ static void model(const uint8_t *d, size_t size)
 		uint64_t handle = xs_get64(d + p + 8), off = xs_get64(d + p + 16);
 		uint32_t len = xs_get32(d + p + 24), err = 0;
 		bool rw = type == XSVHBA_NBD_CMD_READ || type == XSVHBA_NBD_CMD_WRITE;
+		bool trim = type == XSVHBA_NBD_CMD_TRIM;
 
 		if (xs_get32(d + p) != XSVHBA_NBD_REQUEST_MAGIC || type == XSVHBA_NBD_CMD_DISC)
 			return;
@@ -73,7 +78,10 @@ static void model(const uint8_t *d, size_t size)
 		if (rw && (len == 0 || len > 32768 || off % 512 || len % 512 ||
 			   off > EXPORT_BYTES || len > EXPORT_BYTES - off))
 			err = XSVHBA_NBD_EINVAL;
-		else if (!rw && type != XSVHBA_NBD_CMD_FLUSH)
+		else if (trim && (len == 0 || off % 512 || len % 512 ||
+				  off > EXPORT_BYTES || len > EXPORT_BYTES - off))
+			err = XSVHBA_NBD_EINVAL;
+		else if (!rw && !trim && type != XSVHBA_NBD_CMD_FLUSH)
 			err = XSVHBA_NBD_EINVAL;
 		if (type == XSVHBA_NBD_CMD_WRITE) {
 			if (size - p < len)
@@ -136,7 +144,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct xsvhba_nbd_opts o = { .size = sizeof(o), .size_bytes = EXPORT_BYTES,
-				     .block_size = 512, .max_len = 32768 };
+				     .block_size = 512, .max_len = 32768, .trim = true };
 	struct xsvhba_nbd_req req;
 	struct xsvhba_nbd *n;
 	struct rx r = { 0 };
@@ -147,9 +155,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 4096)
 		return 0;
 	if (xsvhba_nbd_decode_req(data, size, &req) == 0) {
-		uint32_t e = xsvhba_nbd_check_req(&req, EXPORT_BYTES, 512, 32768, false);
+		uint32_t e = xsvhba_nbd_check_req(&req, EXPORT_BYTES, 512, 32768,
+						  XSVHBA_NBD_FLAG_HAS_FLAGS | XSVHBA_NBD_FLAG_SEND_FLUSH |
+						  XSVHBA_NBD_FLAG_SEND_TRIM);
 
-		if (e == 0 && (req.type == XSVHBA_NBD_CMD_READ || req.type == XSVHBA_NBD_CMD_WRITE) &&
+		if (e == 0 && req.type != XSVHBA_NBD_CMD_FLUSH && req.type != XSVHBA_NBD_CMD_DISC &&
 		    (req.offset + req.length > EXPORT_BYTES || req.length == 0 || req.length % 512))
 			abort();
 		if (e != 0 && e != XSVHBA_NBD_EINVAL)

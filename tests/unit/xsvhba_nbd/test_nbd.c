@@ -28,6 +28,7 @@
 
 #define LUN_BYTES (1u << 20)
 #define BLOCK 512u
+#define F (XSVHBA_NBD_FLAG_HAS_FLAGS | XSVHBA_NBD_FLAG_SEND_FLUSH)
 
 /* ------------------------------------------------------ fake back end */
 
@@ -54,7 +55,9 @@ static void run_io(struct held_io *h)
 		h->cb(h->arg, fail_with);
 		return;
 	}
-	if (h->cmd == XSVHBA_NBD_CMD_READ)
+	if (h->cmd == XSVHBA_NBD_CMD_TRIM)
+		memset(lun_mem + h->off, 0, h->len);
+	else if (h->cmd == XSVHBA_NBD_CMD_READ)
 		memcpy(h->buf, lun_mem + h->off, h->len);
 	else if (h->cmd == XSVHBA_NBD_CMD_WRITE)
 		memcpy(lun_mem + h->off, h->buf, h->len);
@@ -104,10 +107,13 @@ static int wait_held(int n)
 static int kfd;                 /* the "kernel's" end */
 static struct xsvhba_nbd *srv;
 
+static bool offer_trim;
+
 static int setup(void **state)
 {
 	struct xsvhba_nbd_opts o = { .size = sizeof(o), .size_bytes = LUN_BYTES,
-				     .block_size = BLOCK, .max_len = 1u << 20 };
+				     .block_size = BLOCK, .max_len = 1u << 20,
+				     .trim = offer_trim };
 	int sv[2];
 
 	(void)state;
@@ -211,23 +217,35 @@ static void test_decode(void **state)
 	r.type = XSVHBA_NBD_CMD_READ;
 	r.offset = LUN_BYTES - 1024;
 	r.length = 1024;
-	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, false), 0);
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, F), 0);
 	r.length = 1536;  /* one block past the end */
-	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, false), 22);
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, F), 22);
 	r.offset = UINT64_MAX - 511;  /* offset + length wraps */
 	r.length = 1024;
-	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, false), 22);
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, F), 22);
 	r.offset = 512;
 	r.length = 100;   /* not a block multiple */
-	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, false), 22);
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, F), 22);
 	r.length = 0;
-	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, false), 22);
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, F), 22);
 	r.length = 4096;
-	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 2048, false), 22);
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 2048, F), 22);
 	r.type = XSVHBA_NBD_CMD_WRITE;
-	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, true), 1);
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, F | XSVHBA_NBD_FLAG_READ_ONLY), 1);
 	r.type = XSVHBA_NBD_CMD_TRIM;   /* not offered */
-	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, false), 22);
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 1u << 20, F), 22);
+	/* offered: no max_len limit, the end of the export still holds */
+	r.offset = 0;
+	r.length = LUN_BYTES;
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 4096,
+					      F | XSVHBA_NBD_FLAG_SEND_TRIM), 0);
+	r.offset = 512;
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 4096,
+					      F | XSVHBA_NBD_FLAG_SEND_TRIM), 22);
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 4096,
+					      XSVHBA_NBD_FLAG_SEND_TRIM | XSVHBA_NBD_FLAG_READ_ONLY), 1);
+	r.type = XSVHBA_NBD_CMD_FLUSH;  /* not offered */
+	assert_int_equal(xsvhba_nbd_check_req(&r, LUN_BYTES, BLOCK, 4096, XSVHBA_NBD_FLAG_HAS_FLAGS), 22);
 
 	xsvhba_nbd_encode_reply(out, 5, UINT64_C(0xa1a2a3a4a5a6a7a8));
 	assert_memory_equal(out, ((uint8_t[16]){ 0x67, 0x44, 0x66, 0x98, 0, 0, 0, 5, 0xa1, 0xa2,
@@ -363,6 +381,39 @@ static void test_out_of_order(void **state)
 	assert_int_equal(st.read_bytes, 3072);
 }
 
+static int setup_trim(void **state)
+{
+	offer_trim = true;
+	setup(state);
+	offer_trim = false;
+	return 0;
+}
+
+/* An export that offers TRIM: the range reaches the back end (zeroed
+ * here), and one past the end does not. */
+static void test_trim(void **state)
+{
+	static const uint8_t zero[8192];
+	uint8_t back[8192];
+	struct xsvhba_nbd_stats st;
+
+	(void)state;
+	send_req(0x25609513, 0, XSVHBA_NBD_CMD_TRIM, 0x71, 65536, 8192, NULL);
+	expect_reply(0, 0x71);
+	expect_quiet();  /* no data */
+	assert_memory_equal(lun_mem + 65536, zero, sizeof(zero));
+	assert_int_not_equal(lun_mem[65536 + 8192], 0);
+	send_req(0x25609513, 0, XSVHBA_NBD_CMD_TRIM, 0x72, LUN_BYTES - 512, 1024, NULL);
+	expect_reply(22, 0x72);
+	send_req(0x25609513, 0, XSVHBA_NBD_CMD_READ, 0x73, 65536, 8192, NULL);
+	expect_reply(0, 0x73);
+	recv_exact(back, sizeof(back));
+	assert_memory_equal(back, zero, sizeof(zero));
+	xsvhba_nbd_get_stats(srv, &st);
+	assert_int_equal(st.trims, 1);
+	assert_int_equal(n_calls, 2);
+}
+
 static void test_bad_magic(void **state)
 {
 	uint8_t c;
@@ -444,6 +495,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backend_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trim, setup_trim, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_magic, setup, teardown_maybe),
 		cmocka_unit_test_setup_teardown(test_disc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_waits_for_inflight, setup, teardown_maybe),

@@ -4,7 +4,8 @@
 #      the block device has the LUN's size, the FUSE file too
 #   3  4 MiB written to /dev/nbdN with O_DIRECT read back equal (sha256),
 #      and the same bytes through the FUSE file; 1 MiB written through the
-#      FUSE file read back through /dev/nbdN; a read past the end fails
+#      FUSE file read back through /dev/nbdN; blkdiscard of 1 MiB (UNMAP)
+#      reads back as zeros through both, the MiB before it intact
 #   4  SIGTERM: exit 0, the nbd device disconnected (no pid, size 0, a
 #      read gets nothing), the target saw the logout
 . /xs/guest-lib.sh
@@ -54,7 +55,19 @@ got1=$(dd if=/dev/$DEV bs=64k skip=320 count=16 iflag=direct status=none | sha25
 [ "$got1" = "$want1" ] || fail $c "FUSE-written MiB through /dev/$DEV: sha256 $got1, wrote $want1"
 # a flush reaches the target (SYNCHRONIZE CACHE) without error
 sync /dev/$DEV 2>/dev/null || blockdev --flushbufs /dev/$DEV || fail $c "flush of /dev/$DEV"
-pass "$c (4 MiB sha256 ${want:0:16}... equal through nbd and FUSE; 1 MiB FUSE -> nbd equal)"
+grep -q "is /dev/$DEV" "$LOGS/vhba.log" && grep -q "trim as UNMAP) is /dev/$DEV" "$LOGS/vhba.log" ||
+	fail $c "the RAM LUN (UNMAP in its VPD B0) was not exported with trim"
+# discard 1 MiB in the middle of the pattern: UNMAP on the RAM LUN zeroes it
+blkdiscard -o 9437184 -l 1048576 /dev/$DEV || fail $c "blkdiscard of /dev/$DEV: $(dmesg | grep -i nbd | tail -n 5)"
+zero=$(head -c 1048576 /dev/zero | sha256sum | cut -d' ' -f1)
+gotz=$(dd if=/dev/$DEV bs=1M skip=9 count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1)
+[ "$gotz" = "$zero" ] || fail $c "the discarded MiB at 9 MiB does not read back as zeros"
+gotf=$(dd if="$W/vhba/lun0" bs=1M skip=9 count=1 status=none | sha256sum | cut -d' ' -f1)
+[ "$gotf" = "$zero" ] || fail $c "the discarded MiB is not zeros through the FUSE file"
+want8=$(head -c 1048576 "$W/pat4" | sha256sum | cut -d' ' -f1)
+got8=$(dd if=/dev/$DEV bs=1M skip=8 count=1 iflag=direct status=none | sha256sum | cut -d' ' -f1)
+[ "$got8" = "$want8" ] || fail $c "the MiB before the discarded one changed"
+pass "$c (4 MiB sha256 ${want:0:16}... equal through nbd and FUSE; 1 MiB FUSE -> nbd equal; blkdiscard 1 MiB -> zeros, its neighbour intact)"
 
 # --- 4. SIGTERM: the nbd device is disconnected
 c=vhba-nbd-teardown

@@ -87,20 +87,22 @@ struct xsvhba_nbd_req {
 /* Decode a request header: 0, -EINVAL when n < 28, -EPROTO when the magic
  * is wrong. */
 int xsvhba_nbd_decode_req(const void *p, size_t n, struct xsvhba_nbd_req *r);
-/* Check a decoded request against the export: 0 (serve it) or the reply's
- * error value (XSVHBA_NBD_EINVAL for out of range, misaligned, too long,
- * zero length or an unknown type; XSVHBA_NBD_EPERM for a write to a
- * read-only export). DISC answers 0 (it takes no reply). */
+/* Check a decoded request against the export with transmission flags
+ * @tflags (XSVHBA_NBD_FLAG_*): 0 (serve it) or the reply's error value:
+ * XSVHBA_NBD_EINVAL for out of range, misaligned, zero length, a READ or
+ * WRITE above max_len, FLUSH or TRIM not offered, an unknown type;
+ * XSVHBA_NBD_EPERM for WRITE or TRIM on a read-only export. DISC answers 0
+ * (it takes no reply). TRIM has no length limit but the export's end. */
 uint32_t xsvhba_nbd_check_req(const struct xsvhba_nbd_req *r, uint64_t size_bytes,
-			      uint32_t block_size, uint32_t max_len, bool read_only);
+			      uint32_t block_size, uint32_t max_len, uint32_t tflags);
 /* Encode a reply header (16 bytes). */
 void xsvhba_nbd_encode_reply(uint8_t out[XSVHBA_NBD_REPLY_LEN], uint32_t error, uint64_t handle);
 /* A negative errno as a reply error value (unknown ones: EIO). */
 uint32_t xsvhba_nbd_errno(int neg_errno);
 
 /*
- * What the server hands requests to. io() starts one READ, WRITE or FLUSH
- * (buf/off/len unused) and returns 0, then calls cb(arg, err) exactly once,
+ * What the server hands requests to. io() starts one READ, WRITE, FLUSH
+ * (buf/off/len unused) or TRIM (buf NULL) and returns 0, then calls cb(arg, err) exactly once,
  * from any thread, possibly before io() returned; or it returns -errno and
  * never calls cb.
  */
@@ -118,7 +120,9 @@ struct xsvhba_nbd_opts {
 	uint32_t timeout_s;    /* kernel's per-request timeout (default 120) */
 	bool read_only;
 	bool no_flush;         /* do not offer FLUSH */
-	uint8_t reserved[34];
+	bool trim;             /* offer TRIM (xsvhba_nbd_export: when the LUN
+				  announces UNMAP in its VPD B0 page) */
+	uint8_t reserved[33];
 };
 _Static_assert(sizeof(struct xsvhba_nbd_opts) == 64, "xsvhba_nbd opts ABI");
 
@@ -135,7 +139,9 @@ struct xsvhba_nbd *xsvhba_nbd_serve(int fd, const struct xsvhba_nbd_opts *o,
 /*
  * Export LUN @lun of initiator @v as /dev/nbdN: socketpair, NBD_CMD_CONNECT
  * through generic netlink, serve. Server flags: HAS_FLAGS, SEND_FLUSH
- * (SYNCHRONIZE CACHE(16)), READ_ONLY when asked. NULL with errno: ENODEV
+ * (SYNCHRONIZE CACHE(16)), SEND_TRIM (UNMAP) when the LUN's VPD B0 page
+ * announces UNMAP (a blocking INQUIRY: not from the initiator's loop
+ * thread), READ_ONLY when asked. NULL with errno: ENODEV
  * when the kernel has no nbd, else what the kernel answered.
  */
 struct xsvhba_nbd *xsvhba_nbd_export(struct xsvhba *v, const struct xsvhba_lun *lun,
@@ -156,7 +162,7 @@ int xsvhba_nbd_wait_closed(struct xsvhba_nbd *n, int timeout_ms);
 void xsvhba_nbd_free(struct xsvhba_nbd *n);
 
 struct xsvhba_nbd_stats {
-	uint64_t reads, writes, flushes;
+	uint64_t reads, writes, flushes, trims;
 	uint64_t read_bytes, write_bytes;
 	uint64_t errors;         /* replies with a non-zero error */
 	uint64_t rejected;       /* of which refused by the checks (never reached the back end) */
