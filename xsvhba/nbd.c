@@ -780,9 +780,8 @@ struct xsvhba_nbd *xsvhba_nbd_export(struct xsvhba *v, const struct xsvhba_lun *
 	struct xsvhba_nbd_opts eo = { .size = sizeof(eo) };
 	struct lun_backend *lb;
 	struct xsvhba_nbd *n;
-	int sv[2], rc;
-
 	struct nl_ctx c;
+	int sv[2], rc;
 
 	/* no nbd in the kernel: say so before anything else */
 	rc = nl_open(&c);
