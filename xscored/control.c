@@ -155,7 +155,7 @@ static json_t *vhba_json(const struct xs_vhba_msg *m)
 }
 
 #ifdef XSCORED_VHBA
-static json_t *vhba_lun_json(const struct xsvhba_fs_lun_stats *l)
+static json_t *vhba_lun_json(const struct xsvhba_fs_lun_stats *l, int nbd)
 {
 	json_t *o = json_object();
 
@@ -166,6 +166,9 @@ static json_t *vhba_lun_json(const struct xsvhba_fs_lun_stats *l)
 	json_object_set_new(o, "vendor", json_string(l->lun.vendor));
 	json_object_set_new(o, "product", json_string(l->lun.product));
 	json_object_set_new(o, "present", json_boolean(l->present));
+	/* --vhba-nbd: "/dev/nbdN", "failed"; null when not exported */
+	json_object_set_new(o, "nbd", nbd >= 0 ? json_sprintf("/dev/nbd%d", nbd) :
+				      nbd == -EIO ? json_string("failed") : json_null());
 	json_object_set_new(o, "inflight", json_integer(l->inflight));
 	json_object_set_new(o, "reads", json_integer((json_int_t)l->reads));
 	json_object_set_new(o, "writes", json_integer((json_int_t)l->writes));
@@ -186,7 +189,8 @@ static json_t *vhba_tgt_json(const struct xs_ulp_dev *dev, unsigned int idx,
 	int n = ls ? xsvhba_mod_dev_luns(dev, idx, ls, XSVHBA_MAX_LUNS) : -ENOMEM;
 
 	for (int i = 0; i < n && i < XSVHBA_MAX_LUNS; i++)
-		json_array_append_new(luns, vhba_lun_json(&ls[i]));
+		json_array_append_new(luns, vhba_lun_json(&ls[i],
+							  xsvhba_mod_dev_nbd(dev, idx, ls[i].lun.id)));
 	free(ls);
 	json_object_set_new(o, "name", json_string(t->name));
 	json_object_set_new(o, "wwpn", hex64(t->wwpn));

@@ -54,6 +54,7 @@ struct options {
 	bool no_devices;
 	const char *vhba_root;
 	int vhba_threads;
+	bool vhba_nbd;
 };
 
 static void usage(FILE *f)
@@ -80,6 +81,7 @@ static void usage(FILE *f)
 		"      --vhba-root DIR    where vHBA LUNs appear as DIR/<vhba>/<target>/lun<N>\n"
 		"                         (default /run/xsigo/vhba; with --hosts N: DIR/<host>)\n"
 		"      --vhba-threads N   FUSE worker threads per vHBA target (default 4)\n"
+		"      --vhba-nbd         also each LUN as /dev/nbdN (the kernel's nbd, netlink)\n"
 		"  -h, --help             this text\n");
 }
 
@@ -116,6 +118,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "no-devices", no_argument, NULL, 5 },
 		{ "vhba-root", required_argument, NULL, 6 },
 		{ "vhba-threads", required_argument, NULL, 7 },
+		{ "vhba-nbd", no_argument, NULL, 8 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -202,6 +205,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return 2;
 			}
 			o->vhba_threads = (int)v;
+			break;
+		case 8:
+			o->vhba_nbd = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -396,7 +402,8 @@ int main(int argc, char **argv)
 #ifdef XSCORED_VHBA
 		if (!o.no_devices) {
 			struct xsvhba_mod_opts mo = { .size = sizeof(mo), .fabric_spec = o.fabric,
-						      .fs_threads = (unsigned int)o.vhba_threads };
+						      .fs_threads = (unsigned int)o.vhba_threads,
+						      .nbd = o.vhba_nbd };
 			char root[200];
 
 			/* emulated hosts each get their own tree */

@@ -267,18 +267,22 @@ static int print_vhbas(json_t *doc, const char *only)
 				       num(t, "outstanding"), num(t, "held"), num(t, "queued"),
 				       num(t, "errors"), str(t, "mount"),
 				       *str(t, "last_error") ? " / " : "", str(t, "last_error"));
-				printf("    %-5s %-12s %-6s %-8s %-16s %-8s %-8s %-8s %s\n", "LUN", "SIZE",
-				       "BLOCK", "VENDOR", "PRODUCT", "INFLIGHT", "READS", "WRITES",
-				       "ERRORS");
+				printf("    %-5s %-12s %-6s %-8s %-16s %-10s %-8s %-8s %-8s %s\n",
+				       "LUN", "SIZE", "BLOCK", "VENDOR", "PRODUCT", "NBD", "INFLIGHT",
+				       "READS", "WRITES", "ERRORS");
 				json_array_foreach(json_object_get(t, "luns"), l, u) {
 					char sz[32], id[16];
 
 					size_str(sz, sizeof(sz), num(u, "size"));
 					snprintf(id, sizeof(id), "%lld%s", num(u, "id"),
 						 json_is_true(json_object_get(u, "present")) ? "" : "*");
-					printf("    %-5s %-12s %-6lld %-8s %-16s %-8lld %-8lld %-8lld "
-					       "%lld%s%s\n", id, sz, num(u, "block_size"),
-					       str(u, "vendor"), str(u, "product"), num(u, "inflight"),
+					json_t *nb = json_object_get(u, "nbd");
+
+					printf("    %-5s %-12s %-6lld %-8s %-16s %-10s %-8lld %-8lld "
+					       "%-8lld %lld%s%s\n", id, sz, num(u, "block_size"),
+					       str(u, "vendor"), str(u, "product"),
+					       json_is_string(nb) ? json_string_value(nb) : "-",
+					       num(u, "inflight"),
 					       num(u, "reads"), num(u, "writes"), num(u, "errors"),
 					       *str(u, "last_error") ? " " : "", str(u, "last_error"));
 				}

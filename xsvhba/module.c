@@ -33,15 +33,41 @@
 #include <xscore/xsmp_ulp.h>
 
 #include "xsvhba/module.h"
+#ifdef XS_HAVE_NBD
+#include "xsvhba/nbd.h"
+#endif
 
 #define MLOG "xsvhba-mod"
 #define DRAIN_SLACK_MS 5000
 #define FAILED_RETRY_MS 2000
 
+#define NBD_REAP_WAIT_MS 30000
+
 enum tstate { T_STARTING, T_READY, T_DRAINING, T_STOPPED, T_FAILED };
 enum tnext { N_NONE, N_RESTART, N_STOP };
 
 struct vhba;
+struct vtgt;
+
+/* One LUN of a target as /dev/nbdN (--vhba-nbd). The list is the loop
+ * thread's; t is cleared under m->lock when the export is dropped, after
+ * which its server's requests fail with EIO. */
+struct vexp {
+	struct xsvhba_mod *m;
+	struct vexp *next;
+	struct vtgt *t;
+	struct xsvhba_lun lun;
+	struct xsvhba_nbd *n;         /* NULL: the export failed (not retried) */
+	int index;                    /* N of /dev/nbdN, -1 when failed */
+};
+
+/* A request of an nbd server: it goes through the target's queue like a
+ * FUSE request and ends with the server's callback. */
+struct nbd_req {
+	struct xsvhba_fs_io io;
+	xsvhba_io_cb cb;
+	void *arg;
+};
 
 struct vtgt {
 	struct vhba *vh;
@@ -64,6 +90,8 @@ struct vtgt {
 	uint64_t queue_timeouts;
 	struct xsvhba_stats acc;      /* counters of initiators already freed */
 	char last_error[96];
+	struct vexp *exps;            /* its LUNs as /dev/nbdN */
+	struct xsvhba_lun *nbd_scratch; /* exp_sync's copy of the LUNs */
 };
 
 struct vhba {
@@ -89,6 +117,12 @@ struct xsvhba_mod {
 	struct xs_timer *tick;
 	pthread_mutex_t lock;
 	struct vhba *vhbas;
+	bool nbd;                     /* export LUNs as /dev/nbdN (loop thread) */
+	struct vexp *reap_head;       /* dropped exports to disconnect (m->lock) */
+	bool reap_stop;
+	pthread_cond_t reap_cond;
+	pthread_t reaper;
+	bool reaper_running;
 };
 
 static const char *tstate_str(const struct vtgt *t)
@@ -163,13 +197,30 @@ static void pump(struct vhba *vh, struct xsvhba_fs_io **fail)
 	}
 }
 
+static void tgt_io_done(struct xsvhba_fs_io *io, int err);
+static void tgt_nbd_io_done(struct xsvhba_fs_io *io, int err);
+
+/* End a request of either kind: a FUSE one to the file system, an nbd
+ * server's to its callback. */
+static void io_end(struct xsvhba_fs_io *io, int err)
+{
+	if (io->bdone == tgt_nbd_io_done) {
+		struct nbd_req *r = xs_container_of(io, struct nbd_req, io);
+
+		r->cb(r->arg, err);
+		free(r);
+	} else {
+		xsvhba_fs_io_done(io, err);
+	}
+}
+
 static void end_list(struct xsvhba_fs_io *io, int err)
 {
 	while (io) {
 		struct xsvhba_fs_io *next = io->bnext;
 
 		io->bnext = NULL;
-		xsvhba_fs_io_done(io, err ? err : -(int)io->bqueued_ms);
+		io_end(io, err ? err : -(int)io->bqueued_ms);
 		io = next;
 	}
 }
@@ -187,24 +238,24 @@ static void tgt_io_done(struct xsvhba_fs_io *io, int err)
 	pump(t->vh, &fail);
 	pthread_mutex_unlock(&m->lock);
 	end_list(fail, 0);
-	xsvhba_fs_io_done(io, err);
+	io_end(io, err);
 }
 
-/* fs source: submit (FUSE workers, or the loop thread for the second half
- * of a read-modify-write). */
-static int tgt_submit(void *ctx, struct xsvhba_fs_io *io)
+/* The same for an nbd server's request (a bdone of its own marks it). */
+static void tgt_nbd_io_done(struct xsvhba_fs_io *io, int err)
 {
-	struct vtgt *t = ctx;
-	struct xsvhba_mod *m = t->vh->m;
-	struct xsvhba_fs_io *fail = NULL;
+	tgt_io_done(io, err);
+}
 
-	pthread_mutex_lock(&m->lock);
+/* m->lock held: queue a request on the target and start what can start
+ * (refused ones onto *fail). 0, or -EIO when the target takes no I/O. */
+static int tgt_enqueue(struct vtgt *t, struct xsvhba_fs_io *io,
+		       void (*bdone)(struct xsvhba_fs_io *, int), struct xsvhba_fs_io **fail)
+{
 	if (t->st == T_STOPPED || t->st == T_FAILED ||
-	    (t->st == T_DRAINING && t->next_op == N_STOP)) {
-		pthread_mutex_unlock(&m->lock);
+	    (t->st == T_DRAINING && t->next_op == N_STOP))
 		return -EIO;
-	}
-	io->bdone = tgt_io_done;
+	io->bdone = bdone;
 	io->bpriv = t;
 	io->bnext = NULL;
 	io->bqueued_ms = xs_now_ms();
@@ -214,10 +265,24 @@ static int tgt_submit(void *ctx, struct xsvhba_fs_io *io)
 		t->wq_head = io;
 	t->wq_tail = io;
 	t->n_wait++;
-	pump(t->vh, &fail);
+	pump(t->vh, fail);
+	return 0;
+}
+
+/* fs source: submit (FUSE workers, or the loop thread for the second half
+ * of a read-modify-write). */
+static int tgt_submit(void *ctx, struct xsvhba_fs_io *io)
+{
+	struct vtgt *t = ctx;
+	struct xsvhba_mod *m = t->vh->m;
+	struct xsvhba_fs_io *fail = NULL;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	rc = tgt_enqueue(t, io, tgt_io_done, &fail);
 	pthread_mutex_unlock(&m->lock);
 	end_list(fail, 0);
-	return 0;
+	return rc;
 }
 
 /* fs source: the LUNs (any thread). The cache follows the initiator while
@@ -243,6 +308,244 @@ static const struct xsvhba_fs_ops tgt_fs_ops = {
 	.get_luns = tgt_get_luns,
 	.submit = tgt_submit,
 };
+
+/* ---------------------------------------------------- LUNs as /dev/nbdN */
+
+#ifdef XS_HAVE_NBD
+/* nbd back end (the server's thread): through the target's queue, held
+ * like FUSE I/O while the initiator is replaced. No TRIM (not offered). */
+static int exp_io(void *ctx, enum xsvhba_nbd_cmd cmd, void *buf, uint64_t off, size_t len,
+		  xsvhba_io_cb cb, void *arg)
+{
+	struct vexp *e = ctx;
+	struct xsvhba_mod *m = e->m;
+	struct xsvhba_fs_io *fail = NULL;
+	struct nbd_req *r;
+	int rc;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	switch (cmd) {
+	case XSVHBA_NBD_CMD_READ: r->io.op = XSVHBA_FS_READ; break;
+	case XSVHBA_NBD_CMD_WRITE: r->io.op = XSVHBA_FS_WRITE; break;
+	case XSVHBA_NBD_CMD_FLUSH: r->io.op = XSVHBA_FS_SYNC; break;
+	default:
+		free(r);
+		return -EOPNOTSUPP;
+	}
+	r->io.lun = e->lun;
+	r->io.buf = buf;
+	r->io.off = off;
+	r->io.len = len;
+	r->cb = cb;
+	r->arg = arg;
+	pthread_mutex_lock(&m->lock);
+	rc = e->t ? tgt_enqueue(e->t, &r->io, tgt_nbd_io_done, &fail) : -EIO;
+	pthread_mutex_unlock(&m->lock);
+	end_list(fail, 0);
+	if (rc < 0)
+		free(r);
+	return rc;
+}
+
+static const struct xsvhba_nbd_backend exp_ops = {
+	.io = exp_io,
+};
+
+/* The reaper thread: disconnects dropped exports. xsvhba_nbd_free waits for
+ * the requests in flight, which the loop thread ends: not on the loop. */
+static void *reaper_main(void *arg)
+{
+	struct xsvhba_mod *m = arg;
+
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		struct vexp *e = m->reap_head;
+
+		if (!e) {
+			if (m->reap_stop)
+				break;
+			pthread_cond_wait(&m->reap_cond, &m->lock);
+			continue;
+		}
+		m->reap_head = e->next;
+		pthread_mutex_unlock(&m->lock);
+		xsvhba_nbd_free(e->n);
+		free(e);
+		pthread_mutex_lock(&m->lock);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+/* Export one LUN of a READY target (loop thread). */
+static void exp_add(struct vtgt *t, const struct xsvhba_lun *lun)
+{
+	struct xsvhba_mod *m = t->vh->m;
+	struct xsvhba_nbd_opts no = { .size = sizeof(no) };
+	struct vexp *e;
+	int rc;
+
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		XS_WARN(MLOG, "%s/%s lun%u: no /dev/nbd: out of memory", t->vh->cfg.name, t->name,
+			lun->id);
+		return;
+	}
+	e->m = m;
+	e->lun = *lun;
+	e->index = -1;
+	no.size_bytes = lun->blocks * lun->block_size;
+	no.block_size = lun->block_size;
+	pthread_mutex_lock(&m->lock);
+	e->t = t;                   /* the kernel may read before CONNECT returns */
+	pthread_mutex_unlock(&m->lock);
+	e->n = xsvhba_nbd_connect(&no, &exp_ops, e);
+	if (!e->n) {
+		rc = -errno;
+		pthread_mutex_lock(&m->lock);
+		e->t = NULL;
+		pthread_mutex_unlock(&m->lock);
+		if (rc == -ENODEV) {
+			/* logged by xsvhba_nbd; the files keep working */
+			m->nbd = false;
+			free(e);
+			return;
+		}
+		/* kept as failed: not retried while the LUN stays */
+		XS_WARN(MLOG, "%s/%s lun%u: no /dev/nbd: %s", t->vh->cfg.name, t->name, lun->id,
+			xs_strerror(rc));
+	} else {
+		e->index = xsvhba_nbd_index(e->n);
+		XS_INFO(MLOG, "%s/%s lun%u is /dev/nbd%d", t->vh->cfg.name, t->name, lun->id,
+			e->index);
+	}
+	pthread_mutex_lock(&m->lock);
+	e->next = t->exps;
+	t->exps = e;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Unlink and drop an export (loop thread): new requests fail with EIO; the
+ * reaper disconnects the device once the ones in flight ended. */
+static void exp_drop(struct vtgt *t, struct vexp *e)
+{
+	struct xsvhba_mod *m = t->vh->m;
+	struct vexp **pp;
+
+	pthread_mutex_lock(&m->lock);
+	for (pp = &t->exps; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	e->t = NULL;
+	e->next = NULL;
+	if (e->n) {
+		struct vexp **tail = &m->reap_head;
+
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = e;
+		pthread_cond_signal(&m->reap_cond);
+		e = NULL;
+	}
+	pthread_mutex_unlock(&m->lock);
+	free(e);
+}
+
+/* Exports follow the LUNs of a READY target (loop thread, every tick). */
+static void exp_sync(struct vtgt *t)
+{
+	struct xsvhba_mod *m = t->vh->m;
+	struct xsvhba_lun *luns = t->nbd_scratch;
+	unsigned int n;
+	int rc;
+
+	if (!m->nbd || t->st != T_READY || !t->v)
+		return;
+	pthread_mutex_lock(&m->lock);
+	rc = xsvhba_get_luns(t->v, t->luns, XSVHBA_MAX_LUNS);
+	t->n_luns = (unsigned int)XS_MIN(rc, XSVHBA_MAX_LUNS);
+	n = t->n_luns;
+	memcpy(luns, t->luns, n * sizeof(*luns));
+	pthread_mutex_unlock(&m->lock);
+	/* LUNs gone */
+	for (struct vexp *e = t->exps, *next; e; e = next) {
+		bool keep = false;
+
+		next = e->next;
+		for (unsigned int i = 0; i < n && !keep; i++)
+			keep = luns[i].id == e->lun.id;
+		if (!keep) {
+			XS_INFO(MLOG, "%s/%s lun%u gone: disconnecting /dev/nbd%d", t->vh->cfg.name,
+				t->name, e->lun.id, e->index);
+			exp_drop(t, e);
+		}
+	}
+	/* LUNs new */
+	for (unsigned int i = 0; i < n && m->nbd; i++) {
+		struct vexp *e;
+
+		for (e = t->exps; e && e->lun.id != luns[i].id; e = e->next)
+			;
+		if (!e)
+			exp_add(t, &luns[i]);
+	}
+}
+
+static void exp_drop_all(struct vtgt *t)
+{
+	while (t->exps)
+		exp_drop(t, t->exps);
+}
+
+static int reaper_start(struct xsvhba_mod *m)
+{
+	int rc = pthread_create(&m->reaper, NULL, reaper_main, m);
+
+	if (rc)
+		return -rc;
+	m->reaper_running = true;
+	return 0;
+}
+
+static void reaper_stop(struct xsvhba_mod *m)
+{
+	if (!m->reaper_running)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->reap_stop = true;
+	pthread_cond_signal(&m->reap_cond);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->reaper, NULL);
+	m->reaper_running = false;
+}
+#else
+static void exp_sync(struct vtgt *t)
+{
+	(void)t;
+}
+
+static void exp_drop_all(struct vtgt *t)
+{
+	(void)t;
+}
+
+static int reaper_start(struct xsvhba_mod *m)
+{
+	XS_WARN(MLOG, "LUNs as /dev/nbdN asked for, but this build has no nbd support "
+		"(libnl-genl-3 was missing): LUNs are files only");
+	m->nbd = false;
+	return 0;
+}
+
+static void reaper_stop(struct xsvhba_mod *m)
+{
+	(void)m;
+}
+#endif
 
 /* --------------------------------------------------------- initiators */
 
@@ -439,6 +742,7 @@ static void tgt_step(struct vtgt *t, uint64_t now)
 	} else if (st == T_FAILED && admin_up(vh) && now - t->st_since_ms > FAILED_RETRY_MS) {
 		tgt_start(t);
 	}
+	exp_sync(t);
 }
 
 /* ------------------------------------------------------------- targets */
@@ -452,11 +756,16 @@ static struct vtgt *tgt_add(struct vhba *vh, const char *name, uint64_t wwpn,
 	char fsname[64];
 
 	t = calloc(1, sizeof(*t));
-	if (t)
+	if (t) {
 		t->luns = calloc(XSVHBA_MAX_LUNS, sizeof(*t->luns));
-	if (!t || !t->luns) {
-		if (t)
+		t->nbd_scratch = calloc(XSVHBA_MAX_LUNS, sizeof(*t->nbd_scratch));
+	}
+	if (!t || !t->luns || !t->nbd_scratch) {
+		if (t) {
+			free(t->luns);
+			free(t->nbd_scratch);
 			free(t);
+		}
 		res->reason = XS_NACK_ALLOC_ERROR;
 		snprintf(res->text, sizeof(res->text), "out of memory");
 		return NULL;
@@ -478,6 +787,7 @@ static struct vtgt *tgt_add(struct vhba *vh, const char *name, uint64_t wwpn,
 		XS_ERR(MLOG, "%s: cannot mount %s: %s", vh->cfg.name, t->mnt, xs_strerror(rc));
 		rmdir(t->mnt);
 		free(t->luns);
+		free(t->nbd_scratch);
 		free(t);
 		errno = -rc;
 		return NULL;
@@ -498,6 +808,7 @@ static void tgt_remove(struct vtgt *t)
 	struct vtgt **pp;
 
 	xsvhba_fs_quiesce(t->fs);       /* lazy unmount; no new requests */
+	exp_drop_all(t);                /* nbd: new requests fail, disconnect */
 	pthread_mutex_lock(&m->lock);
 	t->st = T_STOPPED;
 	pthread_mutex_unlock(&m->lock);
@@ -515,6 +826,7 @@ static void tgt_remove(struct vtgt *t)
 	pthread_mutex_unlock(&m->lock);
 	XS_INFO(MLOG, "%s/%s: unmounted, logged out", vh->cfg.name, t->name);
 	free(t->luns);
+	free(t->nbd_scratch);
 	free(t);
 }
 
@@ -905,6 +1217,26 @@ int xsvhba_mod_dev_luns(const struct xs_ulp_dev *dev, unsigned int tgt,
 	return xsvhba_fs_lun_stats(t->fs, out, max);
 }
 
+int xsvhba_mod_dev_nbd(const struct xs_ulp_dev *dev, unsigned int tgt, uint16_t lun_id)
+{
+	struct vhba *vh = our_vhba(dev);
+	struct vtgt *t;
+	int rc = -ENOENT;
+
+	if (!vh)
+		return -ENOENT;
+	for (t = vh->tgts; t && tgt; t = t->next)
+		tgt--;
+	if (!t)
+		return -ENOENT;
+	pthread_mutex_lock(&vh->m->lock);
+	for (struct vexp *e = t->exps; e; e = e->next)
+		if (e->lun.id == lun_id)
+			rc = e->n ? e->index : -EIO;
+	pthread_mutex_unlock(&vh->m->lock);
+	return rc;
+}
+
 struct xsvhba_mod *xsvhba_mod_new(struct xs_host *h, const struct xsvhba_mod_opts *opts)
 {
 	struct xsvhba_mod *m;
@@ -936,10 +1268,17 @@ struct xsvhba_mod *xsvhba_mod_new(struct xs_host *h, const struct xsvhba_mod_opt
 	}
 	m->o.fabric_spec = m->o.port_name = m->o.mount_root = NULL; /* not kept */
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->reap_cond, NULL);
+	m->nbd = m->o.nbd;
+	if (m->nbd) {
+		rc = reaper_start(m);
+		if (rc < 0)
+			goto err;
+	}
 	m->tick = xs_timer_new(m->loop, on_tick, m);
 	if (!m->tick) {
 		rc = -ENOMEM;
-		goto err;
+		goto err_reaper;
 	}
 	rc = xs_host_register_ulp(h, &vhba_ops, m);
 	if (rc < 0)
@@ -948,7 +1287,10 @@ struct xsvhba_mod *xsvhba_mod_new(struct xs_host *h, const struct xsvhba_mod_opt
 
 err_timer:
 	xs_timer_free(m->tick);
+err_reaper:
+	reaper_stop(m);
 err:
+	pthread_cond_destroy(&m->reap_cond);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 	errno = -rc;
@@ -969,11 +1311,13 @@ void xsvhba_mod_free(struct xsvhba_mod *m)
 			vh->dev->priv = NULL;
 		free(vh);
 	}
+	reaper_stop(m);                 /* after the last export was dropped */
 	xs_timer_free(m->tick);
 	if (m->fabric) {
 		xs_loop_del_fd(m->loop, xs_fabric_event_fd(m->fabric));
 		xs_fabric_close(m->fabric);
 	}
+	pthread_cond_destroy(&m->reap_cond);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

@@ -774,6 +774,73 @@ static const struct xsvhba_nbd_backend lun_backend_ops = {
 	.io = lun_io,
 };
 
+/* socketpair, server thread, NBD_CMD_CONNECT: the server serving @ops, or
+ * NULL with errno (nothing left behind). */
+static struct xsvhba_nbd *connect_server(const struct xsvhba_nbd_opts *eo,
+					 const struct xsvhba_nbd_backend *ops, void *ctx)
+{
+	struct xsvhba_nbd *n;
+	int sv[2], rc;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return NULL;
+	n = server_new(sv[0], eo, ops, ctx);
+	if (!n) {
+		rc = -errno;
+		goto err_pair;
+	}
+	rc = server_start(n);
+	if (rc < 0)
+		goto err_server;
+	rc = nbd_connect(sv[1], &n->o);
+	if (rc < 0)
+		goto err_thread;
+	/* the kernel holds its own reference to the socket now */
+	close(sv[1]);
+	n->index = rc;
+	snprintf(n->name, sizeof(n->name), "nbd%d", rc);
+	return n;
+
+err_thread:
+	shutdown(sv[0], SHUT_RDWR);
+	pthread_join(n->th, NULL);
+err_server:
+	server_destroy(n);
+err_pair:
+	close(sv[0]);
+	close(sv[1]);
+	errno = -rc;
+	return NULL;
+}
+
+struct xsvhba_nbd *xsvhba_nbd_connect(const struct xsvhba_nbd_opts *o,
+				      const struct xsvhba_nbd_backend *ops, void *ctx)
+{
+	struct xsvhba_nbd_opts eo;
+	struct xsvhba_nbd *n;
+	struct nl_ctx c;
+	int rc;
+
+	if (!o || o->size < sizeof(*o) || !o->size_bytes || !ops || !ops->io) {
+		errno = EINVAL;
+		return NULL;
+	}
+	rc = nl_open(&c); /* no nbd in the kernel: say so before anything else */
+	if (rc < 0) {
+		errno = -rc;
+		return NULL;
+	}
+	nl_socket_free(c.sk);
+	eo = *o;
+	if (!eo.max_len || eo.max_len > XSVHBA_NBD_DEFAULT_MAX_LEN)
+		eo.max_len = XSVHBA_NBD_DEFAULT_MAX_LEN;
+	n = connect_server(&eo, ops, ctx);
+	if (n)
+		XS_INFO(COMP, "%llu bytes (%u-byte blocks) are /dev/nbd%d",
+			(unsigned long long)eo.size_bytes, eo.block_size, n->index);
+	return n;
+}
+
 struct xsvhba_nbd *xsvhba_nbd_export(struct xsvhba *v, const struct xsvhba_lun *lun,
 				     const struct xsvhba_nbd_opts *o)
 {
@@ -781,7 +848,7 @@ struct xsvhba_nbd *xsvhba_nbd_export(struct xsvhba *v, const struct xsvhba_lun *
 	struct lun_backend *lb;
 	struct xsvhba_nbd *n;
 	struct nl_ctx c;
-	int sv[2], rc;
+	int rc;
 
 	/* no nbd in the kernel: say so before anything else */
 	rc = nl_open(&c);
@@ -805,51 +872,18 @@ struct xsvhba_nbd *xsvhba_nbd_export(struct xsvhba *v, const struct xsvhba_lun *
 	if (!eo.read_only)
 		lb->unmap_max_blocks = probe_unmap(v, lun);
 	eo.trim = lb->unmap_max_blocks != 0;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		rc = -errno;
-		goto err_lb;
-	}
-	n = server_new(sv[0], &eo, &lun_backend_ops, lb);
+	n = connect_server(&eo, &lun_backend_ops, lb);
 	if (!n) {
 		rc = -errno;
-		goto err_pair;
+		free(lb);
+		errno = -rc;
+		return NULL;
 	}
 	n->lb = lb;
-	rc = server_start(n);
-	if (rc < 0)
-		goto err_server;
-	rc = nbd_connect(sv[1], &n->o);
-	if (rc < 0)
-		goto err_thread;
-	/* the kernel holds its own reference to the socket now */
-	close(sv[1]);
-	n->index = rc;
-	snprintf(n->name, sizeof(n->name), "nbd%d", rc);
 	XS_INFO(COMP, "LUN %u (%llu bytes, %u-byte blocks%s) is /dev/nbd%d", lun->id,
 		(unsigned long long)eo.size_bytes, eo.block_size,
 		eo.trim ? ", trim as UNMAP" : "", n->index);
 	return n;
-
-err_thread:
-	shutdown(sv[0], SHUT_RDWR);
-	close(sv[1]);
-	sv[1] = -1;
-	pthread_join(n->th, NULL);
-err_server:
-	server_destroy(n);
-	close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	free(lb);
-	errno = -rc;
-	return NULL;
-err_pair:
-	close(sv[0]);
-	close(sv[1]);
-err_lb:
-	free(lb);
-	errno = -rc;
-	return NULL;
 }
 
 void xsvhba_nbd_free(struct xsvhba_nbd *n)

@@ -9,7 +9,16 @@
  *     default), with initiator port id = the vHBA's WWPN, queue depth =
  *     the vHBA's queue depth, I/O held for its link-down timeout;
  *   - the target's LUNs as files, <mount root>/<vhba>/<target>/lun<N>
- *     (xsvhba/fs.h), one FUSE mount per target.
+ *     (xsvhba/fs.h), one FUSE mount per target;
+ *   - with opts.nbd, each LUN also as /dev/nbdN (xsvhba/nbd.h, the kernel's
+ *     nbd through netlink): its requests go through the same per-target
+ *     queue as the files' (held while the initiator is replaced), FLUSH is
+ *     SYNCHRONIZE CACHE(16), no TRIM. The exports follow the LUNs of a
+ *     logged-in target (a new LUN is exported at the next tick, a LUN gone
+ *     is disconnected, its size is the one at export time); removing the
+ *     target, DELETE and the host stopping disconnect them (a thread of the
+ *     module waits there for their requests in flight). A kernel without
+ *     nbd: one log line, the files only.
  *
  * In front of each initiator the module keeps a queue: the execution
  * throttle bounds the requests in flight across all targets of the vHBA
@@ -55,7 +64,8 @@ struct xsvhba_mod_opts {
 	const char *mount_root;      /* default XSVHBA_MOD_DEFAULT_ROOT; < 200 chars */
 	unsigned int fs_threads;     /* FUSE workers per target (default 4) */
 	int tick_ms;                 /* state machine period (default 100) */
-	uint8_t reserved[32];
+	bool nbd;                    /* also each LUN as /dev/nbdN (kernel nbd) */
+	uint8_t reserved[31];
 };
 
 /* Register the module for XS_XSMP_VHBA on @h. NULL with errno. */
@@ -99,6 +109,10 @@ int xsvhba_mod_dev_status(const struct xs_ulp_dev *dev, struct xsvhba_mod_status
 /* The LUN files of target number @tgt: as xsvhba_fs_lun_stats, or -ENOENT. */
 int xsvhba_mod_dev_luns(const struct xs_ulp_dev *dev, unsigned int tgt,
 			struct xsvhba_fs_lun_stats *out, unsigned int max);
+
+/* The nbd export of LUN @lun_id of target number @tgt: N of /dev/nbdN,
+ * -EIO when exporting it failed, -ENOENT when it has none. */
+int xsvhba_mod_dev_nbd(const struct xs_ulp_dev *dev, unsigned int tgt, uint16_t lun_id);
 
 #ifdef __cplusplus
 }

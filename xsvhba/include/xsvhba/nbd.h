@@ -146,6 +146,13 @@ struct xsvhba_nbd *xsvhba_nbd_serve(int fd, const struct xsvhba_nbd_opts *o,
  */
 struct xsvhba_nbd *xsvhba_nbd_export(struct xsvhba *v, const struct xsvhba_lun *lun,
 				     const struct xsvhba_nbd_opts *o);
+/*
+ * The same with any back end (the host agent's vHBA module: its per-target
+ * queue): @o gives size_bytes, block_size and the flags as they are (trim
+ * only if @ops serves TRIM). NULL with errno as xsvhba_nbd_export.
+ */
+struct xsvhba_nbd *xsvhba_nbd_connect(const struct xsvhba_nbd_opts *o,
+				      const struct xsvhba_nbd_backend *ops, void *ctx);
 /* The device index N of /dev/nbdN (-1 for a bare server). */
 int xsvhba_nbd_index(const struct xsvhba_nbd *n);
 /* Block until the peer disconnected (DISC or EOF) or timeout_ms passed
