@@ -626,6 +626,118 @@ static void test_install(void **state)
 
 static void qd16(struct xs_vhba_msg *m) { m->queue_depth = 16; }
 
+#ifdef XS_HAVE_NBD
+/* ---------------------------------- the nbd back end (--vhba-nbd) */
+
+/* What an nbd server waits for: one completion. */
+struct nbd_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int err;
+};
+
+static void nbd_cb(void *arg, int err)
+{
+	struct nbd_wait *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->err = err;
+	w->done = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* A request through the module's nbd back end, as the server thread makes
+ * it: the synchronous rc when refused, else the completion's error. */
+static int nbd_do(struct vexp *e, enum xsvhba_nbd_cmd cmd, void *buf, uint64_t off, size_t len)
+{
+	struct nbd_wait w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	int rc = exp_io(e, cmd, buf, off, len, nbd_cb, &w);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	return w.err;
+}
+
+/* The file's 64 KiB at 3 MiB equal to wbuf (children inherit it): 0 ok. */
+static int c_cmp3m(const char *path)
+{
+	int fd = open(path, O_RDONLY), rc = 0;
+
+	if (fd < 0)
+		return 100;
+	if (pread(fd, rbuf, 65536, 3 << 20) != 65536)
+		rc = 101;
+	else if (memcmp(rbuf, wbuf, 65536))
+		rc = 102;
+	close(fd);
+	return rc;
+}
+
+static void qd12(struct xs_vhba_msg *m) { m->queue_depth = 12; }
+
+/* Placed before test_delete: the queue depth change adds a restart. */
+
+/* The export's back end with no kernel nbd: requests go through the
+ * target's queue (data equal through the file), FLUSH works, TRIM is not
+ * served, a request made while the initiator is replaced is held and
+ * succeeds, a dropped export fails with EIO. */
+static void test_nbd_backend(void **state)
+{
+	struct xsvhba_mod_status st;
+	struct xsvhba_mod_tgt_status t[XS_VHBA_MAX_TARGETS];
+	struct vhba *vh = E.dev.priv;
+	struct vexp e = { .m = E.m, .index = -1 };
+	char path[200];
+	uint64_t restarts;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/vh0/t1/lun0", root);
+	status(&st, t, 1);              /* t1 alone, back from its restart */
+	for (int i = 0; i < 500 && strcmp(t[0].state, "up"); i++) {
+		usleep(20000);
+		status(&st, t, 1);
+	}
+	assert_string_equal(t[0].state, "up");
+	assert_string_equal(vh->tgts->name, "t1");
+	e.t = vh->tgts;
+	pthread_mutex_lock(&E.m->lock);
+	e.lun = vh->tgts->luns[0];
+	pthread_mutex_unlock(&E.m->lock);
+	assert_int_equal(e.lun.id, 0);
+	fill(wbuf, 65536, 31);
+	assert_int_equal(nbd_do(&e, XSVHBA_NBD_CMD_WRITE, wbuf, 3 << 20, 65536), 0);
+	memset(rbuf, 0, 65536);
+	assert_int_equal(nbd_do(&e, XSVHBA_NBD_CMD_READ, rbuf, 3 << 20, 65536), 0);
+	assert_memory_equal(rbuf, wbuf, 65536);
+	assert_int_equal(in_child(c_cmp3m, path, 10000), 0);
+	assert_int_equal(nbd_do(&e, XSVHBA_NBD_CMD_FLUSH, NULL, 0, 0), 0);
+	assert_int_equal(nbd_do(&e, XSVHBA_NBD_CMD_TRIM, NULL, 0, 4096), -EOPNOTSUPP);
+	/* held while the initiator is replaced */
+	status(&st, t, 1);
+	restarts = t[0].restarts;
+	assert_int_equal(update(qd12), 0);
+	status(&st, t, 1);
+	assert_string_not_equal(t[0].state, "up"); /* draining or logging in */
+	fill(wbuf, 65536, 32);
+	assert_int_equal(nbd_do(&e, XSVHBA_NBD_CMD_WRITE, wbuf, 3 << 20, 65536), 0);
+	status(&st, t, 1);
+	assert_true(t[0].restarts == restarts + 1);
+	assert_int_equal(in_child(c_cmp3m, path, 10000), 0);
+	/* dropped: EIO at once, nothing reaches the target */
+	pthread_mutex_lock(&E.m->lock);
+	e.t = NULL;
+	pthread_mutex_unlock(&E.m->lock);
+	assert_int_equal(nbd_do(&e, XSVHBA_NBD_CMD_READ, rbuf, 0, 4096), -EIO);
+	assert_int_equal(xsvhba_mod_dev_nbd(&E.dev, 0, 0), -ENOENT);
+}
+#endif
+
 static void test_queue_depth_live(void **state)
 {
 	struct writer wr;
@@ -846,6 +958,9 @@ int main(void)
 		cmocka_unit_test(test_admin),
 		cmocka_unit_test(test_lun_hotplug),
 		cmocka_unit_test(test_target_restart),
+#ifdef XS_HAVE_NBD
+		cmocka_unit_test(test_nbd_backend),
+#endif
 		cmocka_unit_test(test_delete),
 	};
 

@@ -6,6 +6,8 @@
 #      `xsctl vhba show` names the device (text and JSON)
 #   3  4 MiB written to /dev/nbdN with O_DIRECT read back equal through it
 #      and through the FUSE file
+#   3b the initiator replaced (xcm vhba set --queue-depth) during a write
+#      through /dev/nbdN: no error, the bytes read back equal, same device
 #   4  a LUN hot-added with xcm becomes a second device; `xcm lun delete`
 #      disconnects it
 #   5  `xcm vhba delete`: the first device disconnected (no pid, size 0)
@@ -83,6 +85,24 @@ blockdev --flushbufs "$NBD" || fail $c "flush of $NBD"
 w=$($CTL vhba show --json | jq -M -r '.hosts[0].devices[] | select(.type == "vhba") | .io.targets[0].luns[0].errors')
 [ "$w" = 0 ] || fail $c "the FUSE side counted $w errors"
 pass "$c (4 MiB sha256 ${want:0:16}... equal through $NBD and $L/lun0)"
+
+# --- 3b. the initiator replaced (queue depth changed) under a write through
+# /dev/nbdN: the I/O is held, nothing fails, the device stays
+c=vhba-mod-nbd-relogin
+head -c 2097152 /dev/urandom > /tmp/pat4b
+wantb=$(sha256sum < /tmp/pat4b | cut -d' ' -f1)
+t0=$(uptime_s)
+dd if=/tmp/pat4b of="$NBD" bs=4k seek=8192 oflag=direct status=none &
+ddpid=$!
+xcm vhba set vh1 --queue-depth 16 > /dev/null || fail $c "xcm vhba set vh1 --queue-depth 16"
+wait $ddpid || fail $c "dd through $NBD failed across the re-login: $(dmesg | grep -i nbd | tail -n 5)"
+ddt=$(awk -v a="$t0" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
+relog() { [ "$($CTL vhba show --json | jq -M -r '.hosts[0].devices[] | select(.type == "vhba") | .io.targets[0] | "\(.restarts) \(.state)"')" = "1 up" ]; }
+wait_for 20 relog || fail $c "no new login: $($CTL vhba show 2>&1)"
+gotb=$(dd if="$NBD" bs=1M skip=32 count=2 iflag=direct status=none | sha256sum | cut -d' ' -f1)
+[ "$gotb" = "$wantb" ] || fail $c "read back through $NBD after the re-login: sha256 $gotb, wrote $wantb"
+[ "$(nbd_of 0)" = "$NBD" ] || fail $c "lun0 is now '$(nbd_of 0)', was $NBD"
+pass "$c (2 MiB in 4 KiB O_DIRECT writes, $ddt s, across the re-login: no error, read back equal; 1 restart, $NBD kept)"
 
 # --- 4. exports follow the LUNs: hot-added LUN 1, then deleted
 c=vhba-mod-nbd-hotplug
