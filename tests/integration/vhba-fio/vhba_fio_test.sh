@@ -21,6 +21,7 @@ cleanup() {
 trap cleanup EXIT
 command -v fio >/dev/null || fail "fio is not installed"
 rm -rf "$WORK" && mkdir -p "$WORK" || fail "cannot create $WORK"
+cd "$WORK" || fail "cannot enter $WORK"   # fio writes its verify state files here
 SOCK=$WORK/fabric.sock
 
 "$FABRICD" -f -s "$SOCK" 2>"$WORK/fabricd.log" &
@@ -33,8 +34,12 @@ lun 1 ram size=33554432
 CONF
 "$SRPT" -F "soft:$SOCK" -p target -c "$WORK/srpt.conf" 2>"$WORK/srpt.log" &
 TGT_PID=$!
-sleep 0.3
-kill -0 "$TGT_PID" 2>/dev/null || fail "xsd-srpt did not start"
+for i in $(seq 100); do
+	grep -q 'ready:' "$WORK/srpt.log" 2>/dev/null && break
+	kill -0 "$TGT_PID" 2>/dev/null || fail "xsd-srpt did not start"
+	sleep 0.05
+done
+grep -q 'ready:' "$WORK/srpt.log" || fail "xsd-srpt not ready within 5 s"
 
 # The target port attached first: LID 2.
 E=(--ioengine="external:$ENGINE" --filename=lun0 --xs_fabric="soft:$SOCK" --xs_target_lid=2)

@@ -26,6 +26,7 @@
 . "$(dirname "$0")/../director/lib.sh"
 
 ROOT=$T/vhba
+cd "$T" || exit 1   # fio writes its verify state files in the working directory
 TW=5001397000000010       # the target's WWPN
 VW=5001397000000021       # the vHBA's WWPN
 SOCK=$T/hostA/xscored-port-hostA.sock
