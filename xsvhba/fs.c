@@ -1044,7 +1044,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static int mkdir_p(const char *path)
+int xsvhba_fs_mkdir_p(const char *path)
 {
 	char tmp[PATH_MAX];
 
@@ -1133,7 +1133,7 @@ struct xsvhba_fs *xsvhba_fs_mount(const struct xsvhba_fs_opts *o, const struct x
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->pool_lock, NULL);
 	pthread_cond_init(&fs->cond, NULL);
-	rc = mkdir_p(fs->mnt);
+	rc = xsvhba_fs_mkdir_p(fs->mnt);
 	if (rc < 0) {
 		XS_ERR(COMP, "cannot create %s: %s", fs->mnt, xs_strerror(rc));
 		err = -rc;

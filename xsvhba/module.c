@@ -948,31 +948,12 @@ fail:
 	return rc;
 }
 
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Mount every target of vh->cfg; on failure unmount what was mounted. */
 static int add_targets(struct vhba *vh, struct xs_ulp_result *res)
 {
 	int rc;
 
-	rc = mkdir_p(vh->dir);
+	rc = xsvhba_fs_mkdir_p(vh->dir);
 	if (rc < 0) {
 		res->reason = XS_NACK_GENERAL_ERROR;
 		snprintf(res->text, sizeof(res->text), "mkdir %.32s: %s", vh->dir, xs_strerror(rc));

@@ -132,6 +132,8 @@ void xsvhba_fs_quiesce(struct xsvhba_fs *fs);
  * the workers, close the device, free. */
 void xsvhba_fs_free(struct xsvhba_fs *fs);
 const char *xsvhba_fs_mountpoint(const struct xsvhba_fs *fs);
+/* mkdir -p with mode 0755: 0, -ENAMETOOLONG or the negative errno of mkdir. */
+int xsvhba_fs_mkdir_p(const char *path);
 
 /* Per-LUN counters of the file system, for status tools. */
 struct xsvhba_fs_lun_stats {
